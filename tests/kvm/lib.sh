@@ -1,0 +1,281 @@
+# shellcheck shell=bash
+# Helpers for the KVM tests (tests/kvm/test-*.sh). Source it first thing:
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# Inputs (environment; ctest sets the first two):
+#   UV_BUILD_DIR      build tree; uvmm is $UV_BUILD_DIR/vmm/uvmm
+#   UV_SOURCE_DIR     source tree (default: two levels above this file)
+#   UV_UVMM           the uvmm binary to test (default $UV_BUILD_DIR/vmm/uvmm)
+#   UV_KERNEL         the guest kernel (default: scripts/find-kernel)
+#   UV_INITRAMFS      the guest initramfs (default
+#                     $UV_BUILD_DIR/guest/initramfs.cpio.gz, built by
+#                     scripts/build-guest-initramfs when missing or stale)
+#   UV_TIMEOUT_SCALE  multiplies every timeout (default 1; decimals allowed)
+#   UV_BOOT_TIMEOUT   seconds one guest boot may take before scaling (240)
+#   UV_TEST_KCMDLINE  extra words for every guest kernel command line
+#   UV_KEEP_TMP=1     keep the per-test temporary directory after a pass
+#
+# A test that cannot run fails (exit 1); nothing here ever skips.
+
+set -euo pipefail
+
+UV_TEST_NAME=$(basename "$0" .sh)
+UV_SOURCE_DIR=${UV_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck disable=SC2034 # used by the tests
+UV_BANNER='ULTRAVISOR-GUEST: userspace up'
+# Every test guest: serial console, reboot at once on a panic (so that a
+# broken boot ends as status 3 instead of hanging until the timeout).
+# shellcheck disable=SC2034 # used by the tests
+UV_CMDLINE="console=ttyS0 panic=-1${UV_TEST_KCMDLINE:+ $UV_TEST_KCMDLINE}"
+
+UV_TMP=
+UV_LOG=
+UV_ERR=
+UV_RC=
+UV_BOOTS=0
+UV_PIDS=()
+
+uv_info() { printf '# %s\n' "$*"; }
+
+# Prints a file to stderr, only its last 300 lines if it is longer.
+uv__dump() {
+	local title=$1 file=$2 n
+	[[ -n $file && -e $file ]] || return 0
+	n=$(wc -l <"$file")
+	if ((n > 300)); then
+		printf -- '----- %s: %s (last 300 of %d lines) -----\n' "$title" "$file" "$n" >&2
+		tail -n 300 "$file" | tr -d '\r' >&2
+	else
+		printf -- '----- %s: %s -----\n' "$title" "$file" >&2
+		tr -d '\r' <"$file" >&2
+	fi
+	printf -- '----- end of %s -----\n' "$title" >&2
+}
+
+# uv_fail MESSAGE...: reports the failure with the last console log and
+# uvmm's stderr, then exits 1.
+uv_fail() {
+	printf 'FAIL: %s: %s\n' "$UV_TEST_NAME" "$*" >&2
+	uv__dump "guest console" "$UV_LOG"
+	uv__dump "uvmm stderr" "$UV_ERR"
+	exit 1
+}
+
+# uv_timeout SECONDS: prints SECONDS * UV_TIMEOUT_SCALE, rounded up.
+uv_timeout() {
+	awk -v s="$1" -v k="${UV_TIMEOUT_SCALE:-1}" 'BEGIN {
+		if (k !~ /^[0-9]*\.?[0-9]+$/ || k <= 0) k = 1
+		t = s * k; printf "%d\n", (t == int(t)) ? t : int(t) + 1 }'
+}
+
+# uv_status_name STATUS: what an exit status of `uvmm run` means.
+uv_status_name() {
+	case $1 in
+	0) echo "guest powered off" ;;
+	1) echo "VMM runtime error" ;;
+	2) echo "bad invocation or input" ;;
+	3) echo "guest rebooted" ;;
+	4) echo "guest crashed" ;;
+	124) echo "timed out (killed by the test)" ;;
+	137) echo "killed by SIGKILL" ;;
+	143) echo "terminated by SIGTERM" ;;
+	*) if (($1 > 128)); then
+		echo "killed by signal $(($1 - 128)) ($(kill -l "$(($1 - 128))" 2>/dev/null || echo '?'))"
+	else
+		echo "unexpected status"
+	fi ;;
+	esac
+}
+
+uv__cleanup() {
+	local rc=$? pid
+	for pid in "${UV_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	if [[ -n $UV_TMP && -d $UV_TMP ]]; then
+		if ((rc == 0)) && [[ ${UV_KEEP_TMP:-0} != 1 ]]; then
+			rm -rf "$UV_TMP"
+		else
+			# Large scratch files (the 100 MiB initrd) are not worth keeping.
+			find "$UV_TMP" -type f -size +8M -delete 2>/dev/null || true
+			echo "# logs kept in $UV_TMP" >&2
+		fi
+	fi
+	if ((rc == 0)); then
+		echo "PASS: $UV_TEST_NAME"
+	fi
+	exit "$rc"
+}
+
+# The initramfs is rebuilt when missing or older than what it is made of.
+uv__need_initramfs() {
+	local src
+	for src in "$UV_SOURCE_DIR/scripts/build-guest-initramfs" \
+		"$UV_SOURCE_DIR/scripts/lib/guest-init"; do
+		[[ -f $UV_INITRAMFS && ! $src -nt $UV_INITRAMFS ]] || return 0
+	done
+	return 1
+}
+
+uv__setup() {
+	[[ -n ${UV_BUILD_DIR:-} ]] ||
+		uv_fail "UV_BUILD_DIR is not set (run the test through ctest, or export UV_BUILD_DIR=<build dir>)"
+	[[ -d $UV_BUILD_DIR ]] || uv_fail "UV_BUILD_DIR=$UV_BUILD_DIR is not a directory"
+	UV_BUILD_DIR=$(cd "$UV_BUILD_DIR" && pwd)
+
+	mkdir -p "$UV_BUILD_DIR/test-tmp"
+	UV_TMP=$(mktemp -d "$UV_BUILD_DIR/test-tmp/$UV_TEST_NAME.XXXXXX")
+	trap uv__cleanup EXIT
+
+	UVMM=${UV_UVMM:-$UV_BUILD_DIR/vmm/uvmm}
+	[[ -x $UVMM ]] || uv_fail "uvmm binary not found at $UVMM (build it first, or set UV_UVMM)"
+
+	UV_KERNEL_PATH=$("$UV_SOURCE_DIR/scripts/find-kernel") ||
+		uv_fail "no guest kernel (scripts/find-kernel failed; set UV_KERNEL)"
+
+	UV_INITRAMFS=${UV_INITRAMFS:-$UV_BUILD_DIR/guest/initramfs.cpio.gz}
+	if uv__need_initramfs; then
+		"$UV_SOURCE_DIR/scripts/build-guest-initramfs" "$UV_INITRAMFS" ||
+			uv_fail "could not build the guest initramfs $UV_INITRAMFS"
+	fi
+
+	UV_BOOT_TIMEOUT_S=$(uv_timeout "${UV_BOOT_TIMEOUT:-240}")
+	uv_info "uvmm=$UVMM kernel=$UV_KERNEL_PATH initramfs=$UV_INITRAMFS timeout=${UV_BOOT_TIMEOUT_S}s tmp=$UV_TMP"
+}
+
+# Names the next boot's files: $UV_LOG (console) and $UV_ERR (stderr).
+uv__next_logs() {
+	UV_BOOTS=$((UV_BOOTS + 1))
+	UV_LOG=$UV_TMP/boot-$UV_BOOTS.log
+	UV_ERR=$UV_TMP/boot-$UV_BOOTS.err
+	: >"$UV_LOG"
+	: >"$UV_ERR"
+}
+
+# Copies stdin to $1 as it comes, CRs removed, and writes "EPOCH LINE" to
+# $1.times for every UVTEST line (host time when the line was read).
+uv__logger() {
+	local log=$1 line
+	while IFS= read -r line || [[ -n $line ]]; do
+		line=${line//$'\r'/}
+		printf '%s\n' "$line" >>"$log"
+		if [[ $line == *UVTEST* ]]; then
+			printf '%s %s\n' "${EPOCHREALTIME%.*}" "$line" >>"$log.times"
+		fi
+	done
+}
+
+# uv_boot ARGS...: boots a guest of `uvmm run --kernel K --initrd I ARGS...`
+# (ARGS should have --cmdline "$UV_CMDLINE ..."), console on stdio going to
+# $UV_LOG, stderr to $UV_ERR, stdin /dev/null. Returns uvmm's exit status
+# (124 when it ran out of time) and leaves it in UV_RC.
+uv_boot() {
+	uv__next_logs
+	uv_info "boot $UV_BOOTS: uvmm run $*"
+	UV_RC=0
+	timeout -k 10 "$UV_BOOT_TIMEOUT_S" \
+		"$UVMM" run --kernel "$UV_KERNEL_PATH" --initrd "$UV_INITRAMFS" "$@" \
+		</dev/null 2>"$UV_ERR" | uv__logger "$UV_LOG" || UV_RC=${PIPESTATUS[0]}
+	uv_info "boot $UV_BOOTS: exit status $UV_RC ($(uv_status_name "$UV_RC"))"
+	return "$UV_RC"
+}
+
+# uv_boot_expect STATUS ARGS...: uv_boot, and fails unless it exited STATUS.
+uv_boot_expect() {
+	local want=$1
+	shift
+	uv_boot "$@" || true
+	uv_expect_status "$want"
+}
+
+# uv_expect_status STATUS: fails unless the last boot exited with STATUS.
+uv_expect_status() {
+	[[ $UV_RC == "$1" ]] ||
+		uv_fail "uvmm exited $UV_RC ($(uv_status_name "$UV_RC")), expected $1 ($(uv_status_name "$1"))"
+}
+
+# expect_line REGEX [LOG]: fails unless a line of LOG (default $UV_LOG)
+# matches the extended regular expression REGEX.
+expect_line() {
+	local re=$1 log=${2:-$UV_LOG}
+	tr -d '\r' <"$log" | grep -Eq -- "$re" ||
+		uv_fail "no line matching /$re/ in $log"
+}
+
+# uv_value KEY [LOG]: prints the value of the last "UVTEST KEY=VALUE" line;
+# fails when there is none.
+uv_value() {
+	local key=$1 log=${2:-$UV_LOG} v
+	v=$(tr -d '\r' <"$log" | sed -n "s/^.*UVTEST $key=//p" | tail -n 1)
+	[[ -n $v ]] || uv_fail "no 'UVTEST $key=' line in $log"
+	printf '%s\n' "$v"
+}
+
+# uv_line_time KEY [LOG]: host epoch seconds at which "UVTEST KEY=" was read.
+uv_line_time() {
+	local key=$1 log=${2:-$UV_LOG} t
+	t=$(sed -n "s/^\([0-9]*\) .*UVTEST $key=.*/\1/p" "$log.times" 2>/dev/null | tail -n 1)
+	[[ -n $t ]] || uv_fail "no time recorded for 'UVTEST $key=' in $log.times"
+	printf '%s\n' "$t"
+}
+
+# uv_is_uint STRING: true when STRING is a decimal number.
+uv_is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+# uv_read_until FD REGEX LOG SECONDS: reads lines from file descriptor FD,
+# appending them (CRs removed) to LOG, until one matches REGEX (0), or the
+# time runs out or FD reaches end of file (1).
+uv_read_until() {
+	local fd=$1 re=$2 log=$3 deadline line part rc left
+	deadline=$((SECONDS + $4))
+	line=
+	while :; do
+		left=$((deadline - SECONDS))
+		((left > 0)) || return 1
+		rc=0
+		IFS= read -r -t "$left" -u "$fd" part || rc=$?
+		line+=${part:-}
+		if ((rc > 128)); then
+			continue # timed out: the loop head decides; a partial line is kept
+		fi
+		line=${line//$'\r'/}
+		if ((rc != 0)); then
+			[[ -z $line ]] || printf '%s\n' "$line" >>"$log"
+			return 1 # end of file
+		fi
+		printf '%s\n' "$line" >>"$log"
+		if [[ $line =~ $re ]]; then
+			return 0
+		fi
+		line=
+	done
+}
+
+# uv_wait_file TEST PATH SECONDS: waits until `test TEST PATH` holds.
+uv_wait_file() {
+	local deadline=$((SECONDS + $3))
+	until test "$1" "$2"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+# uv_bg ARGS...: starts `uvmm ARGS` in the background with a timeout, stdin
+# /dev/null, stdout to $UV_LOG, stderr to $UV_ERR; sets UV_BG_PID.
+uv_bg() {
+	uv__next_logs
+	uv_info "boot $UV_BOOTS (background): uvmm $*"
+	timeout -k 10 "$UV_BOOT_TIMEOUT_S" "$UVMM" "$@" </dev/null >"$UV_LOG" 2>"$UV_ERR" &
+	UV_BG_PID=$!
+	UV_PIDS+=("$UV_BG_PID")
+}
+
+# uv_bg_wait: waits for the uv_bg process; sets UV_RC.
+uv_bg_wait() {
+	UV_RC=0
+	wait "$UV_BG_PID" || UV_RC=$?
+	uv_info "boot $UV_BOOTS: exit status $UV_RC ($(uv_status_name "$UV_RC"))"
+}
+
+uv__setup

@@ -1,0 +1,119 @@
+#!/bin/bash
+# Bad invocations and bad input files: `uvmm run` must refuse them with exit
+# status 2 and exactly one line on stderr, starting "uvmm: ", without
+# crashing or dumping core, before any guest runs. Every case is otherwise a
+# valid invocation whose guest would power off at once, so a case that is
+# wrongly accepted ends with status 0 instead of hanging.
+# Also: `uvmm --help` and `uvmm --version` succeed and print to stdout.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
+
+cmd_timeout=$(uv_timeout 120)
+cmdline="$UV_CMDLINE uv.action=poweroff"
+work=$UV_TMP/cwd
+mkdir -p "$work"
+ncases=0
+
+# refuse WHAT [--grep TEXT] UVMM_ARGS...: runs `uvmm UVMM_ARGS` in an
+# empty directory with core dumps enabled; it must exit 2 with one line on
+# stderr (containing TEXT if given) and leave no core file.
+refuse() {
+	local what=$1 text= rc=0 lines
+	shift
+	if [[ ${1:-} == --grep ]]; then
+		text=$2
+		shift 2
+	fi
+	ncases=$((ncases + 1))
+	uv__next_logs
+	(
+		cd "$work"
+		ulimit -c unlimited 2>/dev/null || ulimit -c "$(ulimit -H -c)" 2>/dev/null || true
+		exec timeout -k 10 "$cmd_timeout" "$UVMM" "$@" </dev/null >"$UV_LOG" 2>"$UV_ERR"
+	) || rc=$?
+	uv_info "$what: exit $rc: $(head -c 300 "$UV_ERR" | head -n 1)"
+	if ((rc > 128)) || compgen -G "$work/core*" >/dev/null; then
+		ls -l "$work" >&2
+		uv_fail "$what: uvmm crashed (status $rc, $(uv_status_name "$rc"))"
+	fi
+	((rc == 2)) || uv_fail "$what: exit status $rc ($(uv_status_name "$rc")), expected 2"
+	lines=$(wc -l <"$UV_ERR")
+	if ((lines != 1)) || [[ $(tail -c 1 "$UV_ERR" | od -An -c | tr -d ' ') != '\n' ]]; then
+		uv_fail "$what: stderr should be exactly one line, it has $lines newline(s)"
+	fi
+	[[ $(head -n 1 "$UV_ERR") == 'uvmm: '* ]] || uv_fail "$what: the error does not start with 'uvmm: '"
+	if [[ -n $text ]] && ! grep -qF -- "$text" "$UV_ERR"; then
+		uv_fail "$what: the error does not mention '$text'"
+	fi
+	[[ ! -s $UV_LOG ]] || uv_fail "$what: uvmm wrote to stdout (the guest console?)"
+}
+
+k=$UV_KERNEL_PATH
+i=$UV_INITRAMFS
+
+# --- kernel files -------------------------------------------------------------
+missing=$UV_TMP/no-such-kernel
+refuse "missing kernel file" --grep "$missing" \
+	run --kernel "$missing" --initrd "$i" --cmdline "$cmdline"
+refuse "no --kernel" run --initrd "$i" --cmdline "$cmdline"
+refuse "kernel is a directory" run --kernel "$UV_TMP" --initrd "$i" --cmdline "$cmdline"
+
+bad=$UV_TMP/kernel-no-hdrs
+cp "$k" "$bad"
+printf 'XXXX' | dd of="$bad" bs=1 seek=$((0x202)) conv=notrunc status=none
+refuse "kernel without the HdrS magic at 0x202" run --kernel "$bad" --initrd "$i" --cmdline "$cmdline"
+
+bad=$UV_TMP/kernel-truncated
+head -c 1000 "$k" >"$bad"
+refuse "kernel truncated to 1000 bytes" run --kernel "$bad" --initrd "$i" --cmdline "$cmdline"
+
+bad=$UV_TMP/kernel-half
+head -c $(($(stat -c %s "$k") / 2)) "$k" >"$bad"
+refuse "kernel cut in half (header intact)" run --kernel "$bad" --initrd "$i" --cmdline "$cmdline"
+
+bad=$UV_TMP/kernel-random
+head -c 1048576 /dev/urandom >"$bad"
+refuse "1 MiB of random bytes as kernel" run --kernel "$bad" --initrd "$i" --cmdline "$cmdline"
+
+bad=$UV_TMP/kernel-empty
+: >"$bad"
+refuse "empty kernel file" run --kernel "$bad" --initrd "$i" --cmdline "$cmdline"
+
+# --- initrd -------------------------------------------------------------------
+missing=$UV_TMP/no-such-initrd
+refuse "missing initrd file" --grep "$missing" \
+	run --kernel "$k" --initrd "$missing" --cmdline "$cmdline"
+big=$UV_TMP/initrd-100M
+truncate -s 100M "$big"
+refuse "100 MiB initrd in 64 MiB of RAM" run --kernel "$k" --initrd "$big" --memory 64M --cmdline "$cmdline"
+rm -f "$big"
+
+# --- numbers ------------------------------------------------------------------
+for c in 0 1000 -1 abc 2x ''; do
+	refuse "--cpus '$c'" run --kernel "$k" --initrd "$i" --cpus "$c" --cmdline "$cmdline"
+done
+for m in 12Q 0 -5G '' M 1.5.3G 99999999999999999999G; do
+	refuse "--memory '$m'" run --kernel "$k" --initrd "$i" --memory "$m" --cmdline "$cmdline"
+done
+
+# --- flags --------------------------------------------------------------------
+refuse "unknown flag" --grep "--no-such-flag" \
+	run --kernel "$k" --initrd "$i" --no-such-flag --cmdline "$cmdline"
+refuse "--cpus without its value" run --kernel "$k" --initrd "$i" --cmdline "$cmdline" --cpus
+refuse "unknown console" run --kernel "$k" --initrd "$i" --console bogus --cmdline "$cmdline"
+refuse "unknown command" no-such-command
+
+# --- --help and --version -----------------------------------------------------
+for opt in --help --version; do
+	uv__next_logs
+	rc=0
+	(cd "$work" && exec timeout -k 10 "$cmd_timeout" "$UVMM" "$opt" </dev/null >"$UV_LOG" 2>"$UV_ERR") || rc=$?
+	((rc == 0)) || uv_fail "uvmm $opt: exit status $rc, expected 0"
+	[[ -s $UV_LOG ]] || uv_fail "uvmm $opt: printed nothing on stdout"
+	uv_info "uvmm $opt: $(head -n 1 "$UV_LOG")"
+done
+grep -q 'run' "$UV_TMP/boot-$((UV_BOOTS - 1)).log" || uv_fail "uvmm --help does not mention 'run'"
+grep -Eq '[0-9]+\.[0-9]+' "$UV_LOG" || uv_fail "uvmm --version shows no version number"
+
+uv_info "$ncases bad invocations refused"

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot.h"
+#include "layout.h"
+
+#define IMG_SIZE (64 * 1024)
+#define SETUP_SECTS 4
+
+static uint8_t img[IMG_SIZE];
+
+static void put16(size_t off, uint16_t v)
+{
+	img[off] = (uint8_t)v;
+	img[off + 1] = (uint8_t)(v >> 8);
+}
+
+static void put32(size_t off, uint32_t v)
+{
+	put16(off, (uint16_t)v);
+	put16(off + 2, (uint16_t)(v >> 16));
+}
+
+/* A synthetic bzImage header, as a 6.x kernel's. */
+static void make_image(uint32_t init_size)
+{
+	size_t setup = (SETUP_SECTS + 1) * 512;
+
+	memset(img, 0, sizeof(img));
+	img[0x1f1] = SETUP_SECTS;
+	put32(0x1f4, (uint32_t)((IMG_SIZE - setup) / 16));
+	put16(0x1fe, 0xaa55);
+	img[0x200] = 0xeb;
+	img[0x201] = 0x6a;
+	memcpy(img + 0x202, "HdrS", 4);
+	put16(0x206, 0x020f);
+	img[0x211] = 0x01;
+	put32(0x22c, 0x7fffffff);
+	put32(0x230, 0x200000);
+	img[0x234] = 1;
+	put16(0x236, 0x7f);
+	put32(0x238, 2047);
+	put32(0x258, 0x1000000);
+	put32(0x260, init_size);
+}
+
+static struct bzimage parse_ok(void)
+{
+	char err[BOOT_ERR_LEN];
+	struct bzimage k;
+
+	ck_assert_int_eq(bzimage_parse(img, sizeof(img), &k, err), 0);
+	return k;
+}
+
+START_TEST(parse_fields)
+{
+	struct bzimage k;
+
+	make_image(32 << 20);
+	k = parse_ok();
+	ck_assert_uint_eq(k.version, 0x20f);
+	ck_assert_uint_eq(k.setup_size, 5 * 512);
+	ck_assert_uint_eq(k.kernel_size, IMG_SIZE - 5 * 512);
+	ck_assert_uint_eq(k.init_size, 32 << 20);
+	ck_assert_uint_eq(k.pref_address, 0x1000000);
+	ck_assert_uint_eq(k.cmdline_size, 2047);
+	ck_assert(k.relocatable);
+}
+END_TEST
+
+static void expect_reject(size_t size, const char *why)
+{
+	char err[BOOT_ERR_LEN] = "";
+	struct bzimage k;
+
+	ck_assert_int_lt(bzimage_parse(img, size, &k, err), 0);
+	ck_assert_msg(strstr(err, why), "error '%s' lacks '%s'", err, why);
+}
+
+START_TEST(parse_rejects)
+{
+	make_image(32 << 20);
+	img[0x202] = 'X';
+	expect_reject(sizeof(img), "not a bzImage");
+
+	make_image(32 << 20);
+	put16(0x1fe, 0);
+	expect_reject(sizeof(img), "not a bzImage");
+
+	make_image(32 << 20);
+	expect_reject(sizeof(img) - 4096, "truncated");
+	expect_reject(0x100, "not a bzImage");
+
+	make_image(32 << 20);
+	put16(0x206, 0x0209);
+	expect_reject(sizeof(img), "too old");
+
+	make_image(32 << 20);
+	put16(0x236, 0);
+	expect_reject(sizeof(img), "64-bit");
+
+	make_image(32 << 20);
+	put32(0x1f4, 0);
+	expect_reject(sizeof(img), "truncated");
+}
+END_TEST
+
+START_TEST(plan_initrd_high)
+{
+	struct gmem_region r[GMEM_MAX_REGIONS];
+	char err[BOOT_ERR_LEN];
+	struct boot_plan p;
+	struct bzimage k;
+	unsigned nr = gmem_layout(512ULL << 20, r);
+
+	make_image(32 << 20);
+	k = parse_ok();
+	ck_assert_int_eq(boot_plan_make(&k, 10 << 20, 100, r, nr, &p, err), 0);
+	ck_assert_uint_eq(p.kernel_gpa, 0x1000000);
+	ck_assert_uint_eq(p.entry_gpa, 0x1000200);
+	ck_assert_uint_eq(p.initrd_gpa % 4096, 0);
+	ck_assert_uint_le(p.initrd_gpa + p.initrd_size, 512ULL << 20);
+	ck_assert_uint_ge(p.initrd_gpa, p.kernel_gpa + k.init_size);
+	ck_assert_uint_eq(p.initrd_size, 10 << 20);
+}
+END_TEST
+
+START_TEST(plan_initrd_below_limit)
+{
+	struct gmem_region r[GMEM_MAX_REGIONS];
+	char err[BOOT_ERR_LEN];
+	struct boot_plan p;
+	struct bzimage k;
+	unsigned nr = gmem_layout(8ULL << 30, r);
+
+	make_image(32 << 20);
+	k = parse_ok();
+	ck_assert_int_eq(boot_plan_make(&k, 10 << 20, 100, r, nr, &p, err), 0);
+	ck_assert_uint_le(p.initrd_gpa + p.initrd_size, 0x80000000ULL);
+}
+END_TEST
+
+START_TEST(plan_rejects)
+{
+	struct gmem_region r[GMEM_MAX_REGIONS];
+	char err[BOOT_ERR_LEN];
+	struct boot_plan p;
+	struct bzimage k;
+	unsigned nr = gmem_layout(64ULL << 20, r);
+
+	make_image(32 << 20);
+	k = parse_ok();
+	ck_assert_int_lt(boot_plan_make(&k, 20 << 20, 10, r, nr, &p, err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "initrd too large"));
+	ck_assert_int_lt(boot_plan_make(&k, 100ULL << 30, 10, r, nr, &p, err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "initrd too large"));
+	ck_assert_int_lt(boot_plan_make(&k, 0, 4096, r, nr, &p, err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "command line too long"));
+
+	make_image(63 << 20);
+	k = parse_ok();
+	ck_assert_int_lt(boot_plan_make(&k, 0, 10, r, nr, &p, err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "memory too small"));
+}
+END_TEST
+
+static uint64_t e820_ram(const struct boot_e820_entry *t, unsigned n)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (t[i].type == 1)
+			sum += t[i].size;
+		if (i)
+			ck_assert_uint_ge(t[i].addr, t[i - 1].addr + t[i - 1].size);
+	}
+	return sum;
+}
+
+START_TEST(e820_small)
+{
+	struct gmem_region r[GMEM_MAX_REGIONS];
+	struct boot_e820_entry t[E820_MAX_ENTRIES_ZEROPAGE];
+	unsigned nr = gmem_layout(512ULL << 20, r);
+	unsigned n = e820_build(t, E820_MAX_ENTRIES_ZEROPAGE, r, nr);
+
+	ck_assert_uint_eq(nr, 1);
+	ck_assert_uint_eq(e820_ram(t, n), (512ULL << 20) - (0x100000 - 0x9fc00));
+	ck_assert_uint_eq(t[0].addr, 0);
+	ck_assert_uint_eq(t[0].size, 0x9fc00);
+	ck_assert_uint_eq(t[3].addr, 0x100000);
+	ck_assert_uint_eq(t[3].addr + t[3].size, 512ULL << 20);
+}
+END_TEST
+
+START_TEST(e820_hole)
+{
+	struct gmem_region r[GMEM_MAX_REGIONS];
+	struct boot_e820_entry t[E820_MAX_ENTRIES_ZEROPAGE];
+	unsigned nr = gmem_layout(8ULL << 30, r);
+	unsigned n = e820_build(t, E820_MAX_ENTRIES_ZEROPAGE, r, nr);
+
+	ck_assert_uint_eq(nr, 2);
+	ck_assert_uint_eq(r[0].size, LAYOUT_MMIO32_BASE);
+	ck_assert_uint_eq(r[1].gpa, SZ_4G);
+	ck_assert_uint_eq(r[1].size, (8ULL << 30) - LAYOUT_MMIO32_BASE);
+	ck_assert_uint_eq(e820_ram(t, n), (8ULL << 30) - (0x100000 - 0x9fc00));
+	/* Nothing in the hole is RAM. */
+	for (unsigned i = 0; i < n; i++)
+		if (t[i].type == 1)
+			ck_assert(t[i].addr + t[i].size <= LAYOUT_MMIO32_BASE || t[i].addr >= SZ_4G);
+}
+END_TEST
+
+START_TEST(zero_page)
+{
+	struct gmem_region r[GMEM_MAX_REGIONS];
+	char err[BOOT_ERR_LEN];
+	struct boot_params *bp = calloc(1, sizeof(*bp));
+	struct boot_plan p;
+	struct bzimage k;
+	unsigned nr = gmem_layout(1ULL << 30, r);
+
+	make_image(32 << 20);
+	k = parse_ok();
+	ck_assert_int_eq(boot_plan_make(&k, 1 << 20, 20, r, nr, &p, err), 0);
+	boot_params_fill(bp, &k, &p, r, nr, 0xe0000);
+	ck_assert_uint_eq(bp->hdr.type_of_loader, 0xff);
+	ck_assert_uint_eq(bp->hdr.boot_flag, 0xaa55);
+	ck_assert_uint_eq(bp->hdr.header, 0x53726448);
+	ck_assert_uint_eq(bp->hdr.cmd_line_ptr, LAYOUT_CMDLINE);
+	ck_assert_uint_eq(bp->hdr.ramdisk_image, p.initrd_gpa);
+	ck_assert_uint_eq(bp->hdr.ramdisk_size, 1 << 20);
+	ck_assert_uint_eq(bp->acpi_rsdp_addr, 0xe0000);
+	ck_assert_uint_eq(bp->e820_entries, 5);
+	free(bp);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("boot");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, parse_fields);
+	tcase_add_test(tc, parse_rejects);
+	tcase_add_test(tc, plan_initrd_high);
+	tcase_add_test(tc, plan_initrd_below_limit);
+	tcase_add_test(tc, plan_rejects);
+	tcase_add_test(tc, e820_small);
+	tcase_add_test(tc, e820_hole);
+	tcase_add_test(tc, zero_page);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "parse.h"
+
+START_TEST(size_units)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(parse_size("512M", &v), 0);
+	ck_assert_uint_eq(v, 512ULL << 20);
+	ck_assert_int_eq(parse_size("2G", &v), 0);
+	ck_assert_uint_eq(v, 2ULL << 30);
+	ck_assert_int_eq(parse_size("2g", &v), 0);
+	ck_assert_uint_eq(v, 2ULL << 30);
+	ck_assert_int_eq(parse_size("4KiB", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(parse_size("1TB", &v), 0);
+	ck_assert_uint_eq(v, 1ULL << 40);
+	ck_assert_int_eq(parse_size("1048576", &v), 0);
+	ck_assert_uint_eq(v, 1048576);
+}
+END_TEST
+
+START_TEST(size_rejects)
+{
+	static const char *bad[] = {"", "M", "-5G", " 5G", "5 G", "12Q", "1.5G", "5GG",
+				    "5Gx", "99999999999999999999", "17179869184G", "0x10M"};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(parse_size(bad[i], &v) == -1, "accepted '%s'", bad[i]);
+	ck_assert_int_eq(parse_size(NULL, &v), -1);
+}
+END_TEST
+
+START_TEST(uint_ranges)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(parse_uint("4", 1, 254, &v), 0);
+	ck_assert_uint_eq(v, 4);
+	ck_assert_int_eq(parse_uint("0", 1, 254, &v), -1);
+	ck_assert_int_eq(parse_uint("255", 1, 254, &v), -1);
+	ck_assert_int_eq(parse_uint("-1", 0, 254, &v), -1);
+	ck_assert_int_eq(parse_uint("3x", 0, 254, &v), -1);
+}
+END_TEST
+
+static int run_parse(struct vm_options *o, char err[OPT_ERR_LEN], int argc, char **argv)
+{
+	return options_parse_run(argc, argv, o, err);
+}
+
+START_TEST(options_good)
+{
+	char *argv[] = {"run", "--kernel", "/k", "--initrd", "/i", "--cmdline", "console=ttyS0 x",
+			"--cpus", "4", "--memory", "2G", "--console", "unix:/tmp/c.sock", NULL};
+	char err[OPT_ERR_LEN];
+	struct vm_options o;
+
+	ck_assert_int_eq(run_parse(&o, err, 13, argv), 0);
+	ck_assert_str_eq(o.kernel, "/k");
+	ck_assert_str_eq(o.initrd, "/i");
+	ck_assert_str_eq(o.cmdline, "console=ttyS0 x");
+	ck_assert_uint_eq(o.cpus, 4);
+	ck_assert_uint_eq(o.memory, 2ULL << 30);
+	ck_assert_int_eq(o.console.kind, CONSOLE_UNIX);
+	ck_assert_str_eq(o.console.path, "/tmp/c.sock");
+}
+END_TEST
+
+START_TEST(options_defaults)
+{
+	char *argv[] = {"run", "--kernel=/k", NULL};
+	char err[OPT_ERR_LEN];
+	struct vm_options o;
+
+	ck_assert_int_eq(run_parse(&o, err, 2, argv), 0);
+	ck_assert_uint_eq(o.cpus, 1);
+	ck_assert_uint_eq(o.memory, 512ULL << 20);
+	ck_assert_str_eq(o.cmdline, OPT_DEFAULT_CMDLINE);
+	ck_assert_int_eq(o.console.kind, CONSOLE_STDIO);
+}
+END_TEST
+
+START_TEST(options_bad)
+{
+	static char *cases[][4] = {
+		{"run", "--kernel", "/k", "--bogus"},   {"run", "--kernel", "/k", "--cpus=0"},
+		{"run", "--kernel", "/k", "--cpus=255"}, {"run", "--kernel", "/k", "--memory=0"},
+		{"run", "--kernel", "/k", "--memory=12Q"}, {"run", "--kernel", "/k", "--memory=1M"},
+		{"run", "--kernel", "/k", "--console=tcp"}, {"run", "--kernel", "/k", "extra"},
+		{"run", "--initrd", "/i", "--cpus=1"},  {"run", "--kernel", "/k", "--memory=5000"},
+	};
+	char err[OPT_ERR_LEN];
+	struct vm_options o;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = 0;
+		ck_assert_msg(run_parse(&o, err, 4, cases[i]) == -1, "accepted case %zu", i);
+		ck_assert_msg(err[0], "no message for case %zu", i);
+	}
+}
+END_TEST
+
+START_TEST(options_missing_value)
+{
+	char *argv[] = {"run", "--kernel", "/k", "--cpus", NULL};
+	char err[OPT_ERR_LEN];
+	struct vm_options o;
+
+	ck_assert_int_eq(run_parse(&o, err, 4, argv), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--cpus"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("parse");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, size_units);
+	tcase_add_test(tc, size_rejects);
+	tcase_add_test(tc, uint_ranges);
+	tcase_add_test(tc, options_good);
+	tcase_add_test(tc, options_defaults);
+	tcase_add_test(tc, options_bad);
+	tcase_add_test(tc, options_missing_value);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

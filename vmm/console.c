@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "log.h"
+
+#define CONSOLE_BUF     4096
+#define BACKLOG_SIZE    (64 * 1024) /* output kept for a unix client that attaches late */
+#define CTRL_A          0x01
+#define WRITE_STALL_MS  200
+
+struct console {
+	enum console_kind kind;
+	struct event_base *base;
+	int in_fd, out_fd, listen_fd;
+	char *sock_path;
+	int pty_slave_fd; /* held open so the master never sees a hangup */
+	bool tty_raw;
+	struct termios saved_tio;
+	struct event *in_ev, *listen_ev, *ready_ev;
+	pthread_mutex_t out_lock;
+	uint8_t pending[CONSOLE_BUF];
+	size_t pending_off, pending_len;
+	bool escape;
+	bool eof;
+	uint8_t *backlog;
+	size_t backlog_head, backlog_len;
+	console_sink_fn sink;
+	void *sink_ctx;
+	void (*quit)(void *ctx);
+	void *quit_ctx;
+};
+
+static void console_offer(struct console *c)
+{
+	size_t n;
+
+	while (c->pending_len && c->sink) {
+		n = c->sink(c->sink_ctx, c->pending + c->pending_off, c->pending_len);
+		if (!n)
+			break;
+		c->pending_off += n;
+		c->pending_len -= n;
+	}
+	/* Stop reading while the guest has not taken what we have. */
+	if (c->in_ev && !c->eof) {
+		if (c->pending_len)
+			event_del(c->in_ev);
+		else
+			event_add(c->in_ev, NULL);
+	}
+}
+
+/* Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, as QEMU users expect. */
+static size_t console_unescape(struct console *c, uint8_t *buf, size_t n)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (c->escape) {
+			c->escape = false;
+			if (buf[i] == 'x' || buf[i] == 'X') {
+				if (c->quit)
+					c->quit(c->quit_ctx);
+				continue;
+			}
+			if (buf[i] != CTRL_A)
+				continue;
+		} else if (buf[i] == CTRL_A) {
+			c->escape = true;
+			continue;
+		}
+		buf[out++] = buf[i];
+	}
+	return out;
+}
+
+static void console_client_gone(struct console *c)
+{
+	pthread_mutex_lock(&c->out_lock);
+	close(c->in_fd);
+	c->in_fd = c->out_fd = -1;
+	pthread_mutex_unlock(&c->out_lock);
+	event_free(c->in_ev);
+	c->in_ev = NULL;
+	c->pending_len = 0;
+}
+
+static void console_on_input(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *c = arg;
+	ssize_t n;
+
+	(void)what;
+	n = read(fd, c->pending, sizeof(c->pending));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (c->kind == CONSOLE_UNIX) {
+			console_client_gone(c);
+		} else {
+			/* End of input (a pipe closed, or the pty hung up): stop reading. */
+			c->eof = true;
+			event_del(c->in_ev);
+		}
+		return;
+	}
+	c->pending_off = 0;
+	c->pending_len = (size_t)n;
+	if (c->tty_raw)
+		c->pending_len = console_unescape(c, c->pending, c->pending_len);
+	console_offer(c);
+}
+
+static void console_on_ready(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	console_offer(arg);
+}
+
+static int console_write_all(int fd, const uint8_t *buf, size_t len, int stall_ms)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+			/* A reader that stalls loses output rather than stopping the guest. */
+			if (poll(&p, 1, stall_ms) <= 0)
+				return -EAGAIN;
+			continue;
+		}
+		if (n <= 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void console_backlog_add(struct console *c, const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		c->backlog[(c->backlog_head + c->backlog_len) % BACKLOG_SIZE] = buf[i];
+		if (c->backlog_len < BACKLOG_SIZE)
+			c->backlog_len++;
+		else
+			c->backlog_head = (c->backlog_head + 1) % BACKLOG_SIZE;
+	}
+}
+
+void console_write(struct console *c, const uint8_t *buf, size_t len)
+{
+	pthread_mutex_lock(&c->out_lock);
+	if (c->backlog)
+		console_backlog_add(c, buf, len);
+	/* Nobody may be reading a pty: drop at once rather than slow the guest. */
+	if (c->out_fd >= 0)
+		console_write_all(c->out_fd, buf, len, c->kind == CONSOLE_PTY ? 0 : WRITE_STALL_MS);
+	pthread_mutex_unlock(&c->out_lock);
+}
+
+static void console_on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *c = arg;
+	size_t first;
+	int cfd;
+
+	(void)what;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	if (c->in_ev) {
+		/* One client at a time: the console is not a broadcast. */
+		close(cfd);
+		return;
+	}
+	c->in_ev = event_new(c->base, cfd, EV_READ | EV_PERSIST, console_on_input, c);
+	if (!c->in_ev) {
+		close(cfd);
+		return;
+	}
+	pthread_mutex_lock(&c->out_lock);
+	c->in_fd = c->out_fd = cfd;
+	first = BACKLOG_SIZE - c->backlog_head;
+	if (first > c->backlog_len)
+		first = c->backlog_len;
+	console_write_all(cfd, c->backlog + c->backlog_head, first, WRITE_STALL_MS);
+	console_write_all(cfd, c->backlog, c->backlog_len - first, WRITE_STALL_MS);
+	pthread_mutex_unlock(&c->out_lock);
+	event_add(c->in_ev, NULL);
+}
+
+static int console_setup_stdio(struct console *c, char *err, size_t errlen)
+{
+	struct termios tio;
+
+	c->in_fd = STDIN_FILENO;
+	c->out_fd = STDOUT_FILENO;
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved_tio) == 0) {
+		tio = c->saved_tio;
+		cfmakeraw(&tio);
+		tio.c_oflag |= OPOST | ONLCR; /* the guest sends bare LF sometimes */
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &tio) == 0)
+			c->tty_raw = true;
+	}
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+static int console_setup_pty(struct console *c, char *err, size_t errlen)
+{
+	struct termios tio;
+	int fd;
+
+	fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || grantpt(fd) || unlockpt(fd)) {
+		snprintf(err, errlen, "cannot create a pty: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* Raw on the master side: the guest's tty does the line discipline. */
+	if (tcgetattr(fd, &tio) == 0) {
+		cfmakeraw(&tio);
+		tcsetattr(fd, TCSANOW, &tio);
+	}
+	c->in_fd = c->out_fd = fd;
+	c->pty_slave_fd = open(ptsname(fd), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	/* Tests and tools look for this line to find the pty. */
+	pr_info("console on %s", ptsname(fd));
+	return 0;
+}
+
+static int console_setup_unix(struct console *c, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "console socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
+		snprintf(err, errlen, "cannot listen on console socket %s: %s", path,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	c->listen_fd = fd;
+	c->sock_path = strdup(path);
+	c->backlog = malloc(BACKLOG_SIZE);
+	c->listen_ev = event_new(c->base, fd, EV_READ | EV_PERSIST, console_on_accept, c);
+	if (!c->sock_path || !c->backlog || !c->listen_ev || event_add(c->listen_ev, NULL)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+struct console *console_create(const struct console_cfg *cfg, struct event_base *base,
+			       char *err, size_t errlen)
+{
+	struct console *c = calloc(1, sizeof(*c));
+	int ret;
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->kind = cfg->kind;
+	c->base = base;
+	c->in_fd = c->out_fd = c->listen_fd = c->pty_slave_fd = -1;
+	pthread_mutex_init(&c->out_lock, NULL);
+	c->ready_ev = event_new(base, -1, 0, console_on_ready, c);
+	if (!c->ready_ev) {
+		snprintf(err, errlen, "out of memory");
+		goto err_free;
+	}
+	switch (cfg->kind) {
+	case CONSOLE_STDIO:
+		ret = console_setup_stdio(c, err, errlen);
+		break;
+	case CONSOLE_PTY:
+		ret = console_setup_pty(c, err, errlen);
+		break;
+	default:
+		ret = console_setup_unix(c, cfg->path, err, errlen);
+		break;
+	}
+	if (ret)
+		goto err_free;
+	if (c->in_fd >= 0) {
+		c->in_ev = event_new(base, c->in_fd, EV_READ | EV_PERSIST, console_on_input, c);
+		if (!c->in_ev) {
+			snprintf(err, errlen, "out of memory");
+			goto err_free;
+		}
+		/* stdin may be /dev/null or a file, which cannot be polled: no input then. */
+		if (event_add(c->in_ev, NULL)) {
+			pr_debug("console input cannot be polled; ignoring it");
+			event_free(c->in_ev);
+			c->in_ev = NULL;
+		}
+	}
+	return c;
+
+err_free:
+	console_destroy(c);
+	return NULL;
+}
+
+void console_destroy(struct console *c)
+{
+	if (!c)
+		return;
+	if (c->in_ev)
+		event_free(c->in_ev);
+	if (c->listen_ev)
+		event_free(c->listen_ev);
+	if (c->ready_ev)
+		event_free(c->ready_ev);
+	if (c->tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved_tio);
+	if (c->kind != CONSOLE_STDIO && c->in_fd >= 0)
+		close(c->in_fd);
+	if (c->pty_slave_fd >= 0)
+		close(c->pty_slave_fd);
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->sock_path);
+	}
+	free(c->sock_path);
+	free(c->backlog);
+	pthread_mutex_destroy(&c->out_lock);
+	free(c);
+}
+
+void console_set_sink(struct console *c, console_sink_fn sink, void *ctx)
+{
+	c->sink = sink;
+	c->sink_ctx = ctx;
+}
+
+void console_rx_ready(struct console *c)
+{
+	event_active(c->ready_ev, 0, 0);
+}
+
+void console_set_quit(struct console *c, void (*quit)(void *ctx), void *ctx)
+{
+	c->quit = quit;
+	c->quit_ctx = ctx;
+}

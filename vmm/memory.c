@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "log.h"
+#include "memory.h"
+
+unsigned gmem_layout(uint64_t size, struct gmem_region regions[GMEM_MAX_REGIONS])
+{
+	uint64_t low = size < LAYOUT_MMIO32_BASE ? size : LAYOUT_MMIO32_BASE;
+
+	regions[0] = (struct gmem_region){.gpa = 0, .size = low, .offset = 0};
+	if (size == low)
+		return 1;
+	regions[1] = (struct gmem_region){
+		.gpa = LAYOUT_HIGH_RAM,
+		.size = size - low,
+		.offset = low,
+	};
+	return 2;
+}
+
+int gmem_create(struct gmem *m, uint64_t size)
+{
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	/* A memfd rather than anonymous memory: back ends map the same pages. */
+	m->fd = memfd_create("uvmm-guest-ram", MFD_CLOEXEC);
+	if (m->fd < 0)
+		return -errno;
+	if (ftruncate(m->fd, (off_t)size) < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
+	if (m->host == MAP_FAILED) {
+		err = -errno;
+		goto err_close;
+	}
+	/* Guest memory has no business in a core dump of the VMM. */
+	madvise(m->host, size, MADV_DONTDUMP);
+	m->size = size;
+	m->nr_regions = gmem_layout(size, m->regions);
+	return 0;
+
+err_close:
+	close(m->fd);
+	m->fd = -1;
+	return err;
+}
+
+void gmem_destroy(struct gmem *m)
+{
+	if (m->host && m->host != MAP_FAILED)
+		munmap(m->host, m->size);
+	if (m->fd >= 0)
+		close(m->fd);
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}
+
+int gmem_register(const struct gmem *m, int vm_fd)
+{
+	for (unsigned i = 0; i < m->nr_regions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)(m->host + r->offset),
+		};
+
+		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+void *gmem_hva(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < m->nr_regions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+			return m->host + r->offset + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+uint64_t gmem_top(const struct gmem *m)
+{
+	const struct gmem_region *r = &m->regions[m->nr_regions - 1];
+
+	return r->gpa + r->size;
+}

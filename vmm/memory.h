@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef UVMM_MEMORY_H
+#define UVMM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Guest RAM is one memfd, mapped once. It is cut into at most two
+ * guest-physical regions: below the PCI hole and from 4 GiB up. The memfd
+ * can be handed to another process (a vhost-user back end) which maps the
+ * same pages.
+ */
+#define GMEM_MAX_REGIONS 2
+
+struct gmem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t offset; /* in the memfd */
+};
+
+struct gmem {
+	int fd;
+	uint8_t *host;
+	uint64_t size;
+	unsigned nr_regions;
+	struct gmem_region regions[GMEM_MAX_REGIONS];
+};
+
+/* Smallest and largest guest we accept. */
+#define GMEM_MIN_SIZE (64ULL << 20)
+#define GMEM_MAX_SIZE (1ULL << 40)
+
+/* Fills regions[] for size bytes of RAM; pure, for the e820 map too. */
+unsigned gmem_layout(uint64_t size, struct gmem_region regions[GMEM_MAX_REGIONS]);
+int gmem_create(struct gmem *m, uint64_t size);
+void gmem_destroy(struct gmem *m);
+/* Registers the regions as KVM memory slots. */
+int gmem_register(const struct gmem *m, int vm_fd);
+/* Host address of [gpa, gpa + len) if it lies inside one region, else NULL. */
+void *gmem_hva(const struct gmem *m, uint64_t gpa, uint64_t len);
+/* End of RAM in guest-physical space (exclusive). */
+uint64_t gmem_top(const struct gmem *m);
+
+#endif

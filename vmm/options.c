@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "memory.h"
+#include "options.h"
+#include "parse.h"
+
+int options_parse_console(const char *s, struct console_cfg *c)
+{
+	if (!strcmp(s, "stdio")) {
+		c->kind = CONSOLE_STDIO;
+	} else if (!strcmp(s, "pty")) {
+		c->kind = CONSOLE_PTY;
+	} else if (!strncmp(s, "unix:", 5) && s[5]) {
+		c->kind = CONSOLE_UNIX;
+		c->path = s + 5;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+enum {
+	OPT_KERNEL = 'k',
+	OPT_INITRD = 'i',
+	OPT_CMDLINE = 'a',
+	OPT_CPUS = 'c',
+	OPT_MEMORY = 'm',
+	OPT_CONSOLE = 'C',
+	OPT_LOG_LEVEL = 'L',
+	OPT_HELP = 'h',
+};
+
+static const struct option run_options[] = {
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static int options_apply(int opt, const char *arg, struct vm_options *o, char err[OPT_ERR_LEN])
+{
+	uint64_t v;
+
+	switch (opt) {
+	case OPT_KERNEL:
+		o->kernel = arg;
+		break;
+	case OPT_INITRD:
+		o->initrd = arg;
+		break;
+	case OPT_CMDLINE:
+		o->cmdline = arg;
+		break;
+	case OPT_CPUS:
+		if (parse_uint(arg, 1, OPT_MAX_CPUS, &v)) {
+			snprintf(err, OPT_ERR_LEN, "--cpus: '%s' is not a CPU count from 1 to %u",
+				 arg, OPT_MAX_CPUS);
+			return -1;
+		}
+		o->cpus = (unsigned)v;
+		break;
+	case OPT_MEMORY:
+		if (parse_size(arg, &v) || v < GMEM_MIN_SIZE || v > GMEM_MAX_SIZE ||
+		    (v & 0xfff)) {
+			snprintf(err, OPT_ERR_LEN,
+				 "--memory: '%s' is not a size from %lluM to %lluG in whole pages "
+				 "(like 512M or 2G)",
+				 arg, GMEM_MIN_SIZE >> 20, GMEM_MAX_SIZE >> 30);
+			return -1;
+		}
+		o->memory = v;
+		break;
+	case OPT_CONSOLE:
+		if (options_parse_console(arg, &o->console)) {
+			snprintf(err, OPT_ERR_LEN,
+				 "--console: '%s' is not one of stdio, pty, unix:PATH", arg);
+			return -1;
+		}
+		break;
+	case OPT_LOG_LEVEL:
+		o->log_level = arg;
+		break;
+	}
+	return 0;
+}
+
+int options_parse_run(int argc, char **argv, struct vm_options *o, char err[OPT_ERR_LEN])
+{
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->cpus = OPT_DEFAULT_CPUS;
+	o->memory = OPT_DEFAULT_MEMORY;
+	o->cmdline = OPT_DEFAULT_CMDLINE;
+	o->console.kind = CONSOLE_STDIO;
+
+	optind = 0; /* also resets getopt's internal state */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:", run_options, NULL)) != -1) {
+		if (opt == OPT_HELP)
+			return 1;
+		if (opt == '?') {
+			snprintf(err, OPT_ERR_LEN, "unknown option '%s' (see uvmm run --help)",
+				 argv[optind - 1]);
+			return -1;
+		}
+		if (opt == ':') {
+			snprintf(err, OPT_ERR_LEN, "option '%s' needs a value", argv[optind - 1]);
+			return -1;
+		}
+		if (options_apply(opt, optarg, o, err))
+			return -1;
+	}
+	if (optind < argc) {
+		snprintf(err, OPT_ERR_LEN, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (!o->kernel) {
+		snprintf(err, OPT_ERR_LEN, "--kernel PATH is required");
+		return -1;
+	}
+	return 0;
+}

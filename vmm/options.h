@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef UVMM_OPTIONS_H
+#define UVMM_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum console_kind {
+	CONSOLE_STDIO,
+	CONSOLE_PTY,
+	CONSOLE_UNIX,
+};
+
+struct console_cfg {
+	enum console_kind kind;
+	const char *path; /* unix socket path */
+};
+
+struct vm_options {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	unsigned cpus;
+	uint64_t memory;
+	struct console_cfg console;
+	const char *log_level;
+};
+
+#define OPT_DEFAULT_CPUS    1
+#define OPT_DEFAULT_MEMORY  (512ULL << 20)
+#define OPT_DEFAULT_CMDLINE "console=ttyS0"
+#define OPT_MAX_CPUS        254 /* xAPIC IDs, with one left for the IOAPIC */
+#define OPT_ERR_LEN         256
+
+/*
+ * Parses the arguments of "uvmm run" (argv[0] is "run"). Returns 0, 1 if
+ * --help was asked for, or -1 with a one-line reason in err.
+ */
+int options_parse_run(int argc, char **argv, struct vm_options *o, char err[OPT_ERR_LEN]);
+int options_parse_console(const char *s, struct console_cfg *c);
+
+#endif

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef UVMM_VM_H
+#define UVMM_VM_H
+
+#include <event2/event.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "bus.h"
+#include "memory.h"
+#include "options.h"
+#include "pci.h"
+
+/* Exit statuses of "uvmm run" (docs/uvmm.md). */
+enum vm_exit {
+	VM_EXIT_POWEROFF = 0,
+	VM_EXIT_ERROR = 1,
+	VM_EXIT_USAGE = 2,
+	VM_EXIT_REBOOT = 3,
+	VM_EXIT_CRASH = 4,
+	VM_EXIT_SIGNAL = 143,
+};
+
+struct vcpu;
+struct console;
+struct serial;
+struct rtc;
+struct i8042;
+struct pm;
+struct kvm_cpuid2;
+
+struct vm {
+	int kvm_fd, vm_fd;
+	int run_size;
+	unsigned nr_cpus;
+	struct gmem mem;
+	struct bus pio, mmio;
+	struct pci_bus pci;
+	struct kvm_cpuid2 *cpuid;
+	struct vcpu *vcpus;
+
+	struct event_base *base;
+	struct event *stop_ev, *sigterm_ev, *sigint_ev;
+	struct console *console;
+	struct serial *com1;
+	struct rtc *rtc;
+	struct i8042 *i8042;
+	struct pm *pm;
+
+	pthread_mutex_t exit_lock;
+	bool stopping;
+	int exit_status;
+};
+
+#define VM_ERR_LEN 256
+
+/* Builds the whole VM from options; on failure err says why, and the status to exit with. */
+int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], int *status);
+/* Runs until the guest stops or a signal arrives; returns the exit status. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+/* Loads kernel, initrd and tables, and points the boot vCPU at the kernel (vm_boot.c). */
+int vm_load_linux(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN]);
+/* First caller wins; stops every vCPU and the event loop. Any thread. */
+void vm_request_exit(struct vm *vm, int status, const char *why);
+
+#endif
