@@ -19,7 +19,7 @@ ncases=0
 # empty directory with core dumps enabled; it must exit 2 with one line on
 # stderr (containing TEXT if given) and leave no core file.
 refuse() {
-	local what=$1 text= rc=0 lines
+	local what=$1 text='' rc=0 lines
 	shift
 	if [[ ${1:-} == --grep ]]; then
 		text=$2
@@ -105,15 +105,18 @@ refuse "unknown console" run --kernel "$k" --initrd "$i" --console bogus --cmdli
 refuse "unknown command" no-such-command
 
 # --- --help and --version -----------------------------------------------------
-for opt in --help --version; do
+# opt_ok OPTION: `uvmm OPTION` exits 0 and prints something on stdout.
+opt_ok() {
+	local rc=0
 	uv__next_logs
-	rc=0
-	(cd "$work" && exec timeout -k 10 "$cmd_timeout" "$UVMM" "$opt" </dev/null >"$UV_LOG" 2>"$UV_ERR") || rc=$?
-	((rc == 0)) || uv_fail "uvmm $opt: exit status $rc, expected 0"
-	[[ -s $UV_LOG ]] || uv_fail "uvmm $opt: printed nothing on stdout"
-	uv_info "uvmm $opt: $(head -n 1 "$UV_LOG")"
-done
-grep -q 'run' "$UV_TMP/boot-$((UV_BOOTS - 1)).log" || uv_fail "uvmm --help does not mention 'run'"
+	(cd "$work" && exec timeout -k 10 "$cmd_timeout" "$UVMM" "$1" </dev/null >"$UV_LOG" 2>"$UV_ERR") || rc=$?
+	((rc == 0)) || uv_fail "uvmm $1: exit status $rc, expected 0"
+	[[ -s $UV_LOG ]] || uv_fail "uvmm $1: printed nothing on stdout"
+	uv_info "uvmm $1: $(head -n 1 "$UV_LOG")"
+}
+opt_ok --help
+grep -qw 'run' "$UV_LOG" || uv_fail "uvmm --help does not mention 'run'"
+opt_ok --version
 grep -Eq '[0-9]+\.[0-9]+' "$UV_LOG" || uv_fail "uvmm --version shows no version number"
 
 uv_info "$ncases bad invocations refused"
