@@ -7,13 +7,13 @@
 #include "boot.h"
 #include "layout.h"
 
-#define SETUP_HDR_OFF   0x1f1
-#define BOOT_FLAG_MAGIC 0xaa55
-#define HDRS_MAGIC      0x53726448 /* "HdrS" */
-#define MIN_PROTOCOL    0x20c      /* 2.12: xloadflags, 64-bit entry */
-#define E820_TYPE_RAM      1
+#define SETUP_HDR_OFF	   0x1f1
+#define BOOT_FLAG_MAGIC	   0xaa55
+#define HDRS_MAGIC	   0x53726448 /* "HdrS" */
+#define MIN_PROTOCOL	   0x20c      /* 2.12: xloadflags, 64-bit entry */
+#define E820_TYPE_RAM	   1
 #define E820_TYPE_RESERVED 2
-#define ENTRY64_OFFSET  0x200
+#define ENTRY64_OFFSET	   0x200
 
 static uint16_t get16(const uint8_t *p, size_t off)
 {
@@ -98,7 +98,8 @@ int boot_plan_make(const struct bzimage *k, uint64_t initrd_size, size_t cmdline
 	plan->kernel_gpa = k->pref_address ? k->pref_address : LAYOUT_HIMEM;
 	kernel_end = plan->kernel_gpa + k->init_size;
 	if (kernel_end > low_end) {
-		snprintf(err, BOOT_ERR_LEN, "memory too small for this kernel (needs more than %llu MiB)",
+		snprintf(err, BOOT_ERR_LEN,
+			 "memory too small for this kernel (needs more than %llu MiB)",
 			 (unsigned long long)(kernel_end >> 20));
 		return -ENOMEM;
 	}
@@ -113,12 +114,14 @@ int boot_plan_make(const struct bzimage *k, uint64_t initrd_size, size_t cmdline
 	initrd_top = low_end;
 	if (k->initrd_addr_max && initrd_top > (uint64_t)k->initrd_addr_max + 1)
 		initrd_top = (uint64_t)k->initrd_addr_max + 1;
-	if (initrd_size > initrd_top ||
-	    align_down(initrd_top - initrd_size, 4096) < kernel_end) {
+	if (initrd_size > initrd_top || align_down(initrd_top - initrd_size, 4096) < kernel_end) {
 		snprintf(err, BOOT_ERR_LEN,
-			 "initrd too large for the memory (%llu MiB initrd, %llu MiB free below %llu MiB)",
+			 "initrd too large for the memory (%llu MiB initrd, %llu MiB free below "
+			 "%llu MiB)",
 			 (unsigned long long)(initrd_size >> 20),
-			 (unsigned long long)(initrd_top > kernel_end ? (initrd_top - kernel_end) >> 20 : 0),
+			 (unsigned long long)(initrd_top > kernel_end
+						      ? (initrd_top - kernel_end) >> 20
+						      : 0),
 			 (unsigned long long)(initrd_top >> 20));
 		return -ENOMEM;
 	}
@@ -156,9 +159,8 @@ unsigned e820_build(struct boot_e820_entry *tbl, unsigned max, const struct gmem
 	return n;
 }
 
-void boot_params_fill(struct boot_params *bp, const struct bzimage *k,
-		      const struct boot_plan *plan, const struct gmem_region *regions, unsigned nr,
-		      uint64_t rsdp_gpa)
+void boot_params_fill(struct boot_params *bp, const struct bzimage *k, const struct boot_plan *plan,
+		      const struct gmem_region *regions, unsigned nr, uint64_t rsdp_gpa)
 {
 	/* The setup header ends where its jump instruction points. */
 	size_t hdr_end = 0x202 + k->data[0x201];
@@ -177,8 +179,8 @@ void boot_params_fill(struct boot_params *bp, const struct bzimage *k,
 	bp->ext_ramdisk_image = (uint32_t)(plan->initrd_gpa >> 32);
 	bp->ext_ramdisk_size = (uint32_t)(plan->initrd_size >> 32);
 	bp->acpi_rsdp_addr = rsdp_gpa;
-	bp->e820_entries = (uint8_t)e820_build(bp->e820_table, E820_MAX_ENTRIES_ZEROPAGE, regions,
-					       nr);
+	bp->e820_entries =
+		(uint8_t)e820_build(bp->e820_table, E820_MAX_ENTRIES_ZEROPAGE, regions, nr);
 }
 
 /* Identity map of the first 4 GiB with 2 MiB pages, and a flat 64-bit GDT. */

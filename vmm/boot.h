@@ -14,14 +14,14 @@ struct bzimage {
 	const uint8_t *data;
 	size_t size;
 	uint16_t version;
-	size_t setup_size;        /* real-mode part, (setup_sects + 1) * 512 */
-	const uint8_t *kernel;    /* protected-mode part */
+	size_t setup_size;     /* real-mode part, (setup_sects + 1) * 512 */
+	const uint8_t *kernel; /* protected-mode part */
 	size_t kernel_size;
-	uint32_t init_size;       /* memory the kernel needs from its load address */
+	uint32_t init_size; /* memory the kernel needs from its load address */
 	uint32_t kernel_alignment;
 	uint64_t pref_address;
 	bool relocatable;
-	uint32_t cmdline_size;    /* maximum, excluding the NUL */
+	uint32_t cmdline_size;	  /* maximum, excluding the NUL */
 	uint32_t initrd_addr_max; /* highest address the initrd may end at */
 	uint16_t xloadflags;
 };
@@ -49,9 +49,8 @@ int boot_plan_make(const struct bzimage *k, uint64_t initrd_size, size_t cmdline
 unsigned e820_build(struct boot_e820_entry *tbl, unsigned max, const struct gmem_region *regions,
 		    unsigned nr);
 /* boot_params ("zero page") for the plan. */
-void boot_params_fill(struct boot_params *bp, const struct bzimage *k,
-		      const struct boot_plan *plan, const struct gmem_region *regions, unsigned nr,
-		      uint64_t rsdp_gpa);
+void boot_params_fill(struct boot_params *bp, const struct bzimage *k, const struct boot_plan *plan,
+		      const struct gmem_region *regions, unsigned nr, uint64_t rsdp_gpa);
 /*
  * Writes kernel, initrd, command line, boot_params, identity page tables
  * and GDT into guest memory according to plan.

@@ -16,10 +16,10 @@
 #include "console.h"
 #include "log.h"
 
-#define CONSOLE_BUF     4096
-#define BACKLOG_SIZE    (64 * 1024) /* output kept for a unix client that attaches late */
-#define CTRL_A          0x01
-#define WRITE_STALL_MS  200
+#define CONSOLE_BUF    4096
+#define BACKLOG_SIZE   (64 * 1024) /* output kept for a unix client that attaches late */
+#define CTRL_A	       0x01
+#define WRITE_STALL_MS 200
 
 struct console {
 	enum console_kind kind;
@@ -278,8 +278,8 @@ static int console_setup_unix(struct console *c, const char *path, char *err, si
 	return 0;
 }
 
-struct console *console_create(const struct console_cfg *cfg, struct event_base *base,
-			       char *err, size_t errlen)
+struct console *console_create(const struct console_cfg *cfg, struct event_base *base, char *err,
+			       size_t errlen)
 {
 	struct console *c = calloc(1, sizeof(*c));
 	int ret;

@@ -18,8 +18,8 @@ struct console;
 
 typedef size_t (*console_sink_fn)(void *ctx, const uint8_t *buf, size_t len);
 
-struct console *console_create(const struct console_cfg *cfg, struct event_base *base,
-			       char *err, size_t errlen);
+struct console *console_create(const struct console_cfg *cfg, struct event_base *base, char *err,
+			       size_t errlen);
 void console_destroy(struct console *c);
 /* Where input goes; the sink returns how much it took. */
 void console_set_sink(struct console *c, console_sink_fn sink, void *ctx);

@@ -7,24 +7,24 @@
 
 #include "cpuid.h"
 
-#define F1_ECX_DTES64     (1u << 2)
-#define F1_ECX_MONITOR    (1u << 3)
-#define F1_ECX_DS_CPL     (1u << 4)
-#define F1_ECX_VMX        (1u << 5)
-#define F1_ECX_SMX        (1u << 6)
-#define F1_ECX_EST        (1u << 7)
-#define F1_ECX_TM2        (1u << 8)
-#define F1_ECX_PDCM       (1u << 15)
+#define F1_ECX_DTES64	  (1u << 2)
+#define F1_ECX_MONITOR	  (1u << 3)
+#define F1_ECX_DS_CPL	  (1u << 4)
+#define F1_ECX_VMX	  (1u << 5)
+#define F1_ECX_SMX	  (1u << 6)
+#define F1_ECX_EST	  (1u << 7)
+#define F1_ECX_TM2	  (1u << 8)
+#define F1_ECX_PDCM	  (1u << 15)
 #define F1_ECX_HYPERVISOR (1u << 31)
-#define F1_EDX_DS         (1u << 21)
-#define F1_EDX_ACPI       (1u << 22)
-#define F1_EDX_HTT        (1u << 28)
-#define F1_EDX_TM         (1u << 29)
-#define F1_EDX_PBE        (1u << 31)
-#define E1_ECX_SVM        (1u << 2)
-#define F6_EAX_ARAT       (1u << 2)
+#define F1_EDX_DS	  (1u << 21)
+#define F1_EDX_ACPI	  (1u << 22)
+#define F1_EDX_HTT	  (1u << 28)
+#define F1_EDX_TM	  (1u << 29)
+#define F1_EDX_PBE	  (1u << 31)
+#define E1_ECX_SVM	  (1u << 2)
+#define F6_EAX_ARAT	  (1u << 2)
 
-#define TOPO_LEVEL_SMT  1
+#define TOPO_LEVEL_SMT	1
 #define TOPO_LEVEL_CORE 2
 
 struct kvm_cpuid2 *cpuid_alloc(void)
@@ -130,8 +130,7 @@ static void cpuid_set_cache_sharing(struct kvm_cpuid_entry2 *e, unsigned nr_cpus
 	}
 }
 
-static void cpuid_filter_entry(struct kvm_cpuid_entry2 *e, unsigned cpu, unsigned nr_cpus,
-			       bool amd)
+static void cpuid_filter_entry(struct kvm_cpuid_entry2 *e, unsigned cpu, unsigned nr_cpus, bool amd)
 {
 	switch (e->function) {
 	case 1:
@@ -172,7 +171,7 @@ static void cpuid_filter_entry(struct kvm_cpuid_entry2 *e, unsigned cpu, unsigne
 	case 0x8000001e:
 		e->eax = cpu;
 		e->ebx = cpu & 0xff; /* compute unit = core, one thread each */
-		e->ecx = 0;          /* node 0, one node */
+		e->ecx = 0;	     /* node 0, one node */
 		break;
 	}
 }

@@ -42,7 +42,9 @@ static int cmd_check_kvm(void)
 	enum kvm_check_result res = kvm_check(&ms, why, sizeof(why));
 
 	printf("check-kvm: %s (%.1f ms for a 1M-iteration guest loop, limit %d ms)\n",
-	       res == KVM_CHECK_FAST ? "fast" : res == KVM_CHECK_SLOW ? "too slow" : "unusable",
+	       res == KVM_CHECK_FAST   ? "fast"
+	       : res == KVM_CHECK_SLOW ? "too slow"
+				       : "unusable",
 	       ms, KVM_CHECK_LIMIT_MS);
 	if (res != KVM_CHECK_FAST)
 		printf("check-kvm: %s\n", why);

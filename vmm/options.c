@@ -68,8 +68,7 @@ static int options_apply(int opt, const char *arg, struct vm_options *o, char er
 		o->cpus = (unsigned)v;
 		break;
 	case OPT_MEMORY:
-		if (parse_size(arg, &v) || v < GMEM_MIN_SIZE || v > GMEM_MAX_SIZE ||
-		    (v & 0xfff)) {
+		if (parse_size(arg, &v) || v < GMEM_MIN_SIZE || v > GMEM_MAX_SIZE || (v & 0xfff)) {
 			snprintf(err, OPT_ERR_LEN,
 				 "--memory: '%s' is not a size from %lluM to %lluG in whole pages "
 				 "(like 512M or 2G)",

@@ -30,8 +30,8 @@ struct vm_options {
 #define OPT_DEFAULT_CPUS    1
 #define OPT_DEFAULT_MEMORY  (512ULL << 20)
 #define OPT_DEFAULT_CMDLINE "console=ttyS0"
-#define OPT_MAX_CPUS        254 /* xAPIC IDs, with one left for the IOAPIC */
-#define OPT_ERR_LEN         256
+#define OPT_MAX_CPUS	    254 /* xAPIC IDs, with one left for the IOAPIC */
+#define OPT_ERR_LEN	    256
 
 /*
  * Parses the arguments of "uvmm run" (argv[0] is "run"). Returns 0, 1 if

@@ -4,13 +4,13 @@
 
 #include "pci.h"
 
-#define CF8_ENABLE (1u << 31)
+#define CF8_ENABLE     (1u << 31)
 #define PCI_BAR_MEM_64 0x4
 #define PCI_BAR_IO     0x1
 
 /* A generic host bridge ID (Red Hat's PCIe host bridge, as other VMMs use). */
-#define HOST_VENDOR 0x1b36
-#define HOST_DEVICE 0x0008
+#define HOST_VENDOR	  0x1b36
+#define HOST_DEVICE	  0x0008
 #define CLASS_HOST_BRIDGE 0x06000000
 
 static void put16(uint8_t *p, uint16_t v)
@@ -39,8 +39,8 @@ void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t 
 	put32(d->cfg + PCI_CLASS_REVISION, class_rev);
 	put16(d->cfg + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
 	put16(d->cfg + PCI_SUBSYSTEM_VENDOR_ID + 2, subsys);
-	put16(d->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
-					      0x400 /* INTx disable */);
+	put16(d->wmask + PCI_COMMAND,
+	      PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | 0x400 /* INTx disable */);
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
 }
 
@@ -276,8 +276,7 @@ static void pci_window_write(void *opaque, uint64_t off, const void *data, unsig
 
 static const struct bus_ops pci_window_ops = {.read = pci_window_read, .write = pci_window_write};
 
-int pci_bus_init(struct pci_bus *pb, const struct pci_windows *w, struct bus *pio,
-		 struct bus *mmio)
+int pci_bus_init(struct pci_bus *pb, const struct pci_windows *w, struct bus *pio, struct bus *mmio)
 {
 	struct pci_window *windows;
 	int err;

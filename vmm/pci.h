@@ -14,25 +14,25 @@
  * decoded by the bus at whatever address the guest programs, so BARs can
  * move without re-registering anything.
  */
-#define PCI_SLOTS      32
-#define PCI_CFG_SIZE   256
-#define PCI_NUM_BARS   6
+#define PCI_SLOTS    32
+#define PCI_CFG_SIZE 256
+#define PCI_NUM_BARS 6
 
-#define PCI_VENDOR_ID     0x00
-#define PCI_DEVICE_ID     0x02
-#define PCI_COMMAND       0x04
-#define PCI_STATUS        0x06
-#define PCI_CLASS_REVISION 0x08
-#define PCI_HEADER_TYPE   0x0e
-#define PCI_BASE_ADDRESS_0 0x10
+#define PCI_VENDOR_ID		0x00
+#define PCI_DEVICE_ID		0x02
+#define PCI_COMMAND		0x04
+#define PCI_STATUS		0x06
+#define PCI_CLASS_REVISION	0x08
+#define PCI_HEADER_TYPE		0x0e
+#define PCI_BASE_ADDRESS_0	0x10
 #define PCI_SUBSYSTEM_VENDOR_ID 0x2c
-#define PCI_CAPABILITY_LIST 0x34
-#define PCI_INTERRUPT_LINE 0x3c
-#define PCI_INTERRUPT_PIN 0x3d
+#define PCI_CAPABILITY_LIST	0x34
+#define PCI_INTERRUPT_LINE	0x3c
+#define PCI_INTERRUPT_PIN	0x3d
 
-#define PCI_COMMAND_IO     0x1
-#define PCI_COMMAND_MEMORY 0x2
-#define PCI_COMMAND_MASTER 0x4
+#define PCI_COMMAND_IO	    0x1
+#define PCI_COMMAND_MEMORY  0x2
+#define PCI_COMMAND_MASTER  0x4
 #define PCI_STATUS_CAP_LIST 0x10
 
 struct pci_dev;
@@ -43,7 +43,7 @@ struct pci_dev_ops {
 };
 
 struct pci_bar {
-	uint64_t size;   /* power of two; 0 = unused */
+	uint64_t size; /* power of two; 0 = unused */
 	bool io;
 	bool is64;
 	const struct bus_ops *ops;

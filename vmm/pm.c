@@ -7,13 +7,13 @@
 
 #include "pm.h"
 
-#define PM1_STS_TMR    (1u << 0)
-#define PM1_STS_PWRBTN (1u << 8)
-#define PM1_STS_WAK    (1u << 15)
-#define PM1_CNT_SCI_EN (1u << 0)
-#define PM1_CNT_SLP_EN (1u << 13)
+#define PM1_STS_TMR	   (1u << 0)
+#define PM1_STS_PWRBTN	   (1u << 8)
+#define PM1_STS_WAK	   (1u << 15)
+#define PM1_CNT_SCI_EN	   (1u << 0)
+#define PM1_CNT_SLP_EN	   (1u << 13)
 #define PM1_CNT_SLP_TYP(v) (((v) >> 10) & 7)
-#define PM_TIMER_HZ    3579545ULL
+#define PM_TIMER_HZ	   3579545ULL
 
 struct pm {
 	pthread_mutex_t lock;

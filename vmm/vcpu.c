@@ -16,25 +16,25 @@
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
-#define MSR_IA32_TSC            0x10
-#define MSR_IA32_SYSENTER_CS    0x174
-#define MSR_IA32_SYSENTER_ESP   0x175
-#define MSR_IA32_SYSENTER_EIP   0x176
-#define MSR_IA32_MISC_ENABLE    0x1a0
-#define MSR_MTRR_DEF_TYPE       0x2ff
-#define MSR_STAR                0xc0000081
-#define MSR_LSTAR               0xc0000082
-#define MSR_CSTAR               0xc0000083
-#define MSR_SYSCALL_MASK        0xc0000084
-#define MSR_KERNEL_GS_BASE      0xc0000102
+#define MSR_IA32_TSC	      0x10
+#define MSR_IA32_SYSENTER_CS  0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE  0x1a0
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
+#define MSR_SYSCALL_MASK      0xc0000084
+#define MSR_KERNEL_GS_BASE    0xc0000102
 
 #define MISC_ENABLE_FAST_STRING 0x1
-#define MTRR_ENABLE_WB          ((1u << 11) | 6)
+#define MTRR_ENABLE_WB		((1u << 11) | 6)
 
-#define APIC_LVT0 0x350
-#define APIC_LVT1 0x360
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
 #define APIC_MODE_EXTINT 0x7
-#define APIC_MODE_NMI    0x4
+#define APIC_MODE_NMI	 0x4
 
 static void vcpu_kick_handler(int sig)
 {
@@ -56,9 +56,15 @@ static int vcpu_set_msrs(struct vcpu *v)
 		uint32_t index;
 		uint64_t data;
 	} init[] = {
-		{MSR_IA32_SYSENTER_CS, 0},  {MSR_IA32_SYSENTER_ESP, 0}, {MSR_IA32_SYSENTER_EIP, 0},
-		{MSR_STAR, 0},              {MSR_LSTAR, 0},             {MSR_CSTAR, 0},
-		{MSR_SYSCALL_MASK, 0},      {MSR_KERNEL_GS_BASE, 0},    {MSR_IA32_TSC, 0},
+		{MSR_IA32_SYSENTER_CS, 0},
+		{MSR_IA32_SYSENTER_ESP, 0},
+		{MSR_IA32_SYSENTER_EIP, 0},
+		{MSR_STAR, 0},
+		{MSR_LSTAR, 0},
+		{MSR_CSTAR, 0},
+		{MSR_SYSCALL_MASK, 0},
+		{MSR_KERNEL_GS_BASE, 0},
+		{MSR_IA32_TSC, 0},
 		{MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING},
 		{MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WB},
 	};
@@ -193,7 +199,10 @@ int vcpu_setup_boot(struct vcpu *v, uint64_t entry, uint64_t boot_params, uint64
 	vcpu_seg(&sregs.ds, 0x18, 0x3, false);
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
 	sregs.tr = (struct kvm_segment){
-		.selector = 0x20, .limit = 0x67, .type = 0xb, .present = 1,
+		.selector = 0x20,
+		.limit = 0x67,
+		.type = 0xb,
+		.present = 1,
 	};
 	sregs.gdt.base = LAYOUT_GDT;
 	sregs.gdt.limit = 5 * 8 - 1;
@@ -201,8 +210,8 @@ int vcpu_setup_boot(struct vcpu *v, uint64_t entry, uint64_t boot_params, uint64
 	sregs.idt.limit = 0;
 	sregs.cr0 = 0x80010033; /* PG, WP, NE, ET, MP, PE */
 	sregs.cr3 = pml4;
-	sregs.cr4 = 0x20;       /* PAE */
-	sregs.efer = 0x500;     /* LMA, LME */
+	sregs.cr4 = 0x20;   /* PAE */
+	sregs.efer = 0x500; /* LMA, LME */
 	if (ioctl(v->fd, KVM_SET_SREGS, &sregs))
 		return -errno;
 	return ioctl(v->fd, KVM_SET_REGS, &regs) ? -errno : 0;
@@ -304,8 +313,8 @@ void vcpu_dump(struct vcpu *v)
 	if (ioctl(v->fd, KVM_GET_REGS, &r) || ioctl(v->fd, KVM_GET_SREGS, &s))
 		return;
 	pr_debug("vCPU %u: rip %llx rsp %llx rax %llx rflags %llx cr0 %llx cr3 %llx cr4 %llx "
-		 "efer %llx cs %x", v->id, r.rip, r.rsp, r.rax, r.rflags, s.cr0, s.cr3, s.cr4,
-		 s.efer, s.cs.selector);
+		 "efer %llx cs %x",
+		 v->id, r.rip, r.rsp, r.rax, r.rflags, s.cr0, s.cr3, s.cr4, s.efer, s.cs.selector);
 }
 
 static void *vcpu_thread(void *arg)
@@ -317,7 +326,8 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			snprintf(why, sizeof(why), "KVM_RUN on vCPU %u: %s", v->id, strerror(errno));
+			snprintf(why, sizeof(why), "KVM_RUN on vCPU %u: %s", v->id,
+				 strerror(errno));
 			vm_request_exit(v->vm, VM_EXIT_ERROR, why);
 			break;
 		}

@@ -26,14 +26,10 @@ static const struct {
 	int cap;
 	const char *name;
 } vm_required_caps[] = {
-	{KVM_CAP_IRQCHIP, "in-kernel irqchip"},
-	{KVM_CAP_PIT2, "in-kernel PIT"},
-	{KVM_CAP_USER_MEMORY, "user memory slots"},
-	{KVM_CAP_EXT_CPUID, "CPUID configuration"},
-	{KVM_CAP_SET_TSS_ADDR, "TSS address"},
-	{KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
-	{KVM_CAP_IOEVENTFD, "ioeventfd"},
-	{KVM_CAP_IRQFD, "irqfd"},
+	{KVM_CAP_IRQCHIP, "in-kernel irqchip"},	    {KVM_CAP_PIT2, "in-kernel PIT"},
+	{KVM_CAP_USER_MEMORY, "user memory slots"}, {KVM_CAP_EXT_CPUID, "CPUID configuration"},
+	{KVM_CAP_SET_TSS_ADDR, "TSS address"},	    {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
+	{KVM_CAP_IOEVENTFD, "ioeventfd"},	    {KVM_CAP_IRQFD, "irqfd"},
 };
 
 void vm_request_exit(struct vm *vm, int status, const char *why)
@@ -147,8 +143,8 @@ static int vm_open_kvm(struct vm *vm, char err[VM_ERR_LEN])
 	if (max <= 0)
 		max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (max > 0 && vm->nr_cpus > (unsigned)max) {
-		snprintf(err, VM_ERR_LEN, "--cpus %u: this KVM allows at most %d vCPUs", vm->nr_cpus,
-			 max);
+		snprintf(err, VM_ERR_LEN, "--cpus %u: this KVM allows at most %d vCPUs",
+			 vm->nr_cpus, max);
 		return -1;
 	}
 	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -265,8 +261,8 @@ static int vm_setup_events(struct vm *vm, char err[VM_ERR_LEN])
 	vm->stop_ev = event_new(vm->base, -1, 0, vm_on_stop, vm);
 	vm->sigterm_ev = evsignal_new(vm->base, SIGTERM, vm_on_signal, vm);
 	vm->sigint_ev = evsignal_new(vm->base, SIGINT, vm_on_signal, vm);
-	if (!vm->stop_ev || !vm->sigterm_ev || !vm->sigint_ev || evsignal_add(vm->sigterm_ev, NULL) ||
-	    evsignal_add(vm->sigint_ev, NULL))
+	if (!vm->stop_ev || !vm->sigterm_ev || !vm->sigint_ev ||
+	    evsignal_add(vm->sigterm_ev, NULL) || evsignal_add(vm->sigint_ev, NULL))
 		goto err;
 	return 0;
 err:
@@ -311,8 +307,8 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 		return -1;
 	*status = VM_EXIT_ERROR;
 	if (vm_setup_kvm(vm, err) || vm_setup_memory(vm, o->memory, err) ||
-	    vm_setup_events(vm, err) || vm_setup_devices(vm, o, err) ||
-	    vcpu_init_signals() || vm_create_vcpus(vm, err))
+	    vm_setup_events(vm, err) || vm_setup_devices(vm, o, err) || vcpu_init_signals() ||
+	    vm_create_vcpus(vm, err))
 		return -1;
 	*status = VM_EXIT_USAGE;
 	if (vm_load_linux(vm, o, err))

@@ -20,8 +20,7 @@ struct mapped_file {
 	size_t size;
 };
 
-static int file_map(const char *what, const char *path, struct mapped_file *f,
-		    char err[VM_ERR_LEN])
+static int file_map(const char *what, const char *path, struct mapped_file *f, char err[VM_ERR_LEN])
 {
 	struct stat st;
 	int fd;

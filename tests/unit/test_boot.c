@@ -6,7 +6,7 @@
 #include "boot.h"
 #include "layout.h"
 
-#define IMG_SIZE (64 * 1024)
+#define IMG_SIZE    (64 * 1024)
 #define SETUP_SECTS 4
 
 static uint8_t img[IMG_SIZE];
@@ -211,7 +211,8 @@ START_TEST(e820_hole)
 	/* Nothing in the hole is RAM. */
 	for (unsigned i = 0; i < n; i++)
 		if (t[i].type == 1)
-			ck_assert(t[i].addr + t[i].size <= LAYOUT_MMIO32_BASE || t[i].addr >= SZ_4G);
+			ck_assert(t[i].addr + t[i].size <= LAYOUT_MMIO32_BASE ||
+				  t[i].addr >= SZ_4G);
 }
 END_TEST
 

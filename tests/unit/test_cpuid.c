@@ -11,9 +11,11 @@ static struct kvm_cpuid2 *table(bool amd)
 	struct kvm_cpuid2 *c = cpuid_alloc();
 	unsigned n = 0;
 
-#define ADD(fn, idx, fl, a, b, cc, d)                                                            \
-	c->entries[n++] = (struct kvm_cpuid_entry2){                                             \
-		.function = fn, .index = idx, .flags = fl, .eax = a, .ebx = b, .ecx = cc, .edx = d}
+#define ADD(fn, idx, fl, a, b, cc, d)                                                              \
+	c->entries[n++] = (struct kvm_cpuid_entry2)                                                \
+	{                                                                                          \
+		.function = fn, .index = idx, .flags = fl, .eax = a, .ebx = b, .ecx = cc, .edx = d \
+	}
 	if (amd)
 		ADD(0, 0, 0, 0x10, 0x68747541, 0x444d4163, 0x69746e65);
 	else

@@ -27,8 +27,18 @@ END_TEST
 
 START_TEST(size_rejects)
 {
-	static const char *bad[] = {"", "M", "-5G", " 5G", "5 G", "12Q", "1.5G", "5GG",
-				    "5Gx", "99999999999999999999", "17179869184G", "0x10M"};
+	static const char *bad[] = {"",
+				    "M",
+				    "-5G",
+				    " 5G",
+				    "5 G",
+				    "12Q",
+				    "1.5G",
+				    "5GG",
+				    "5Gx",
+				    "99999999999999999999",
+				    "17179869184G",
+				    "0x10M"};
 	uint64_t v;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -57,8 +67,20 @@ static int run_parse(struct vm_options *o, char err[OPT_ERR_LEN], int argc, char
 
 START_TEST(options_good)
 {
-	char *argv[] = {"run", "--kernel", "/k", "--initrd", "/i", "--cmdline", "console=ttyS0 x",
-			"--cpus", "4", "--memory", "2G", "--console", "unix:/tmp/c.sock", NULL};
+	char *argv[] = {"run",
+			"--kernel",
+			"/k",
+			"--initrd",
+			"/i",
+			"--cmdline",
+			"console=ttyS0 x",
+			"--cpus",
+			"4",
+			"--memory",
+			"2G",
+			"--console",
+			"unix:/tmp/c.sock",
+			NULL};
 	char err[OPT_ERR_LEN];
 	struct vm_options o;
 
@@ -90,11 +112,16 @@ END_TEST
 START_TEST(options_bad)
 {
 	static char *cases[][4] = {
-		{"run", "--kernel", "/k", "--bogus"},   {"run", "--kernel", "/k", "--cpus=0"},
-		{"run", "--kernel", "/k", "--cpus=255"}, {"run", "--kernel", "/k", "--memory=0"},
-		{"run", "--kernel", "/k", "--memory=12Q"}, {"run", "--kernel", "/k", "--memory=1M"},
-		{"run", "--kernel", "/k", "--console=tcp"}, {"run", "--kernel", "/k", "extra"},
-		{"run", "--initrd", "/i", "--cpus=1"},  {"run", "--kernel", "/k", "--memory=5000"},
+		{"run", "--kernel", "/k", "--bogus"},
+		{"run", "--kernel", "/k", "--cpus=0"},
+		{"run", "--kernel", "/k", "--cpus=255"},
+		{"run", "--kernel", "/k", "--memory=0"},
+		{"run", "--kernel", "/k", "--memory=12Q"},
+		{"run", "--kernel", "/k", "--memory=1M"},
+		{"run", "--kernel", "/k", "--console=tcp"},
+		{"run", "--kernel", "/k", "extra"},
+		{"run", "--initrd", "/i", "--cpus=1"},
+		{"run", "--kernel", "/k", "--memory=5000"},
 	};
 	char err[OPT_ERR_LEN];
 	struct vm_options o;

@@ -77,9 +77,12 @@ static void cfg_write(struct bus *pio, unsigned slot, unsigned off, unsigned len
 }
 
 static const struct pci_windows windows = {
-	.mmio32_base = LAYOUT_MMIO32_BASE, .mmio32_size = LAYOUT_MMIO32_SIZE,
-	.mmio64_base = 0x800000000ULL, .mmio64_size = 0x100000000ULL,
-	.io_base = PORT_PCI_IO_BASE, .io_size = PORT_PCI_IO_SIZE,
+	.mmio32_base = LAYOUT_MMIO32_BASE,
+	.mmio32_size = LAYOUT_MMIO32_SIZE,
+	.mmio64_base = 0x800000000ULL,
+	.mmio64_size = 0x100000000ULL,
+	.io_base = PORT_PCI_IO_BASE,
+	.io_size = PORT_PCI_IO_SIZE,
 };
 
 START_TEST(pci_host_bridge)
