@@ -4,6 +4,8 @@
  * offsets, not by acpi.c's structs, so a layout slip shows up.
  */
 #include <check.h>
+
+#include "uvcheck.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -575,11 +577,5 @@ static Suite *acpi_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(acpi_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return uv_check_run(acpi_suite());
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <check.h>
+
+#include "uvcheck.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,8 +247,6 @@ int main(void)
 {
 	Suite *s = suite_create("boot");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, parse_fields);
 	tcase_add_test(tc, parse_rejects);
@@ -257,9 +257,5 @@ int main(void)
 	tcase_add_test(tc, e820_hole);
 	tcase_add_test(tc, zero_page);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return uv_check_run(s);
 }

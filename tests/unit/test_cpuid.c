@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <check.h>
+
+#include "uvcheck.h"
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,16 +120,10 @@ int main(void)
 {
 	Suite *s = suite_create("cpuid");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, topology_amd);
 	tcase_add_test(tc, topology_intel);
 	tcase_add_test(tc, filter_is_idempotent_per_copy);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return uv_check_run(s);
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* MP spec 1.4 tables, parsed by the spec's byte offsets. */
 #include <check.h>
+
+#include "uvcheck.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -225,11 +227,5 @@ static Suite *mptable_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(mptable_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return uv_check_run(mptable_suite());
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <check.h>
+
+#include "uvcheck.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,8 +151,6 @@ int main(void)
 {
 	Suite *s = suite_create("parse");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, size_units);
 	tcase_add_test(tc, size_rejects);
@@ -160,9 +160,5 @@ int main(void)
 	tcase_add_test(tc, options_bad);
 	tcase_add_test(tc, options_missing_value);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return uv_check_run(s);
 }

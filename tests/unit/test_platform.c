@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The bus, the PCI host bridge and the ACPI PM block. */
 #include <check.h>
+
+#include "uvcheck.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,17 +200,11 @@ int main(void)
 {
 	Suite *s = suite_create("platform");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, bus_dispatch);
 	tcase_add_test(tc, pci_host_bridge);
 	tcase_add_test(tc, pci_bar_sizing_and_decode);
 	tcase_add_test(tc, pm_poweroff_and_button);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return uv_check_run(s);
 }

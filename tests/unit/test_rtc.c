@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <check.h>
+
+#include "uvcheck.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -392,11 +394,5 @@ static Suite *rtc_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(rtc_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return uv_check_run(rtc_suite());
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <check.h>
+
+#include "uvcheck.h"
 #include <linux/serial_reg.h>
 #include <pthread.h>
 #include <sched.h>
@@ -527,11 +529,5 @@ static Suite *serial_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(serial_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return uv_check_run(serial_suite());
 }
