@@ -35,6 +35,7 @@ struct console {
 	size_t pending_off, pending_len;
 	bool escape;
 	bool eof;
+	bool stalled; /* the reader stopped reading: drop output until it resumes */
 	uint8_t *backlog;
 	size_t backlog_head, backlog_len;
 	console_sink_fn sink;
@@ -170,9 +171,15 @@ void console_write(struct console *c, const uint8_t *buf, size_t len)
 	pthread_mutex_lock(&c->out_lock);
 	if (c->backlog)
 		console_backlog_add(c, buf, len);
-	/* Nobody may be reading a pty: drop at once rather than slow the guest. */
-	if (c->out_fd >= 0)
-		console_write_all(c->out_fd, buf, len, c->kind == CONSOLE_PTY ? 0 : WRITE_STALL_MS);
+	/*
+	 * Nobody may be reading a pty: drop at once rather than slow the guest.
+	 * A socket client gets one grace period per stall, not one per byte.
+	 */
+	if (c->out_fd >= 0) {
+		int stall = c->kind == CONSOLE_PTY || c->stalled ? 0 : WRITE_STALL_MS;
+
+		c->stalled = console_write_all(c->out_fd, buf, len, stall) == -EAGAIN;
+	}
 	pthread_mutex_unlock(&c->out_lock);
 }
 
@@ -198,6 +205,7 @@ static void console_on_accept(evutil_socket_t fd, short what, void *arg)
 	}
 	pthread_mutex_lock(&c->out_lock);
 	c->in_fd = c->out_fd = cfd;
+	c->stalled = false;
 	first = BACKLOG_SIZE - c->backlog_head;
 	if (first > c->backlog_len)
 		first = c->backlog_len;

@@ -34,7 +34,6 @@ UV_LOG=
 UV_ERR=
 UV_RC=
 UV_BOOTS=0
-UV_PIDS=()
 
 uv_info() { printf '# %s\n' "$*"; }
 
@@ -77,7 +76,7 @@ uv_status_name() {
 	2) echo "bad invocation or input" ;;
 	3) echo "guest rebooted" ;;
 	4) echo "guest crashed" ;;
-	124) echo "timed out (killed by the test)" ;;
+	124) echo "timed out, killed by the test" ;;
 	137) echo "killed by SIGKILL" ;;
 	143) echo "terminated by SIGTERM" ;;
 	*) if (($1 > 128)); then
@@ -90,7 +89,8 @@ uv_status_name() {
 
 uv__cleanup() {
 	local rc=$? pid
-	for pid in "${UV_PIDS[@]}"; do
+	# Background jobs still running (uvmm under timeout, socat): stop them.
+	for pid in $(jobs -p); do
 		kill "$pid" 2>/dev/null || true
 	done
 	if [[ -n $UV_TMP && -d $UV_TMP ]]; then
@@ -268,7 +268,6 @@ uv_bg() {
 	uv_info "boot $UV_BOOTS (background): uvmm $*"
 	timeout -k 10 "$UV_BOOT_TIMEOUT_S" "$UVMM" "$@" </dev/null >"$UV_LOG" 2>"$UV_ERR" &
 	UV_BG_PID=$!
-	UV_PIDS+=("$UV_BG_PID")
 }
 
 # uv_bg_wait: waits for the uv_bg process; sets UV_RC.

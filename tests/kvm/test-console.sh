@@ -3,8 +3,8 @@
 #   stdio       the console is uvmm's stdin/stdout (pipes here)
 #   unix:PATH   uvmm listens on a Unix socket; the test connects with socat
 #   pty         uvmm prints the pseudo-terminal's path (/dev/pts/N) on stderr;
-#               the test opens it with socat (never itself, so that the pty
-#               cannot become the test's controlling terminal)
+#               a child process opens it (never the test's shell, so that the
+#               pty cannot become the test's controlling terminal)
 # The guest (uv.echo=1) prints "UVTEST echo-ready", reads one line and prints
 # it back as "UVTEST echo=LINE", then powers off: uvmm must exit 0.
 set -euo pipefail
@@ -41,7 +41,6 @@ peer_echo() {
 	coproc PEER { exec "$@"; }
 	# shellcheck disable=SC2153 # set by coproc
 	peer_pid=$PEER_PID
-	UV_PIDS+=("$peer_pid")
 	exec {peer_out}<&"${PEER[0]}" {peer_in}>&"${PEER[1]}"
 	check_echo "$peer_out" "$peer_in" "$what"
 	uv_bg_wait
@@ -59,7 +58,6 @@ coproc VM {
 }
 # shellcheck disable=SC2153 # set by coproc
 vm_pid=$VM_PID
-UV_PIDS+=("$vm_pid")
 exec {vm_out}<&"${VM[0]}" {vm_in}>&"${VM[1]}"
 check_echo "$vm_out" "$vm_in" stdio
 UV_RC=0
@@ -104,8 +102,10 @@ while :; do
 done
 [[ -c $pts ]] || uv_fail "pty: $pts (from uvmm's stderr) is not a character device"
 UV_LOG=$UV_TMP/boot-$UV_BOOTS.console.log
-# Raw and without echo, so that the guest's output is not reflected back to
-# it and the line goes out as typed (uvmm should have done this already).
-stty -F "$pts" raw -echo || uv_fail "pty: cannot set $pts to raw mode"
-peer_echo pty socat - "GOPEN:$pts"
+# The pty is opened once and kept open to the end (a pty master sees a
+# hang-up each time the last holder of the slave closes it). Raw and without
+# echo, so that the guest's output is not reflected back to it and the line
+# goes out as typed (uvmm should have set that already).
+# shellcheck disable=SC2016 # expanded by the inner bash
+peer_echo pty bash -c 'exec 3<>"$1" && stty raw -echo <&3 && exec socat - FD:3' pty-peer "$pts"
 uv_expect_status 0
