@@ -248,8 +248,18 @@ static int vm_setup_devices(struct vm *vm, const struct vm_options *o, char err[
 	return 0;
 }
 
+/* libevent's own complaints go through our log, at debug level. */
+static void vm_event_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		pr_err("libevent: %s", msg);
+	else
+		pr_debug("libevent: %s", msg);
+}
+
 static int vm_setup_events(struct vm *vm, char err[VM_ERR_LEN])
 {
+	event_set_log_callback(vm_event_log);
 	/* vCPU threads wake the loop with event_active(). */
 	if (evthread_use_pthreads()) {
 		snprintf(err, VM_ERR_LEN, "libevent without thread support");
@@ -303,7 +313,7 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 
 	/* Problems with what the user gave us come first, as usage errors. */
 	*status = VM_EXIT_USAGE;
-	if (vm_open_kvm(vm, err))
+	if (vm_check_inputs(o, err) || vm_open_kvm(vm, err))
 		return -1;
 	*status = VM_EXIT_ERROR;
 	if (vm_setup_kvm(vm, err) || vm_setup_memory(vm, o->memory, err) ||

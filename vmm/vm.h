@@ -60,6 +60,8 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 /* Runs until the guest stops or a signal arrives; returns the exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* Checks that kernel and initrd can be read and the kernel is a bzImage (vm_boot.c). */
+int vm_check_inputs(const struct vm_options *o, char err[VM_ERR_LEN]);
 /* Loads kernel, initrd and tables, and points the boot vCPU at the kernel (vm_boot.c). */
 int vm_load_linux(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN]);
 /* First caller wins; stops every vCPU and the event loop. Any thread. */

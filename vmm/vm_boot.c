@@ -59,6 +59,27 @@ static void file_unmap(struct mapped_file *f)
 	f->data = NULL;
 }
 
+int vm_check_inputs(const struct vm_options *o, char err[VM_ERR_LEN])
+{
+	struct mapped_file kernel, initrd;
+	char why[BOOT_ERR_LEN];
+	struct bzimage bz;
+	int ret = 0;
+
+	if (file_map("kernel", o->kernel, &kernel, err))
+		return -1;
+	if (bzimage_parse(kernel.data, kernel.size, &bz, why)) {
+		snprintf(err, VM_ERR_LEN, "kernel '%s': %s", o->kernel, why);
+		ret = -1;
+	}
+	file_unmap(&kernel);
+	if (!ret && o->initrd) {
+		ret = file_map("initrd", o->initrd, &initrd, err);
+		file_unmap(&initrd);
+	}
+	return ret;
+}
+
 /* ACPI and MP tables in the BIOS area. Returns the RSDP address. */
 static int vm_setup_tables(struct vm *vm, uint64_t *rsdp, char err[VM_ERR_LEN])
 {
