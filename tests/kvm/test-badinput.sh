@@ -87,6 +87,9 @@ refuse "missing initrd file" --grep "$missing" \
 big=$UV_TMP/initrd-100M
 truncate -s 100M "$big"
 refuse "100 MiB initrd in 64 MiB of RAM" run --kernel "$k" --initrd "$big" --memory 64M --cmdline "$cmdline"
+# 128 MiB holds the kernel (16 MiB + its init_size) but not the initrd too.
+refuse "100 MiB initrd in 128 MiB of RAM" --grep "initrd too large" \
+	run --kernel "$k" --initrd "$big" --memory 128M --cmdline "$cmdline"
 rm -f "$big"
 
 # --- numbers ------------------------------------------------------------------
