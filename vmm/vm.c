@@ -303,6 +303,9 @@ static int vm_create_vcpus(struct vm *vm, char err[VM_ERR_LEN])
 
 int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], int *status)
 {
+	struct vm_inputs in;
+	int ret = -1;
+
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->mem.fd = -1;
@@ -313,18 +316,23 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 
 	/* Problems with what the user gave us come first, as usage errors. */
 	*status = VM_EXIT_USAGE;
-	if (vm_check_inputs(o, err) || vm_open_kvm(vm, err))
+	if (vm_open_inputs(o, &in, err))
 		return -1;
+	if (vm_open_kvm(vm, err))
+		goto out;
 	*status = VM_EXIT_ERROR;
 	if (vm_setup_kvm(vm, err) || vm_setup_memory(vm, o->memory, err) ||
 	    vm_setup_events(vm, err) || vm_setup_devices(vm, o, err) || vcpu_init_signals() ||
 	    vm_create_vcpus(vm, err))
-		return -1;
+		goto out;
 	*status = VM_EXIT_USAGE;
-	if (vm_load_linux(vm, o, err))
-		return -1;
+	if (vm_load_linux(vm, o, &in, err))
+		goto out;
 	*status = VM_EXIT_POWEROFF;
-	return 0;
+	ret = 0;
+out:
+	vm_close_inputs(&in);
+	return ret;
 }
 
 int vm_run(struct vm *vm)

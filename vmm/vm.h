@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "boot.h"
 #include "bus.h"
 #include "memory.h"
 #include "options.h"
@@ -60,10 +61,22 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 /* Runs until the guest stops or a signal arrives; returns the exit status. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
-/* Checks that kernel and initrd can be read and the kernel is a bzImage (vm_boot.c). */
-int vm_check_inputs(const struct vm_options *o, char err[VM_ERR_LEN]);
-/* Loads kernel, initrd and tables, and points the boot vCPU at the kernel (vm_boot.c). */
-int vm_load_linux(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN]);
+/* Kernel and initrd, mapped and checked before anything else is set up (vm_boot.c). */
+struct mapped_file {
+	void *data;
+	size_t size;
+};
+
+struct vm_inputs {
+	struct mapped_file kernel, initrd;
+	struct bzimage bz;
+};
+
+int vm_open_inputs(const struct vm_options *o, struct vm_inputs *in, char err[VM_ERR_LEN]);
+void vm_close_inputs(struct vm_inputs *in);
+/* Loads kernel, initrd and tables, and points the boot vCPU at the kernel. */
+int vm_load_linux(struct vm *vm, const struct vm_options *o, const struct vm_inputs *in,
+		  char err[VM_ERR_LEN]);
 /* First caller wins; stops every vCPU and the event loop. Any thread. */
 void vm_request_exit(struct vm *vm, int status, const char *why);
 

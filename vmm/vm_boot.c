@@ -15,11 +15,6 @@
 #include "vcpu.h"
 #include "vm.h"
 
-struct mapped_file {
-	void *data;
-	size_t size;
-};
-
 static int file_map(const char *what, const char *path, struct mapped_file *f, char err[VM_ERR_LEN])
 {
 	struct stat st;
@@ -59,25 +54,29 @@ static void file_unmap(struct mapped_file *f)
 	f->data = NULL;
 }
 
-int vm_check_inputs(const struct vm_options *o, char err[VM_ERR_LEN])
+int vm_open_inputs(const struct vm_options *o, struct vm_inputs *in, char err[VM_ERR_LEN])
 {
-	struct mapped_file kernel, initrd;
 	char why[BOOT_ERR_LEN];
-	struct bzimage bz;
-	int ret = 0;
 
-	if (file_map("kernel", o->kernel, &kernel, err))
+	memset(in, 0, sizeof(*in));
+	if (file_map("kernel", o->kernel, &in->kernel, err))
 		return -1;
-	if (bzimage_parse(kernel.data, kernel.size, &bz, why)) {
+	if (bzimage_parse(in->kernel.data, in->kernel.size, &in->bz, why)) {
 		snprintf(err, VM_ERR_LEN, "kernel '%s': %s", o->kernel, why);
-		ret = -1;
+		goto err;
 	}
-	file_unmap(&kernel);
-	if (!ret && o->initrd) {
-		ret = file_map("initrd", o->initrd, &initrd, err);
-		file_unmap(&initrd);
-	}
-	return ret;
+	if (o->initrd && file_map("initrd", o->initrd, &in->initrd, err))
+		goto err;
+	return 0;
+err:
+	vm_close_inputs(in);
+	return -1;
+}
+
+void vm_close_inputs(struct vm_inputs *in)
+{
+	file_unmap(&in->initrd);
+	file_unmap(&in->kernel);
 }
 
 /* ACPI and MP tables in the BIOS area. Returns the RSDP address. */
@@ -113,39 +112,29 @@ static int vm_setup_tables(struct vm *vm, uint64_t *rsdp, char err[VM_ERR_LEN])
 	return 0;
 }
 
-int vm_load_linux(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN])
+int vm_load_linux(struct vm *vm, const struct vm_options *o, const struct vm_inputs *in,
+		  char err[VM_ERR_LEN])
 {
-	struct mapped_file kernel, initrd = {NULL, 0};
 	char why[BOOT_ERR_LEN];
 	struct boot_plan plan;
-	struct bzimage bz;
 	uint64_t rsdp;
-	int ret = -1;
+	int ret;
 
-	if (file_map("kernel", o->kernel, &kernel, err))
-		return -1;
-	if (bzimage_parse(kernel.data, kernel.size, &bz, why)) {
-		snprintf(err, VM_ERR_LEN, "kernel '%s': %s", o->kernel, why);
-		goto out;
-	}
-	if (o->initrd && file_map("initrd", o->initrd, &initrd, err))
-		goto out;
-	if (boot_plan_make(&bz, initrd.size, strlen(o->cmdline), vm->mem.regions,
+	if (boot_plan_make(&in->bz, in->initrd.size, strlen(o->cmdline), vm->mem.regions,
 			   vm->mem.nr_regions, &plan, why)) {
 		snprintf(err, VM_ERR_LEN, "%s", why);
-		goto out;
+		return -1;
 	}
 	if (vm_setup_tables(vm, &rsdp, err))
-		goto out;
-	if (boot_load(&vm->mem, &bz, &plan, initrd.data, o->cmdline, rsdp)) {
+		return -1;
+	if (boot_load(&vm->mem, &in->bz, &plan, in->initrd.data, o->cmdline, rsdp)) {
 		snprintf(err, VM_ERR_LEN, "cannot place the kernel in guest memory");
-		goto out;
+		return -1;
 	}
 	ret = vcpu_setup_boot(&vm->vcpus[0], plan.entry_gpa, plan.boot_params_gpa, plan.pml4_gpa);
-	if (ret)
+	if (ret) {
 		snprintf(err, VM_ERR_LEN, "cannot set up the boot vCPU: %s", strerror(-ret));
-out:
-	file_unmap(&initrd);
-	file_unmap(&kernel);
-	return ret ? -1 : 0;
+		return -1;
+	}
+	return 0;
 }
