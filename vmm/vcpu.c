@@ -305,16 +305,17 @@ static bool vcpu_should_stop(struct vcpu *v)
 	return stop;
 }
 
-void vcpu_dump(struct vcpu *v)
+void vcpu_dump(struct vcpu *v, enum uv_log_level level)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) || ioctl(v->fd, KVM_GET_SREGS, &s))
 		return;
-	pr_debug("vCPU %u: rip %llx rsp %llx rax %llx rflags %llx cr0 %llx cr3 %llx cr4 %llx "
-		 "efer %llx cs %x",
-		 v->id, r.rip, r.rsp, r.rax, r.rflags, s.cr0, s.cr3, s.cr4, s.efer, s.cs.selector);
+	log_msg(level,
+		"vCPU %u: rip %llx rsp %llx rax %llx rflags %llx cr0 %llx cr3 %llx cr4 %llx "
+		"efer %llx cs %x",
+		v->id, r.rip, r.rsp, r.rax, r.rflags, s.cr0, s.cr3, s.cr4, s.efer, s.cs.selector);
 }
 
 static void *vcpu_thread(void *arg)

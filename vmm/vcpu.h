@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "log.h"
+
 struct vm;
 
 struct vcpu {
@@ -27,7 +29,7 @@ int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);
 /* Registers at debug level, for post-mortems. */
-void vcpu_dump(struct vcpu *v);
+void vcpu_dump(struct vcpu *v, enum uv_log_level level);
 void vcpu_destroy(struct vcpu *v);
 /* Installs the no-op signal used for kicks; once per process. */
 int vcpu_init_signals(void);

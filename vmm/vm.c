@@ -352,8 +352,11 @@ int vm_run(struct vm *vm)
 		event_base_dispatch(vm->base);
 	for (unsigned i = 0; i < started; i++) {
 		vcpu_join(&vm->vcpus[i]);
-		if (vm->exit_status != VM_EXIT_POWEROFF)
-			vcpu_dump(&vm->vcpus[i]);
+		/* Where a stopped or crashed guest was is the first question asked. */
+		if (vm->exit_status == VM_EXIT_CRASH || vm->exit_status == VM_EXIT_ERROR)
+			vcpu_dump(&vm->vcpus[i], UV_LOG_ERR);
+		else if (vm->exit_status == VM_EXIT_SIGNAL)
+			vcpu_dump(&vm->vcpus[i], UV_LOG_INFO);
 	}
 	return vm->exit_status;
 }
