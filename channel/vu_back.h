@@ -46,6 +46,13 @@ struct vu_dev_ops {
 struct vu_back *vu_back_new(struct event_base *base, int fd, const struct vu_dev_ops *ops,
 			    void *dev, const char *name);
 void vu_back_free(struct vu_back *b);
+/*
+ * Next request of queue idx for the device: first those a previous back end
+ * left in flight (after a reconnect), then new ones. Returns as virtq_pop():
+ * 1 with *e filled, 0 when there is nothing, -EIO when the queue broke (the
+ * device then calls vu_back_needs_reset()).
+ */
+int vu_back_pop(struct vu_back *b, unsigned idx, struct virtq_elem *e);
 /* Completes a request: virtq_push() plus an interrupt when the driver wants one. */
 void vu_back_complete(struct vu_back *b, unsigned idx, uint16_t head, uint32_t len);
 /* Sends the interrupt now if the driver wants one (after a batch of pushes). */
