@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef UV_IOPART_EXPORT_H
+#define UV_IOPART_EXPORT_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+/*
+ * What an I/O partition serves on one channel: a device and its options.
+ * iopartd builds these from --export; uvmm builds them from --disk, --net and
+ * --rng for the in-process mode (see inproc.h).
+ */
+enum iopart_kind {
+	IOPART_BLK,
+	IOPART_NET,
+	IOPART_RNG,
+};
+
+#define IOPART_SERIAL_LEN 20 /* VIRTIO_BLK_ID_BYTES */
+#define IOPART_MAX_QUEUES 8  /* virtio-blk request queues per disk */
+
+struct iopart_export {
+	enum iopart_kind kind;
+	/* vhost-user listening socket; empty for the in-process mode */
+	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	/* vhost-user-blk */
+	char path[4096];
+	bool readonly;
+	bool direct;	     /* O_DIRECT */
+	unsigned num_queues; /* 1..IOPART_MAX_QUEUES */
+	char serial[IOPART_SERIAL_LEN + 1];
+
+	/* vhost-user-net */
+	char tap[IFNAMSIZ];
+	bool has_mac;
+	uint8_t mac[6];
+};
+
+/*
+ * "vhost-user-blk,path=IMG,socket=SOCK[,readonly=on][,direct=on]
+ *  [,num-queues=N][,serial=S]", "vhost-user-net,tap=IFNAME,socket=SOCK
+ *  [,mac=52:54:00:12:34:56]" or "vhost-user-rng,socket=SOCK". Returns 0, or
+ * -EINVAL with a message naming the bad key in err. Files are not opened.
+ */
+int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, size_t errlen);
+/* uvmm's --disk: "PATH[,readonly=on][,direct=on][,num-queues=N][,serial=S]". */
+int iopart_export_parse_disk(const char *spec, struct iopart_export *e, char *err,
+			     size_t errlen);
+/* uvmm's --net: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX]". */
+int iopart_export_parse_net(const char *spec, struct iopart_export *e, char *err, size_t errlen);
+/* uvmm's --rng: no options. */
+void iopart_export_init_rng(struct iopart_export *e);
+
+const char *iopart_kind_name(enum iopart_kind kind);
+
+#endif
