@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef UV_IOPART_BLK_INT_H
+#define UV_IOPART_BLK_INT_H
+
+#include <liburing.h>
+
+#include "blk.h"
+
+/* Shared by blk.c (device, config) and blk_io.c (requests). */
+struct blk_queue;
+
+struct blk_req {
+	struct blk_queue *q;
+	uint16_t head;
+	uint32_t type;
+	uint8_t *status;   /* the request's last writable byte */
+	uint32_t used_len; /* bytes written into the request on success */
+	size_t len;	   /* data bytes */
+	uint64_t off;	   /* byte offset in the image */
+	struct iovec *iov; /* data buffers (guest memory) */
+	int iovcnt;
+	void *bounce; /* O_DIRECT copy of unaligned buffers */
+	int fa_mode;  /* fallocate mode of DISCARD / WRITE_ZEROES */
+};
+
+struct blk_queue {
+	struct blk_dev *dev;
+	unsigned idx;
+	struct virtq *vq;
+	const struct ioq_ops *ops;
+	void *ctx;
+	struct io_uring ring;
+	int efd;
+	struct event *ev;
+	unsigned inflight;
+	unsigned nfree;
+	uint16_t free[BLK_QUEUE_DEPTH];
+	struct blk_req req[BLK_QUEUE_DEPTH];
+	struct virtq_elem elem; /* where requests are popped into */
+};
+
+struct blk_dev {
+	int fd;
+	uint64_t size;
+	bool readonly;
+	bool direct;
+	unsigned num_queues;
+	char serial[IOPART_SERIAL_LEN];
+	struct event_base *base;
+	struct blk_queue *q[IOPART_MAX_QUEUES];
+};
+
+#endif
