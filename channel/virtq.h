@@ -108,12 +108,14 @@ struct virtq {
 	struct virtq_avail *avail;
 	struct virtq_used *used;
 	uint16_t last_avail;	/* next avail entry to take */
+	uint16_t shadow_avail;	/* avail idx as last read */
 	uint16_t used_idx;	/* next used entry to fill */
 	uint16_t signalled_used;
 	bool signalled_used_valid;
 	bool event_idx;
 	bool indirect;
 	bool broken;
+	bool notify_off;	/* between disable_notify and enable_notify */
 	enum virtq_error error; /* why it broke */
 	struct virtq_inflight *inflight; /* NULL: not tracked */
 	uint64_t inflight_counter;

@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <check.h>
+
+#include "uvcheck.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan_mem.h"
+#include "virtq.h"
+#include "virtq_driver.h"
+
+/* "Guest RAM": 1 MiB at 1 MiB, rings at its start, buffers from DATA_OFF. */
+#define RAM_GPA	 0x100000ULL
+#define RAM_SIZE 0x100000ULL
+#define DATA_OFF 0x80000ULL
+#define DATA_GPA (RAM_GPA + DATA_OFF)
+#define NUM	 16
+
+#define FEAT_ALL ((1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << VIRTIO_F_INDIRECT_DESC))
+
+static uint8_t *ram;
+static struct chan_mem mem;
+static struct virtq_driver drv;
+static struct virtq vq;
+static struct virtq_elem elem;
+
+static void open_queue(unsigned num, uint64_t features, uint16_t base)
+{
+	ck_assert_int_eq(virtq_driver_init(&drv, ram, RAM_GPA, num, 8, features), 0);
+	drv.avail_idx = drv.kicked_avail = drv.last_used = base;
+	ck_assert_int_eq(virtq_setup(&vq, &mem, num, drv.desc_gpa, drv.avail_gpa, drv.used_gpa,
+				     features, base),
+			 0);
+}
+
+static void setup(void)
+{
+	ram = aligned_alloc(4096, RAM_SIZE);
+	ck_assert_ptr_nonnull(ram);
+	memset(ram, 0, RAM_SIZE);
+	chan_mem_init(&mem);
+	ck_assert_int_eq(chan_mem_add_host(&mem, RAM_GPA, RAM_SIZE, 0x7f0000000000ULL, ram), 0);
+	open_queue(NUM, FEAT_ALL, 0);
+}
+
+static void teardown(void)
+{
+	virtq_driver_free(&drv);
+	chan_mem_clear(&mem);
+	free(ram);
+}
+
+/* A virtio-blk-like request: header out, data, status in. */
+static int add_blk(bool indirect, void *token)
+{
+	struct virtq_buf b[3] = {
+		{.gpa = DATA_GPA, .len = 16},
+		{.gpa = DATA_GPA + 4096, .len = 4096, .write = true},
+		{.gpa = DATA_GPA + 16, .len = 1, .write = true},
+	};
+
+	return virtq_driver_add(&drv, b, 3, indirect, token);
+}
+
+static void set_desc(unsigned i, uint64_t gpa, uint32_t len, uint16_t flags, uint16_t next)
+{
+	drv.desc[i] = (struct virtq_desc){.addr = gpa, .len = len, .flags = flags, .next = next};
+}
+
+/* Publishes head as it stands and expects pop to break the queue with err. */
+static void expect_broken(uint16_t head, enum virtq_error err)
+{
+	virtq_driver_add_raw(&drv, head);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), -EIO);
+	ck_assert(vq.broken);
+	ck_assert_msg(vq.error == err, "error %d (%s), expected %d (%s)", vq.error,
+		      virtq_strerror(vq.error), err, virtq_strerror(err));
+}
+
+START_TEST(test_direct_chain)
+{
+	uint32_t len;
+	void *tok;
+	int head = add_blk(false, (void *)0x1234);
+
+	ck_assert_int_ge(head, 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_uint_eq(elem.head, head);
+	ck_assert_uint_eq(elem.out_num, 1);
+	ck_assert_uint_eq(elem.in_num, 2);
+	ck_assert_ptr_eq(elem.iov[0].iov_base, ram + DATA_OFF);
+	ck_assert_uint_eq(elem.iov[0].iov_len, 16);
+	ck_assert_ptr_eq(elem.iov[1].iov_base, ram + DATA_OFF + 4096);
+	ck_assert_uint_eq(elem.iov[2].iov_len, 1);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 0);
+	ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 0);
+	virtq_push(&vq, elem.head, 4097);
+	ck_assert(virtq_need_notify(&vq));
+	ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 1);
+	ck_assert_uint_eq(len, 4097);
+	ck_assert_ptr_eq(tok, (void *)0x1234);
+	ck_assert_uint_eq(drv.num_free, NUM);
+}
+END_TEST
+
+START_TEST(test_indirect_chain)
+{
+	int head = add_blk(true, NULL);
+
+	ck_assert_int_ge(head, 0);
+	ck_assert_uint_eq(drv.num_free, NUM - 1);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_uint_eq(elem.head, head);
+	ck_assert_uint_eq(elem.out_num, 1);
+	ck_assert_uint_eq(elem.in_num, 2);
+	ck_assert_ptr_eq(elem.iov[2].iov_base, ram + DATA_OFF + 16);
+}
+END_TEST
+
+START_TEST(test_indirect_not_negotiated)
+{
+	virtq_driver_free(&drv);
+	open_queue(NUM, 0, 0);
+	ck_assert_int_ge(add_blk(true, NULL), 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), -EIO);
+	ck_assert_int_eq(vq.error, VIRTQ_ERR_INDIRECT);
+}
+END_TEST
+
+START_TEST(test_zero_length_buffer_ok)
+{
+	struct virtq_buf b[2] = {{.gpa = DATA_GPA, .len = 0},
+				 {.gpa = DATA_GPA, .len = 0, .write = true}};
+
+	ck_assert_int_ge(virtq_driver_add(&drv, b, 2, false, NULL), 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_uint_eq(elem.out_num + elem.in_num, 2);
+}
+END_TEST
+
+START_TEST(test_wraparound)
+{
+	/* Start near the top so that 16-bit indexes wrap several times. */
+	virtq_driver_free(&drv);
+	open_queue(8, FEAT_ALL, 0xfff0);
+	for (unsigned i = 0; i < 200000; i++) {
+		uint32_t len;
+		void *tok;
+		int head = add_blk(i & 1, (void *)(uintptr_t)(i + 1));
+
+		ck_assert_int_ge(head, 0);
+		if (i % 3 == 0)
+			ck_assert_int_ge(add_blk(false, (void *)(uintptr_t)(i + 1000000)), 0);
+		while (virtq_pop(&vq, &elem) == 1)
+			virtq_push(&vq, elem.head, i);
+		ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 1);
+		ck_assert_ptr_eq(tok, (void *)(uintptr_t)(i + 1));
+		if (i % 3 == 0) {
+			ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 1);
+			ck_assert_ptr_eq(tok, (void *)(uintptr_t)(i + 1000000));
+		}
+		ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 0);
+	}
+	ck_assert(!vq.broken);
+	ck_assert_uint_eq(drv.num_free, 8);
+}
+END_TEST
+
+/* Malformed chains: one test per class. */
+START_TEST(test_loop_direct)
+{
+	set_desc(0, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(1, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 0);
+	expect_broken(0, VIRTQ_ERR_LOOP);
+}
+END_TEST
+
+START_TEST(test_loop_self)
+{
+	set_desc(3, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 3);
+	expect_broken(3, VIRTQ_ERR_LOOP);
+}
+END_TEST
+
+START_TEST(test_loop_indirect)
+{
+	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
+
+	t[0] = (struct virtq_desc){
+		.addr = DATA_GPA, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 1};
+	t[1] = (struct virtq_desc){
+		.addr = DATA_GPA, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 0};
+	set_desc(0, DATA_GPA + 0x1000, 2 * sizeof(*t), VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_LOOP);
+}
+END_TEST
+
+START_TEST(test_addr_out_of_range)
+{
+	set_desc(0, 0x1000, 8, 0, 0);
+	expect_broken(0, VIRTQ_ERR_ADDR);
+}
+END_TEST
+
+START_TEST(test_addr_crosses_region_end)
+{
+	set_desc(0, RAM_GPA + RAM_SIZE - 8, 9, 0, 0);
+	expect_broken(0, VIRTQ_ERR_ADDR);
+}
+END_TEST
+
+START_TEST(test_addr_exact_region_end_ok)
+{
+	set_desc(0, RAM_GPA + RAM_SIZE - 8, 8, 0, 0);
+	virtq_driver_add_raw(&drv, 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_ptr_eq(elem.iov[0].iov_base, ram + RAM_SIZE - 8);
+}
+END_TEST
+
+START_TEST(test_addr_wraps)
+{
+	set_desc(0, UINT64_MAX - 4, 16, 0, 0);
+	expect_broken(0, VIRTQ_ERR_ADDR);
+}
+END_TEST
+
+START_TEST(test_huge_length)
+{
+	set_desc(0, DATA_GPA, UINT32_MAX, 0, 0);
+	expect_broken(0, VIRTQ_ERR_ADDR);
+}
+END_TEST
+
+START_TEST(test_total_length_overflow)
+{
+	/* Each buffer is in RAM, the chain's total overflows 32 bits. */
+	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF);
+	/* A 3 GiB region: never touched, the walk only translates addresses. */
+	ck_assert_int_eq(chan_mem_add_host(&mem, 0x100000000ULL, 0xc0000000ULL, 0x1000000000ULL,
+					   (void *)0x10000),
+			 0);
+	t[0] = (struct virtq_desc){
+		.addr = 0x100000000ULL, .len = 0xc0000000U, .flags = VIRTQ_DESC_F_NEXT, .next = 1};
+	t[1] = (struct virtq_desc){.addr = 0x100000000ULL, .len = 0xc0000000U};
+	set_desc(0, DATA_GPA, 2 * sizeof(*t), VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_LEN);
+}
+END_TEST
+
+START_TEST(test_zero_length_indirect)
+{
+	set_desc(0, DATA_GPA, 0, VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_INDIRECT);
+}
+END_TEST
+
+START_TEST(test_indirect_bad_size)
+{
+	set_desc(0, DATA_GPA, 24, VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_INDIRECT);
+}
+END_TEST
+
+START_TEST(test_indirect_too_big)
+{
+	set_desc(0, DATA_GPA, (VIRTQ_MAX_IOV + 1) * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_INDIRECT);
+}
+END_TEST
+
+START_TEST(test_indirect_table_outside)
+{
+	set_desc(0, RAM_GPA + RAM_SIZE - 16, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_ADDR);
+}
+END_TEST
+
+START_TEST(test_bad_head)
+{
+	expect_broken(NUM, VIRTQ_ERR_HEAD);
+}
+END_TEST
+
+START_TEST(test_bad_next)
+{
+	set_desc(0, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, NUM);
+	expect_broken(0, VIRTQ_ERR_NEXT);
+}
+END_TEST
+
+START_TEST(test_bad_next_indirect)
+{
+	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
+
+	/* next 2 is inside the direct table but outside this 2-entry table. */
+	t[0] = (struct virtq_desc){
+		.addr = DATA_GPA, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 2};
+	set_desc(0, DATA_GPA + 0x1000, 2 * sizeof(*t), VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_NEXT);
+}
+END_TEST
+
+START_TEST(test_avail_idx_jump)
+{
+	__atomic_store_n(&drv.avail->idx, NUM + 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), -EIO);
+	ck_assert_int_eq(vq.error, VIRTQ_ERR_AVAIL_IDX);
+}
+END_TEST
+
+START_TEST(test_avail_idx_full_ok)
+{
+	/* Exactly num ahead is a full ring, not an error. */
+	for (unsigned i = 0; i < NUM; i++)
+		set_desc(i, DATA_GPA, 8, 0, 0);
+	for (unsigned i = 0; i < NUM; i++)
+		virtq_driver_add_raw(&drv, i);
+	for (unsigned i = 0; i < NUM; i++)
+		ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 0);
+}
+END_TEST
+
+START_TEST(test_nested_indirect)
+{
+	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
+
+	t[0] = (struct virtq_desc){
+		.addr = DATA_GPA + 0x1000, .len = 16, .flags = VIRTQ_DESC_F_INDIRECT};
+	set_desc(0, DATA_GPA + 0x1000, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_INDIRECT);
+}
+END_TEST
+
+START_TEST(test_indirect_with_next)
+{
+	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
+
+	t[0] = (struct virtq_desc){.addr = DATA_GPA, .len = 8};
+	set_desc(0, DATA_GPA + 0x1000, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
+	set_desc(1, DATA_GPA, 8, 0, 0);
+	expect_broken(0, VIRTQ_ERR_INDIRECT);
+}
+END_TEST
+
+START_TEST(test_write_then_read)
+{
+	set_desc(0, DATA_GPA, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	set_desc(1, DATA_GPA, 8, 0, 0);
+	expect_broken(0, VIRTQ_ERR_ORDER);
+}
+END_TEST
+
+START_TEST(test_too_long)
+{
+	/* A full indirect table plus one direct buffer in front: VIRTQ_MAX_IOV + 1. */
+	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
+
+	for (unsigned i = 0; i < VIRTQ_MAX_IOV; i++)
+		t[i] = (struct virtq_desc){.addr = DATA_GPA,
+					   .len = 1,
+					   .flags = i + 1 < VIRTQ_MAX_IOV ? VIRTQ_DESC_F_NEXT : 0,
+					   .next = (uint16_t)(i + 1)};
+	set_desc(0, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 1);
+	set_desc(1, DATA_GPA + 0x1000, VIRTQ_MAX_IOV * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	expect_broken(0, VIRTQ_ERR_TOO_LONG);
+}
+END_TEST
+
+START_TEST(test_max_iov_ok)
+{
+	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
+
+	for (unsigned i = 0; i < VIRTQ_MAX_IOV; i++)
+		t[i] = (struct virtq_desc){.addr = DATA_GPA,
+					   .len = 1,
+					   .flags = i + 1 < VIRTQ_MAX_IOV ? VIRTQ_DESC_F_NEXT : 0,
+					   .next = (uint16_t)(i + 1)};
+	set_desc(0, DATA_GPA + 0x1000, VIRTQ_MAX_IOV * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	virtq_driver_add_raw(&drv, 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_uint_eq(elem.out_num, VIRTQ_MAX_IOV);
+}
+END_TEST
+
+START_TEST(test_broken_stays_broken)
+{
+	uint32_t len;
+	void *tok;
+
+	expect_broken(NUM + 3, VIRTQ_ERR_HEAD);
+	/* A good request afterwards is not served; nothing is pushed or signalled. */
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), -EIO);
+	ck_assert_int_eq(virtq_pop_head(&vq, 0, &elem), -EIO);
+	virtq_push(&vq, 0, 1);
+	ck_assert(!virtq_need_notify(&vq));
+	ck_assert(!virtq_enable_notify(&vq));
+	ck_assert_int_eq(__atomic_load_n(&drv.used->idx, __ATOMIC_ACQUIRE), 0);
+	ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 0);
+	ck_assert_int_eq(vq.error, VIRTQ_ERR_HEAD);
+	/* Setting it up again clears it. */
+	open_queue(NUM, FEAT_ALL, 0);
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+}
+END_TEST
+
+START_TEST(test_setup_rejects)
+{
+	struct virtq q;
+
+	ck_assert_int_eq(virtq_setup(&q, &mem, 12, drv.desc_gpa, drv.avail_gpa, drv.used_gpa, 0, 0),
+			 -EINVAL);
+	ck_assert_int_eq(
+		virtq_setup(&q, &mem, 65536, drv.desc_gpa, drv.avail_gpa, drv.used_gpa, 0, 0),
+		-EINVAL);
+	ck_assert_int_eq(virtq_setup(&q, &mem, 0, drv.desc_gpa, drv.avail_gpa, drv.used_gpa, 0, 0),
+			 -EINVAL);
+	ck_assert_int_eq(
+		virtq_setup(&q, &mem, NUM, drv.desc_gpa + 8, drv.avail_gpa, drv.used_gpa, 0, 0),
+		-EINVAL);
+	ck_assert_int_eq(
+		virtq_setup(&q, &mem, NUM, drv.desc_gpa, drv.avail_gpa + 1, drv.used_gpa, 0, 0),
+		-EINVAL);
+	ck_assert_int_eq(
+		virtq_setup(&q, &mem, NUM, drv.desc_gpa, drv.avail_gpa, drv.used_gpa + 2, 0, 0),
+		-EINVAL);
+	/* A used ring running past the end of RAM. */
+	ck_assert_int_eq(virtq_setup(&q, &mem, NUM, drv.desc_gpa, drv.avail_gpa,
+				     RAM_GPA + RAM_SIZE - 64, 0, 0),
+			 -EINVAL);
+	ck_assert_int_eq(virtq_setup_host(&q, &mem, NUM, NULL, ram, ram, 0, 0), -EINVAL);
+	ck_assert_int_eq(
+		virtq_setup(&q, &mem, 32768, RAM_GPA, RAM_GPA + 0x80000, RAM_GPA + 0xa0000, 0, 0),
+		0);
+}
+END_TEST
+
+static Suite *virtq_suite(void)
+{
+	Suite *s = suite_create("virtq");
+	TCase *good = tcase_create("good");
+	TCase *bad = tcase_create("malformed");
+
+	tcase_add_checked_fixture(good, setup, teardown);
+	tcase_set_timeout(good, 30);
+	tcase_add_test(good, test_direct_chain);
+	tcase_add_test(good, test_indirect_chain);
+	tcase_add_test(good, test_zero_length_buffer_ok);
+	tcase_add_test(good, test_wraparound);
+	tcase_add_test(good, test_addr_exact_region_end_ok);
+	tcase_add_test(good, test_avail_idx_full_ok);
+	tcase_add_test(good, test_max_iov_ok);
+	tcase_add_test(good, test_setup_rejects);
+	suite_add_tcase(s, good);
+
+	tcase_add_checked_fixture(bad, setup, teardown);
+	tcase_add_test(bad, test_indirect_not_negotiated);
+	tcase_add_test(bad, test_loop_direct);
+	tcase_add_test(bad, test_loop_self);
+	tcase_add_test(bad, test_loop_indirect);
+	tcase_add_test(bad, test_addr_out_of_range);
+	tcase_add_test(bad, test_addr_crosses_region_end);
+	tcase_add_test(bad, test_addr_wraps);
+	tcase_add_test(bad, test_huge_length);
+	tcase_add_test(bad, test_total_length_overflow);
+	tcase_add_test(bad, test_zero_length_indirect);
+	tcase_add_test(bad, test_indirect_bad_size);
+	tcase_add_test(bad, test_indirect_too_big);
+	tcase_add_test(bad, test_indirect_table_outside);
+	tcase_add_test(bad, test_bad_head);
+	tcase_add_test(bad, test_bad_next);
+	tcase_add_test(bad, test_bad_next_indirect);
+	tcase_add_test(bad, test_avail_idx_jump);
+	tcase_add_test(bad, test_nested_indirect);
+	tcase_add_test(bad, test_indirect_with_next);
+	tcase_add_test(bad, test_write_then_read);
+	tcase_add_test(bad, test_too_long);
+	tcase_add_test(bad, test_broken_stays_broken);
+	suite_add_tcase(s, bad);
+	return s;
+}
+
+int main(void)
+{
+	return uv_check_run(virtq_suite());
+}
