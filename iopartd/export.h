@@ -19,8 +19,9 @@ enum iopart_kind {
 	IOPART_RNG,
 };
 
-#define IOPART_SERIAL_LEN 20 /* VIRTIO_BLK_ID_BYTES */
-#define IOPART_MAX_QUEUES 8  /* virtio-blk request queues per disk */
+#define IOPART_SERIAL_LEN     20 /* VIRTIO_BLK_ID_BYTES */
+#define IOPART_MAX_QUEUES     8	 /* virtio-blk request queues per disk */
+#define IOPART_MAX_QUEUES_STR "8"
 
 struct iopart_export {
 	enum iopart_kind kind;
@@ -48,8 +49,7 @@ struct iopart_export {
  */
 int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, size_t errlen);
 /* uvmm's --disk: "PATH[,readonly=on][,direct=on][,num-queues=N][,serial=S]". */
-int iopart_export_parse_disk(const char *spec, struct iopart_export *e, char *err,
-			     size_t errlen);
+int iopart_export_parse_disk(const char *spec, struct iopart_export *e, char *err, size_t errlen);
 /* uvmm's --net: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX]". */
 int iopart_export_parse_net(const char *spec, struct iopart_export *e, char *err, size_t errlen);
 /* uvmm's --rng: no options. */
