@@ -439,11 +439,238 @@ START_TEST(test_setup_rejects)
 }
 END_TEST
 
+/* Notification decisions, both directions. */
+START_TEST(test_event_idx_interrupts)
+{
+	uint32_t len;
+	void *tok;
+
+	ck_assert(!virtq_driver_enable_cb(&drv)); /* used_event = 0 */
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_ge(add_blk(false, NULL), 0);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	virtq_push(&vq, 0, 0);
+	ck_assert(virtq_need_notify(&vq)); /* the first always */
+	virtq_push(&vq, 3, 0);
+	ck_assert(!virtq_need_notify(&vq)); /* used_event 0 already passed */
+	ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 1);
+	ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 1);
+	ck_assert(!virtq_driver_enable_cb(&drv)); /* used_event = 2 */
+	ck_assert(!virtq_need_notify(&vq));	  /* nothing new */
+	virtq_push(&vq, 6, 0);
+	ck_assert(virtq_need_notify(&vq));
+}
+END_TEST
+
+START_TEST(test_event_idx_wrap)
+{
+	/* used_event just below the 16-bit wrap, the push crossing it. */
+	virtq_driver_free(&drv);
+	open_queue(NUM, FEAT_ALL, 0xfffe);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_ge(add_blk(false, NULL), 0);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	virtq_push(&vq, 0, 0); /* used idx 0xffff */
+	ck_assert(virtq_need_notify(&vq));
+	__atomic_store_n(&drv.avail->ring[NUM], 0x0000, __ATOMIC_RELEASE);
+	virtq_push(&vq, 3, 0); /* used idx 0x0000: entry 0xffff not yet the event */
+	ck_assert(!virtq_need_notify(&vq));
+	virtq_push(&vq, 6, 0); /* used idx 0x0001: passed entry 0x0000 */
+	ck_assert(virtq_need_notify(&vq));
+}
+END_TEST
+
+START_TEST(test_event_idx_kicks)
+{
+	ck_assert(!virtq_driver_kick_needed(&drv)); /* nothing added */
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert(virtq_driver_kick_needed(&drv));
+	/* A polling device: disable, drain. */
+	virtq_disable_notify(&vq);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 0);
+	/* The driver adds after the drain: no kick, since the device polls... */
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert(!virtq_driver_kick_needed(&drv));
+	/* ...and enabling sees it: the race a device must not lose. */
+	ck_assert(virtq_enable_notify(&vq));
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert(!virtq_enable_notify(&vq));
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert(virtq_driver_kick_needed(&drv));
+	/* Without disable, every pop asks for the next kick. */
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert(virtq_driver_kick_needed(&drv));
+}
+END_TEST
+
+START_TEST(test_flags_notify)
+{
+	virtq_driver_free(&drv);
+	open_queue(NUM, 0, 0);
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert(virtq_driver_kick_needed(&drv));
+	virtq_disable_notify(&vq);
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert(!virtq_driver_kick_needed(&drv));
+	ck_assert(virtq_enable_notify(&vq));
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert(!virtq_enable_notify(&vq));
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert(virtq_driver_kick_needed(&drv));
+
+	virtq_push(&vq, 0, 0);
+	ck_assert(virtq_need_notify(&vq));
+	virtq_driver_disable_cb(&drv);
+	virtq_push(&vq, 3, 0);
+	ck_assert(!virtq_need_notify(&vq));
+	ck_assert(virtq_driver_enable_cb(&drv)); /* two used are pending */
+	ck_assert(virtq_need_notify(&vq));
+}
+END_TEST
+
+/* In-flight tracking across a simulated back-end crash. */
+static struct virtq_inflight *area;
+
+static void inflight_setup(void)
+{
+	setup();
+	area = aligned_alloc(64, virtq_inflight_size(NUM));
+	ck_assert_ptr_nonnull(area);
+	memset(area, 0xa5, virtq_inflight_size(NUM));
+	ck_assert_int_eq(virtq_inflight_attach(&vq, area, true), 0);
+	ck_assert_uint_eq(area->version, 1);
+	ck_assert_uint_eq(area->desc_num, NUM);
+	for (unsigned i = 0; i < NUM; i++)
+		ck_assert(!area->desc[i].inflight);
+}
+
+static void inflight_teardown(void)
+{
+	free(area);
+	teardown();
+}
+
+/* A new back end on the same rings, told base = used->idx as QEMU does after a crash. */
+static void restart(void)
+{
+	uint16_t used = __atomic_load_n(&drv.used->idx, __ATOMIC_ACQUIRE);
+
+	ck_assert_int_eq(virtq_setup(&vq, &mem, NUM, drv.desc_gpa, drv.avail_gpa, drv.used_gpa,
+				     FEAT_ALL, used),
+			 0);
+	ck_assert_int_eq(virtq_inflight_attach(&vq, area, false), 0);
+}
+
+START_TEST(test_inflight_resubmit_order)
+{
+	uint16_t popped[6], heads[NUM];
+	uint32_t len;
+	void *tok;
+
+	/* Make head numbers disagree with age: complete and reuse some. */
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_ge(add_blk(false, NULL), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+		if (i < 2) {
+			virtq_push(&vq, elem.head, 0);
+			ck_assert_int_eq(virtq_driver_get_used(&drv, &len, &tok), 1);
+		} else {
+			popped[i - 2] = elem.head;
+		}
+	}
+	for (unsigned i = 2; i < 6; i++) {
+		ck_assert_int_ge(add_blk(i & 1, NULL), 0);
+		ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+		popped[i] = elem.head;
+	}
+	ck_assert_uint_lt(popped[3], popped[0]); /* a reused, lower head, younger */
+	virtq_push(&vq, popped[1], 0);
+	virtq_push(&vq, popped[4], 0);
+	ck_assert_int_ge(add_blk(true, NULL), 0); /* available, never popped */
+
+	restart();
+	ck_assert_uint_eq(virtq_inflight_resubmit(&vq, heads, NUM), 4);
+	ck_assert_uint_eq(heads[0], popped[0]);
+	ck_assert_uint_eq(heads[1], popped[2]);
+	ck_assert_uint_eq(heads[2], popped[3]);
+	ck_assert_uint_eq(heads[3], popped[5]);
+	ck_assert_uint_eq(virtq_inflight_resubmit(&vq, heads, 2), 2);
+	ck_assert_uint_eq(heads[1], popped[2]);
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t age = area->desc[heads[i]].counter;
+
+		ck_assert_int_eq(virtq_pop_head(&vq, heads[i], &elem), 1);
+		ck_assert_uint_eq(elem.in_num, 2);
+		ck_assert_uint_eq(area->desc[heads[i]].counter, age);
+	}
+	/* The avail ring resumes after what was in flight: only the new one. */
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	ck_assert_uint_gt(area->desc[elem.head].counter, area->desc[popped[5]].counter);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 0);
+	ck_assert(!vq.broken);
+}
+END_TEST
+
+START_TEST(test_inflight_torn_push)
+{
+	uint16_t a, b, heads[NUM];
+
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert_int_ge(add_blk(false, NULL), 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	a = elem.head;
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	b = elem.head;
+	virtq_push(&vq, a, 0);
+	/* Died after publishing used->idx, before clearing the batch. */
+	area->desc[a].inflight = 1;
+	area->used_idx = 0;
+	restart();
+	ck_assert_uint_eq(area->used_idx, 1);
+	ck_assert_uint_eq(virtq_inflight_resubmit(&vq, heads, NUM), 1);
+	ck_assert_uint_eq(heads[0], b);
+}
+END_TEST
+
+START_TEST(test_inflight_hostile_area)
+{
+	uint16_t heads[NUM];
+
+	area->desc_num = NUM * 2;
+	ck_assert_int_eq(virtq_inflight_attach(&vq, area, false), -EINVAL);
+	area->desc_num = NUM;
+	area->version = 7;
+	ck_assert_int_eq(virtq_inflight_attach(&vq, area, false), -EINVAL);
+	/* Garbage everywhere else: bounded, no crash, nothing out of range. */
+	memset(area, 0xff, virtq_inflight_size(NUM));
+	area->version = 1;
+	area->desc_num = NUM;
+	area->last_batch_head = 3;
+	ck_assert_int_eq(virtq_inflight_attach(&vq, area, false), 0);
+	ck_assert_uint_eq(virtq_inflight_resubmit(&vq, heads, NUM), 0);
+	for (unsigned i = 0; i < NUM; i++) {
+		area->desc[i].inflight = 1;
+		area->desc[i].next = (uint16_t)i;
+	}
+	area->used_idx = 0x8000;
+	ck_assert_int_eq(virtq_inflight_attach(&vq, area, false), 0);
+	ck_assert_uint_le(virtq_inflight_resubmit(&vq, heads, NUM), NUM);
+}
+END_TEST
+
 static Suite *virtq_suite(void)
 {
 	Suite *s = suite_create("virtq");
 	TCase *good = tcase_create("good");
 	TCase *bad = tcase_create("malformed");
+	TCase *notify = tcase_create("notify");
+	TCase *inflight = tcase_create("inflight");
 
 	tcase_add_checked_fixture(good, setup, teardown);
 	tcase_set_timeout(good, 30);
@@ -481,6 +708,19 @@ static Suite *virtq_suite(void)
 	tcase_add_test(bad, test_too_long);
 	tcase_add_test(bad, test_broken_stays_broken);
 	suite_add_tcase(s, bad);
+
+	tcase_add_checked_fixture(notify, setup, teardown);
+	tcase_add_test(notify, test_event_idx_interrupts);
+	tcase_add_test(notify, test_event_idx_wrap);
+	tcase_add_test(notify, test_event_idx_kicks);
+	tcase_add_test(notify, test_flags_notify);
+	suite_add_tcase(s, notify);
+
+	tcase_add_checked_fixture(inflight, inflight_setup, inflight_teardown);
+	tcase_add_test(inflight, test_inflight_resubmit_order);
+	tcase_add_test(inflight, test_inflight_torn_push);
+	tcase_add_test(inflight, test_inflight_hostile_area);
+	suite_add_tcase(s, inflight);
 	return s;
 }
 
