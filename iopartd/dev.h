@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef UV_IOPART_DEV_H
+#define UV_IOPART_DEV_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "export.h"
+#include "vu_back.h"
+
+/*
+ * One exported device and the vhost-user connection serving it, if any:
+ * what both iopartd and the in-process thread run.
+ */
+struct iopart_dev {
+	struct iopart_export e;
+	void *priv; /* struct blk_dev, net_dev or rng_dev */
+	struct vu_back *back;
+	/* Told when the front end goes away (after back is freed). */
+	void (*on_disconnect)(struct iopart_dev *d);
+	void *owner;
+};
+
+extern const struct vu_dev_ops iopart_vu_ops;
+
+/* Opens the device of e on base; errors name the cause in err. */
+int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct event_base *base,
+		    char *err, size_t errlen);
+/* Serves a connected socket (takes fd); -EBUSY while another is served. */
+int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd);
+/* Drops the connection, if any, and closes the device. */
+void iopart_dev_close(struct iopart_dev *d);
+
+#endif
