@@ -31,13 +31,14 @@ static int chan_mem_check(const struct chan_mem *m, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
-int chan_mem_add_host(struct chan_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr,
-		      void *host)
+int chan_mem_add_host(struct chan_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr, void *host)
 {
 	int ret = chan_mem_check(m, gpa, size, uaddr);
 
 	if (ret)
 		return ret;
+	if (!host)
+		return -EINVAL;
 	m->r[m->nr++] = (struct chan_mem_region){
 		.gpa = gpa, .size = size, .uaddr = uaddr, .host = host, .fd = -1};
 	return 0;

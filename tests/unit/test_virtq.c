@@ -27,6 +27,7 @@ static struct virtq_elem elem;
 
 static void open_queue(unsigned num, uint64_t features, uint16_t base)
 {
+	virtq_driver_free(&drv);
 	ck_assert_int_eq(virtq_driver_init(&drv, ram, RAM_GPA, num, 8, features), 0);
 	drv.avail_idx = drv.kicked_avail = drv.last_used = base;
 	ck_assert_int_eq(virtq_setup(&vq, &mem, num, drv.desc_gpa, drv.avail_gpa, drv.used_gpa,
@@ -120,7 +121,6 @@ END_TEST
 
 START_TEST(test_indirect_not_negotiated)
 {
-	virtq_driver_free(&drv);
 	open_queue(NUM, 0, 0);
 	ck_assert_int_ge(add_blk(true, NULL), 0);
 	ck_assert_int_eq(virtq_pop(&vq, &elem), -EIO);
@@ -142,7 +142,6 @@ END_TEST
 START_TEST(test_wraparound)
 {
 	/* Start near the top so that 16-bit indexes wrap several times. */
-	virtq_driver_free(&drv);
 	open_queue(8, FEAT_ALL, 0xfff0);
 	for (unsigned i = 0; i < 200000; i++) {
 		uint32_t len;
@@ -466,7 +465,6 @@ END_TEST
 START_TEST(test_event_idx_wrap)
 {
 	/* used_event just below the 16-bit wrap, the push crossing it. */
-	virtq_driver_free(&drv);
 	open_queue(NUM, FEAT_ALL, 0xfffe);
 	for (unsigned i = 0; i < 4; i++)
 		ck_assert_int_ge(add_blk(false, NULL), 0);
@@ -509,7 +507,6 @@ END_TEST
 
 START_TEST(test_flags_notify)
 {
-	virtq_driver_free(&drv);
 	open_queue(NUM, 0, 0);
 	ck_assert_int_ge(add_blk(false, NULL), 0);
 	ck_assert(virtq_driver_kick_needed(&drv));
