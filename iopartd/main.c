@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/* iopartd: an I/O partition serving block, network and rng devices over vhost-user. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dev.h"
+#include "log.h"
+
+#define IOPARTD_MAX_EXPORTS 64
+
+static const char usage_text[] =
+	"NAME\n"
+	"    iopartd - I/O partition daemon: virtio devices served over vhost-user\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    iopartd --export SPEC [--export SPEC]... [--log-level LEVEL]\n"
+	"    iopartd --help | --version\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    Serves each exported device as a vhost-user back end on a unix socket,\n"
+	"    all from one event loop. Block I/O goes to raw image files through\n"
+	"    io_uring, network frames to tap devices. One front end at a time per\n"
+	"    export; a front end may reconnect once the previous one has gone, and\n"
+	"    requests left in flight are resubmitted from the in-flight area.\n"
+	"\n"
+	"OPTIONS\n"
+	"    --export vhost-user-blk,path=IMG,socket=SOCK[,readonly=on][,direct=on]\n"
+	"                          [,num-queues=N][,serial=S]\n"
+	"        A virtio-blk disk on the raw image IMG (size a multiple of 512).\n"
+	"        readonly=on: the guest cannot write (needed for read-only files).\n"
+	"        direct=on: O_DIRECT. num-queues: 1-8 request queues (default 1).\n"
+	"        serial: up to 20 characters, returned by GET_ID.\n"
+	"    --export vhost-user-net,tap=IFNAME,socket=SOCK[,mac=XX:XX:XX:XX:XX:XX]\n"
+	"        A virtio-net device on tap IFNAME (created if absent, with\n"
+	"        CAP_NET_ADMIN). Without mac, a random locally administered one.\n"
+	"    --export vhost-user-rng,socket=SOCK\n"
+	"        A virtio-rng device fed by getrandom().\n"
+	"    --log-level err|warn|info|debug\n"
+	"        Messages go to stderr with syslog level prefixes under journald.\n"
+	"    --help, --version\n"
+	"\n"
+	"SIGNALS\n"
+	"    SIGTERM, SIGINT: stop accepting, finish outstanding I/O, remove the\n"
+	"    sockets and exit 0.\n"
+	"\n"
+	"EXIT STATUS\n"
+	"    0 after a clean shutdown; 1 on a runtime failure (a socket that cannot\n"
+	"    be created); 2 on bad usage, a bad export spec or a device that cannot\n"
+	"    be opened.\n";
+
+struct iopartd_export {
+	struct iopart_dev dev;
+	struct vu_listener *listener;
+	struct event_base *base;
+};
+
+struct iopartd {
+	struct event_base *base;
+	unsigned n;
+	struct iopartd_export ex[IOPARTD_MAX_EXPORTS];
+	struct event *sig[2];
+};
+
+static void iopartd_accept(void *ctx, int fd)
+{
+	struct iopartd_export *x = ctx;
+	int ret = iopart_dev_serve(&x->dev, x->base, fd);
+
+	if (ret == -EBUSY)
+		pr_warn("%s: refusing a second front end while one is connected", x->dev.e.socket);
+	else if (ret < 0)
+		pr_err("%s: cannot serve: %s", x->dev.e.socket, strerror(-ret));
+	else
+		pr_info("%s: front end connected", x->dev.e.socket);
+}
+
+static void iopartd_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct iopartd *d = arg;
+
+	(void)what;
+	pr_info("signal %d: shutting down", (int)sig);
+	event_base_loopbreak(d->base);
+}
+
+static int iopartd_parse(struct iopartd *d, int argc, char **argv, struct iopart_export *ex)
+{
+	static const struct option opts[] = {
+		{"export", required_argument, NULL, 'e'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	enum uv_log_level level;
+	char err[256];
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (d->n == IOPARTD_MAX_EXPORTS) {
+				pr_err("more than %d exports", IOPARTD_MAX_EXPORTS);
+				return 2;
+			}
+			if (iopart_export_parse(optarg, &ex[d->n], err, sizeof(err))) {
+				pr_err("--export %s: %s", optarg, err);
+				return 2;
+			}
+			d->n++;
+			break;
+		case 'l':
+			if (log_parse_level(optarg, &level)) {
+				pr_err("--log-level: '%s' is not err, warn, info or debug", optarg);
+				return 2;
+			}
+			log_set_level(level);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("iopartd %s\n", UV_VERSION);
+			return 0;
+		default:
+			pr_err("unknown or incomplete option '%s' (see iopartd --help)",
+			       argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s' (see iopartd --help)", argv[optind]);
+		return 2;
+	}
+	if (!d->n) {
+		pr_err("nothing to serve: give at least one --export (see iopartd --help)");
+		return 2;
+	}
+	for (unsigned i = 0; i < d->n; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(ex[i].socket, ex[j].socket)) {
+				pr_err("socket %s given to two exports", ex[i].socket);
+				return 2;
+			}
+	return -1;
+}
+
+/* Devices first (bad images are usage errors), then sockets. */
+static int iopartd_open(struct iopartd *d, const struct iopart_export *ex)
+{
+	char err[256];
+
+	for (unsigned i = 0; i < d->n; i++) {
+		struct iopartd_export *x = &d->ex[i];
+
+		x->base = d->base;
+		if (iopart_dev_open(&x->dev, &ex[i], d->base, err, sizeof(err)) < 0) {
+			pr_err("%s: %s", iopart_kind_name(ex[i].kind), err);
+			return 2;
+		}
+	}
+	for (unsigned i = 0; i < d->n; i++) {
+		struct iopartd_export *x = &d->ex[i];
+
+		x->listener =
+			vu_listener_new(d->base, ex[i].socket, iopartd_accept, x, err, sizeof(err));
+		if (!x->listener) {
+			pr_err("%s: %s", ex[i].socket, err);
+			return 1;
+		}
+		pr_info("serving %s on %s", iopart_kind_name(ex[i].kind), ex[i].socket);
+	}
+	return 0;
+}
+
+static void iopartd_close(struct iopartd *d)
+{
+	for (unsigned i = 0; i < d->n; i++) {
+		struct iopartd_export *x = &d->ex[i];
+
+		if (x->listener) {
+			vu_listener_free(x->listener);
+			unlink(x->dev.e.socket);
+		}
+		if (x->dev.priv)
+			iopart_dev_close(&x->dev);
+	}
+	for (int i = 0; i < 2; i++)
+		if (d->sig[i])
+			event_free(d->sig[i]);
+	if (d->base)
+		event_base_free(d->base);
+}
+
+int main(int argc, char **argv)
+{
+	static struct iopart_export ex[IOPARTD_MAX_EXPORTS];
+	static struct iopartd d;
+	int ret;
+
+	log_init("iopartd", UV_LOG_INFO);
+	ret = iopartd_parse(&d, argc, argv, ex);
+	if (ret >= 0)
+		return ret;
+	signal(SIGPIPE, SIG_IGN);
+	d.base = event_base_new();
+	if (!d.base) {
+		pr_err("cannot create the event loop");
+		return 1;
+	}
+	d.sig[0] = evsignal_new(d.base, SIGTERM, iopartd_signal, &d);
+	d.sig[1] = evsignal_new(d.base, SIGINT, iopartd_signal, &d);
+	if (!d.sig[0] || !d.sig[1] || evsignal_add(d.sig[0], NULL) ||
+	    evsignal_add(d.sig[1], NULL)) {
+		pr_err("cannot watch signals");
+		ret = 1;
+		goto out;
+	}
+	ret = iopartd_open(&d, ex);
+	if (ret)
+		goto out;
+	event_base_dispatch(d.base);
+	pr_info("stopped");
+out:
+	iopartd_close(&d);
+	return ret;
+}
