@@ -1,0 +1,68 @@
+#!/bin/sh
+# iopartd's command line: help, usage errors, a start and a clean SIGTERM.
+set -u
+IOPARTD=${UV_BUILD_DIR:?}/iopartd/iopartd
+T=$(mktemp -d /tmp/iopartd-cli.XXXXXX)
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+# expect STATUS PATTERN -- ARGS...: exit status and one stderr line matching PATTERN
+expect() {
+	want=$1 pat=$2
+	shift 3
+	"$IOPARTD" "$@" >"$T/out" 2>"$T/err"
+	got=$?
+	[ "$got" = "$want" ] || fail "iopartd $*: exit $got, wanted $want; stderr: $(cat "$T/err")"
+	if [ -n "$pat" ]; then
+		grep -q -- "$pat" "$T/err" || fail "iopartd $*: stderr lacks '$pat': $(cat "$T/err")"
+		[ "$(wc -l <"$T/err")" = 1 ] || fail "iopartd $*: more than one line: $(cat "$T/err")"
+	fi
+}
+
+truncate -s 1M "$T/disk.img"
+mkdir "$T/dir"
+
+expect 0 "" -- --help
+grep -q "^SYNOPSIS" "$T/out" || fail "--help has no SYNOPSIS"
+grep -q "vhost-user-blk,path=IMG,socket=SOCK" "$T/out" || fail "--help lacks the blk spec"
+expect 0 "" -- --version
+grep -q "^iopartd " "$T/out" || fail "--version"
+expect 2 "bogus" -- --bogus
+expect 2 "unexpected argument" -- stray
+expect 2 "at least one --export" --
+expect 2 "log-level" -- --log-level loud --export vhost-user-rng,socket=$T/r
+expect 2 "vhost-user-scsi" -- --export vhost-user-scsi,socket=$T/s
+expect 2 "readonly" -- --export vhost-user-blk,path=$T/disk.img,socket=$T/s,readonly=perhaps
+expect 2 "frobnicate" -- --export vhost-user-blk,path=$T/disk.img,socket=$T/s,frobnicate=1
+expect 2 "socket" -- --export vhost-user-blk,path=$T/disk.img
+expect 2 "$T/missing.img" -- --export vhost-user-blk,path=$T/missing.img,socket=$T/s
+expect 2 "not a regular file" -- --export vhost-user-blk,path=$T/dir,socket=$T/s
+expect 2 "two exports" -- --export vhost-user-rng,socket=$T/s --export vhost-user-rng,socket=$T/s
+[ -e "$T/s" ] && fail "a failed start left $T/s behind"
+
+# A real start: both sockets appear; SIGTERM exits 0 and removes them.
+"$IOPARTD" --export vhost-user-blk,path=$T/disk.img,socket=$T/blk.sock \
+	--export vhost-user-rng,socket=$T/rng.sock 2>"$T/log" &
+PID=$!
+i=0
+while [ ! -S "$T/blk.sock" ] || [ ! -S "$T/rng.sock" ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "no sockets after 10 s: $(cat "$T/log")"
+	kill -0 $PID 2>/dev/null || fail "iopartd died: $(cat "$T/log")"
+	sleep 0.1
+done
+kill -TERM $PID
+wait $PID
+rc=$?
+PID=
+[ $rc = 0 ] || fail "SIGTERM: exit $rc: $(cat "$T/log")"
+[ -e "$T/blk.sock" ] && fail "blk socket left behind"
+[ -e "$T/rng.sock" ] && fail "rng socket left behind"
+echo "PASS"
