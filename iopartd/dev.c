@@ -228,11 +228,9 @@ int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd)
 		 d->e.socket[0]		   ? d->e.socket
 		 : d->e.kind == IOPART_BLK ? d->e.path
 					   : d->e.tap);
-	d->back = vu_back_new(base, fd, &iopart_vu_ops, d, name);
-	if (!d->back) {
-		close(fd);
+	d->back = vu_back_new(base, fd, &iopart_vu_ops, d, name); /* owns fd, even on failure */
+	if (!d->back)
 		return -ENOMEM;
-	}
 	return 0;
 }
 
