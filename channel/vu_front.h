@@ -17,6 +17,8 @@ struct vu_front {
 	uint64_t protocol_features; /* what both ends speak */
 	uint16_t max_queues;
 	char err[160];
+	/* How long a reply may take (vu_front_init sets 5 s); then -ETIMEDOUT. */
+	int timeout_ms;
 };
 
 struct vu_mem_region {
@@ -66,5 +68,9 @@ int vu_front_vring_enable(struct vu_front *f, unsigned idx, bool on);
 int vu_front_vring_stop(struct vu_front *f, unsigned idx, uint16_t *base);
 /* GET_STATUS when spoken (VHOST_USER_PROTOCOL_F_STATUS), else 0. */
 int vu_front_get_status(struct vu_front *f, uint8_t *status);
+/* SET_STATUS when spoken, else nothing; 0 resets the device. */
+int vu_front_set_status(struct vu_front *f, uint8_t status);
+/* RESET_DEVICE when spoken, else RESET_OWNER: every ring stops, status 0. */
+int vu_front_reset_device(struct vu_front *f);
 
 #endif
