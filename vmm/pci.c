@@ -135,6 +135,8 @@ uint32_t pci_cfg_read(struct pci_bus *pb, unsigned slot, unsigned fn, unsigned o
 
 	if (!d || off + len > PCI_CFG_SIZE)
 		return len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
+	if (d->ops && d->ops->cfg_read && d->ops->cfg_read(d, off, len, &v))
+		return v;
 	memcpy(&v, d->cfg + off, len);
 	return v;
 }

@@ -40,6 +40,11 @@ struct pci_dev;
 struct pci_dev_ops {
 	/* Called after a config write has been applied (capabilities, MSI-X). */
 	void (*cfg_written)(struct pci_dev *d, unsigned off, unsigned len);
+	/*
+	 * Optional: serves a config read itself (a window such as virtio's
+	 * PCI_CFG capability); returns false to read cfg[] as usual.
+	 */
+	bool (*cfg_read)(struct pci_dev *d, unsigned off, unsigned len, uint32_t *val);
 };
 
 struct pci_bar {
