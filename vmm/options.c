@@ -31,6 +31,9 @@ enum {
 	OPT_CONSOLE = 'C',
 	OPT_LOG_LEVEL = 'L',
 	OPT_HELP = 'h',
+	OPT_DISK = 0x100,
+	OPT_NET,
+	OPT_RNG,
 };
 
 static const struct option run_options[] = {
@@ -42,8 +45,45 @@ static const struct option run_options[] = {
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
+	{"rng", no_argument, NULL, OPT_RNG},
 	{NULL, 0, NULL, 0},
 };
+
+#define VHOST_USER_PREFIX "vhost-user="
+
+/* --disk, --net, --rng: one more virtio device, served in-process or by a socket. */
+static int options_add_device(int opt, const char *arg, struct vm_options *o, char err[OPT_ERR_LEN])
+{
+	const char *name = opt == OPT_DISK ? "--disk" : opt == OPT_NET ? "--net" : "--rng";
+	struct iopart_export *e = &o->devices[o->nr_devices];
+	char why[OPT_ERR_LEN - 64];
+	size_t plen = strlen(VHOST_USER_PREFIX);
+
+	if (o->nr_devices == OPT_MAX_DEVICES) {
+		snprintf(err, OPT_ERR_LEN, "%s: at most %u virtio devices", name, OPT_MAX_DEVICES);
+		return -1;
+	}
+	memset(e, 0, sizeof(*e));
+	if (opt == OPT_RNG) {
+		iopart_export_init_rng(e);
+	} else if (!strncmp(arg, VHOST_USER_PREFIX, plen)) {
+		if (!arg[plen] || strlen(arg + plen) >= sizeof(e->socket)) {
+			snprintf(err, OPT_ERR_LEN, "%s: '%s' is not a usable socket path", name,
+				 arg + plen);
+			return -1;
+		}
+		e->kind = opt == OPT_DISK ? IOPART_BLK : IOPART_NET;
+		strcpy(e->socket, arg + plen);
+	} else if ((opt == OPT_DISK ? iopart_export_parse_disk
+				    : iopart_export_parse_net)(arg, e, why, sizeof(why))) {
+		snprintf(err, OPT_ERR_LEN, "%s %s: %s", name, arg, why);
+		return -1;
+	}
+	o->nr_devices++;
+	return 0;
+}
 
 static int options_apply(int opt, const char *arg, struct vm_options *o, char err[OPT_ERR_LEN])
 {
@@ -87,6 +127,10 @@ static int options_apply(int opt, const char *arg, struct vm_options *o, char er
 	case OPT_LOG_LEVEL:
 		o->log_level = arg;
 		break;
+	case OPT_DISK:
+	case OPT_NET:
+	case OPT_RNG:
+		return options_add_device(opt, arg, o, err);
 	}
 	return 0;
 }

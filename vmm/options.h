@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "export.h"
+
 enum console_kind {
 	CONSOLE_STDIO,
 	CONSOLE_PTY,
@@ -25,6 +27,9 @@ struct vm_options {
 	uint64_t memory;
 	struct console_cfg console;
 	const char *log_level;
+	/* virtio devices in PCI slot order; e.socket set = vhost-user back end */
+	struct iopart_export devices[16];
+	unsigned nr_devices;
 };
 
 #define OPT_DEFAULT_CPUS    1
@@ -32,6 +37,7 @@ struct vm_options {
 #define OPT_DEFAULT_CMDLINE "console=ttyS0"
 #define OPT_MAX_CPUS	    254 /* xAPIC IDs, with one left for the IOAPIC */
 #define OPT_ERR_LEN	    256
+#define OPT_MAX_DEVICES	    16
 
 /*
  * Parses the arguments of "uvmm run" (argv[0] is "run"). Returns 0, 1 if

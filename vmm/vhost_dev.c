@@ -276,6 +276,11 @@ static void vhost_on_retry(evutil_socket_t fd, short what, void *arg)
 
 /* ---- setup and teardown ---------------------------------------------------------- */
 
+static const char *vhost_opt_name(enum iopart_kind kind)
+{
+	return kind == IOPART_BLK ? "--disk" : kind == IOPART_NET ? "--net" : "--rng";
+}
+
 int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e, unsigned index, char *err,
 		   size_t errlen)
 {
@@ -304,9 +309,13 @@ int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e, unsign
 			return ret;
 		}
 	} else {
-		ret = iopart_thread_start(&d->thread, e, &fd, err, errlen);
-		if (ret)
+		char why[256];
+
+		ret = iopart_thread_start(&d->thread, e, &fd, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "%s: %s", vhost_opt_name(e->kind), why);
 			return ret;
+		}
 		vu_front_attach(&d->f, fd);
 	}
 	ret = vu_front_handshake(&d->f);

@@ -38,7 +38,8 @@ unsigned virtio_dev_queues(const struct virtio_dev_info *info, uint64_t features
 		memcpy(&cfgq, config + VIRTIO_BLK_CFG_NUM_QUEUE, 2);
 		n = cfgq ? cfgq : 1;
 	}
-	if (backend_max && n > backend_max)
+	/* vhost-user counts queues for a disk, queue pairs for a network device. */
+	if (info->type == 2 && backend_max && n > backend_max)
 		n = backend_max;
 	if (n > VPCI_MAX_QUEUES)
 		n = VPCI_MAX_QUEUES;

@@ -318,12 +318,14 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 	*status = VM_EXIT_USAGE;
 	if (vm_open_inputs(o, &in, err))
 		return -1;
+	if (vm_virtio_open(vm, o, err))
+		goto out;
 	if (vm_open_kvm(vm, err))
 		goto out;
 	*status = VM_EXIT_ERROR;
 	if (vm_setup_kvm(vm, err) || vm_setup_memory(vm, o->memory, err) ||
-	    vm_setup_events(vm, err) || vm_setup_devices(vm, o, err) || vcpu_init_signals() ||
-	    vm_create_vcpus(vm, err))
+	    vm_setup_events(vm, err) || vm_setup_devices(vm, o, err) || vm_virtio_setup(vm, err) ||
+	    vcpu_init_signals() || vm_create_vcpus(vm, err))
 		goto out;
 	*status = VM_EXIT_USAGE;
 	if (vm_load_linux(vm, o, &in, err))
@@ -368,6 +370,7 @@ void vm_destroy(struct vm *vm)
 			vcpu_destroy(&vm->vcpus[i]);
 		free(vm->vcpus);
 	}
+	vm_virtio_destroy(vm);
 	console_destroy(vm->console);
 	serial_destroy(vm->com1);
 	rtc_destroy(vm->rtc);

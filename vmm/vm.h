@@ -10,6 +10,7 @@
 #include "boot.h"
 #include "bus.h"
 #include "memory.h"
+#include "msix.h"
 #include "options.h"
 #include "pci.h"
 
@@ -30,6 +31,7 @@ struct rtc;
 struct i8042;
 struct pm;
 struct kvm_cpuid2;
+struct vhost_dev;
 
 struct vm {
 	int kvm_fd, vm_fd;
@@ -48,6 +50,12 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *i8042;
 	struct pm *pm;
+
+	/* virtio devices (vm_virtio.c) */
+	struct vhost_dev *virtio[OPT_MAX_DEVICES];
+	unsigned nr_virtio;
+	struct kvm_msi_chip msi;
+	bool msi_ready, ioeventfd_any_len;
 
 	pthread_mutex_t exit_lock;
 	bool stopping;
@@ -77,6 +85,11 @@ void vm_close_inputs(struct vm_inputs *in);
 /* Loads kernel, initrd and tables, and points the boot vCPU at the kernel. */
 int vm_load_linux(struct vm *vm, const struct vm_options *o, const struct vm_inputs *in,
 		  char err[VM_ERR_LEN]);
+/* Starts or connects the back ends of the virtio devices; before KVM. */
+int vm_virtio_open(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN]);
+/* Puts the virtio devices on the PCI bus, with MSI routing. */
+int vm_virtio_setup(struct vm *vm, char err[VM_ERR_LEN]);
+void vm_virtio_destroy(struct vm *vm);
 /* First caller wins; stops every vCPU and the event loop. Any thread. */
 void vm_request_exit(struct vm *vm, int status, const char *why);
 

@@ -107,6 +107,19 @@ refuse "--cpus without its value" run --kernel "$k" --initrd "$i" --cmdline "$cm
 refuse "unknown console" run --kernel "$k" --initrd "$i" --console bogus --cmdline "$cmdline"
 refuse "unknown command" no-such-command
 
+# --- virtio devices -------------------------------------------------------------
+missing=$UV_TMP/no-such-disk.img
+refuse "--disk on a missing image" --grep "$missing" \
+	run --kernel "$k" --initrd "$i" --disk "$missing" --cmdline "$cmdline"
+refuse "--disk with an unknown key" --grep "bogus" \
+	run --kernel "$k" --initrd "$i" --disk "$i,bogus=1" --cmdline "$cmdline"
+refuse "--disk readonly=maybe" run --kernel "$k" --initrd "$i" --disk "$i,readonly=maybe" --cmdline "$cmdline"
+refuse "--disk vhost-user= without a path" run --kernel "$k" --initrd "$i" --disk vhost-user= --cmdline "$cmdline"
+refuse "--disk vhost-user on no socket" --grep "$UV_TMP/no.sock" \
+	run --kernel "$k" --initrd "$i" --disk "vhost-user=$UV_TMP/no.sock" --cmdline "$cmdline"
+refuse "--net not tap= nor vhost-user=" --grep "--net" run --kernel "$k" --initrd "$i" --net eth0 --cmdline "$cmdline"
+refuse "--net tap with a bad MAC" run --kernel "$k" --initrd "$i" --net tap=uvt0,mac=zz --cmdline "$cmdline"
+
 # --- --help and --version -----------------------------------------------------
 # opt_ok OPTION: `uvmm OPTION` exits 0 and prints something on stdout.
 opt_ok() {

@@ -1,0 +1,15 @@
+#!/bin/bash
+# virtio-pci through a stock kernel's drivers: `uvmm run --rng` gives the
+# guest a virtio-rng (device ID 4) whose queue an in-process back end serves
+# over vhost-user; the guest's hw_random reads 64 bytes from it (MSI-X, irqfd
+# and ioeventfd on the data path).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
+. "$(dirname "$0")/lib.sh"
+
+uv_boot_expect 0 --memory 256M --rng --cmdline "$UV_CMDLINE uv.report=1 uv.action=rng"
+expect_line "^$UV_BANNER"
+devs=$(uv_value virtio-devices)
+[[ $devs == *0x0004* ]] || uv_fail "the guest's virtio bus has '$devs', no virtio-rng (0x0004)"
+[[ $(uv_value rng) == ok ]] || uv_fail "the guest could not read its virtio-rng"
+uv_info "virtio devices: $devs; rng: $(uv_value rng-current)"
