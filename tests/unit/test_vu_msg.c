@@ -12,7 +12,9 @@
 
 #include "vhost_user.h"
 
-static uint8_t buf[1024];
+/* The header at 4 bytes past an 8-byte boundary, so that the payload is aligned. */
+static uint8_t raw[1040] __attribute__((aligned(8)));
+#define buf (raw + 4)
 static char err[160];
 
 static size_t mk(uint32_t req, uint32_t flags, uint32_t size, const void *payload)
