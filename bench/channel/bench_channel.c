@@ -24,31 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chan_mem.h"
-#include "virtq.h"
-#include "virtq_driver.h"
+#include "bench_channel.h"
 
-#define RAM_GPA	 0x40000000ULL
-#define RAM_SIZE (8ULL << 20)
-#define DATA_OFF (1ULL << 20)
-#define FEATURES ((1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << VIRTIO_F_INDIRECT_DESC))
-
-struct bench {
-	unsigned num, qd, batch;
-	double seconds;
-	bool indirect;
-	int memfd;
-	uint8_t *ram;	     /* the driver's mapping */
-	struct chan_mem mem; /* the device's own mapping of the same memfd */
-	struct virtq_driver drv;
-	struct virtq vq;
-	int kickfd, callfd;
-	volatile bool stop;
-	uint64_t done, kicks, calls;
-	double dev_cpu;
-};
-
-static double now(clockid_t clk)
+double bench_now(clockid_t clk)
 {
 	struct timespec ts;
 
@@ -106,18 +84,25 @@ static int add_request(struct bench *b, unsigned i)
 	return virtq_driver_add(&b->drv, bufs, 3, b->indirect, (void *)(uintptr_t)i);
 }
 
+bool bench_serve(const struct virtq_elem *e)
+{
+	uint8_t *status;
+
+	if (!e->out_num || !e->in_num || e->iov[0].iov_len < 16)
+		return false;
+	status = e->iov[e->out_num + e->in_num - 1].iov_base;
+	*status = ((const uint8_t *)e->iov[0].iov_base)[0] ? 1 : 0;
+	return true;
+}
+
 /* The null device: look at the header, write the status, complete. */
 static unsigned device_drain(struct bench *b, struct virtq_elem *e)
 {
 	unsigned n = 0;
 
 	while (virtq_pop(&b->vq, e) == 1) {
-		uint8_t *status;
-
-		if (!e->out_num || !e->in_num || e->iov[0].iov_len < 16)
+		if (!bench_serve(e))
 			return n;
-		status = e->iov[e->out_num + e->in_num - 1].iov_base;
-		*status = ((const uint8_t *)e->iov[0].iov_base)[0] ? 1 : 0;
 		virtq_push(&b->vq, e->head, 1);
 		n++;
 	}
@@ -146,8 +131,8 @@ static void phase_engine(struct bench *b)
 
 	for (unsigned i = 0; i < b->qd; i++)
 		free_slots[nfree++] = i;
-	t0 = now(CLOCK_MONOTONIC);
-	c0 = now(CLOCK_THREAD_CPUTIME_ID);
+	t0 = bench_now(CLOCK_MONOTONIC);
+	c0 = bench_now(CLOCK_THREAD_CPUTIME_ID);
 	do {
 		for (unsigned k = 0; k < 1000; k++) {
 			for (unsigned i = 0; i < b->batch && nfree; i++)
@@ -157,9 +142,9 @@ static void phase_engine(struct bench *b)
 			(void)virtq_need_notify(&b->vq);
 			done += driver_reap(b, free_slots, &nfree);
 		}
-		t = now(CLOCK_MONOTONIC) - t0;
+		t = bench_now(CLOCK_MONOTONIC) - t0;
 	} while (t < b->seconds);
-	c0 = now(CLOCK_THREAD_CPUTIME_ID) - c0;
+	c0 = bench_now(CLOCK_THREAD_CPUTIME_ID) - c0;
 	printf("engine:  1 thread, batch %u: %.2f M req/s (%.0f ns per request, driver included)\n",
 	       b->batch, done / t / 1e6, c0 / done * 1e9);
 	printf("result.engine.rps=%.0f\n", done / t);
@@ -174,14 +159,15 @@ static void efd_signal(int fd)
 		perror("eventfd write");
 }
 
-/* Waits for fd (at most 100 ms, so a stop is noticed); consumes its count. */
-static void efd_wait(int fd)
+/* Waits for fd (at most 100 ms, so a stop is noticed); returns the count it consumed. */
+static uint64_t efd_wait(int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (poll(&p, 1, 100) == 1 && read(fd, &v, sizeof(v)) < 0)
 		perror("eventfd read");
+	return v;
 }
 
 /* The back end: what a vhost-user device does on its loop. */
@@ -189,40 +175,31 @@ static void *device_thread(void *arg)
 {
 	static struct virtq_elem e;
 	struct bench *b = arg;
-	double c0 = now(CLOCK_THREAD_CPUTIME_ID);
+	double c0 = bench_now(CLOCK_THREAD_CPUTIME_ID);
 
 	while (!b->stop) {
 		do {
 			virtq_disable_notify(&b->vq);
-			if (device_drain(b, &e) && virtq_need_notify(&b->vq)) {
+			if (device_drain(b, &e) && virtq_need_notify(&b->vq))
 				efd_signal(b->callfd);
-				b->calls++;
-			}
 		} while (virtq_enable_notify(&b->vq));
 		efd_wait(b->kickfd);
 	}
-	b->dev_cpu = now(CLOCK_THREAD_CPUTIME_ID) - c0;
+	b->dev_cpu = bench_now(CLOCK_THREAD_CPUTIME_ID) - c0;
 	return NULL;
 }
 
-static void phase_eventfd(struct bench *b)
+double bench_drive(struct bench *b, double *cpu)
 {
 	unsigned free_slots[VIRTQ_MAX_SIZE], nfree = 0;
 	double t0, t, c0;
-	pthread_t th;
 
-	b->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	b->callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (b->kickfd < 0 || b->callfd < 0 || pthread_create(&th, NULL, device_thread, b)) {
-		perror("phase eventfd");
-		return;
-	}
 	for (unsigned i = 0; i < b->qd; i++)
 		free_slots[nfree++] = i;
-	t0 = now(CLOCK_MONOTONIC);
-	c0 = now(CLOCK_THREAD_CPUTIME_ID);
+	t0 = bench_now(CLOCK_MONOTONIC);
+	c0 = bench_now(CLOCK_THREAD_CPUTIME_ID);
 	do {
-		/* The guest: keep qd requests in flight, kick when the device asks. */
+		/* Keep qd requests in flight, kick when the device asks for it. */
 		while (nfree)
 			add_request(b, free_slots[--nfree]);
 		if (virtq_driver_kick_needed(&b->drv)) {
@@ -231,23 +208,54 @@ static void phase_eventfd(struct bench *b)
 		}
 		virtq_driver_disable_cb(&b->drv);
 		b->done += driver_reap(b, free_slots, &nfree);
-		if (!nfree && !virtq_driver_enable_cb(&b->drv))
-			efd_wait(b->callfd);
-		t = now(CLOCK_MONOTONIC) - t0;
+		if (!nfree && !virtq_driver_enable_cb(&b->drv)) {
+			uint64_t v = efd_wait(b->callfd);
+
+			b->calls += v;
+			/* Used entries pending after a silent wait: a lost interrupt. */
+			if (!v && __atomic_load_n(&b->drv.used->idx, __ATOMIC_ACQUIRE) !=
+					  b->drv.last_used)
+				b->timeouts++;
+		}
+		t = bench_now(CLOCK_MONOTONIC) - t0;
 	} while (t < b->seconds);
-	c0 = now(CLOCK_THREAD_CPUTIME_ID) - c0;
+	*cpu = bench_now(CLOCK_THREAD_CPUTIME_ID) - c0;
+	return t;
+}
+
+void bench_report(struct bench *b, const char *phase, const char *what, double t, double cpu)
+{
+	printf("%s: %s, qd %u: %.2f M req/s; back-end core %.0f%% busy: "
+	       "%.2f M req/s per back-end core; %.3f kicks, %.3f calls per request\n",
+	       phase, what, b->qd, b->done / t / 1e6, 100 * b->dev_cpu / t,
+	       b->done / b->dev_cpu / 1e6, (double)b->kicks / b->done, (double)b->calls / b->done);
+	if (b->timeouts)
+		printf("%s: %lu waits for a call timed out with requests completed (lost "
+		       "interrupts)\n",
+		       phase, (unsigned long)b->timeouts);
+	printf("result.%s.rps=%.0f\n", phase, b->done / t);
+	printf("result.%s.per_core_rps=%.0f\n", phase, b->done / b->dev_cpu);
+	printf("result.%s.both_cores_rps=%.0f\n", phase, b->done / (b->dev_cpu + cpu));
+	printf("result.%s.driver_cpu=%.3f\nresult.%s.device_cpu=%.3f\n", phase, cpu / t, phase,
+	       b->dev_cpu / t);
+}
+
+static void phase_eventfd(struct bench *b)
+{
+	double t, cpu;
+	pthread_t th;
+
+	b->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	b->callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->kickfd < 0 || b->callfd < 0 || pthread_create(&th, NULL, device_thread, b)) {
+		perror("phase eventfd");
+		return;
+	}
+	t = bench_drive(b, &cpu);
 	b->stop = true;
 	efd_signal(b->kickfd);
 	pthread_join(th, NULL);
-	printf("eventfd: 2 threads, qd %u: %.2f M req/s; back-end core %.0f%% busy: "
-	       "%.2f M req/s per back-end core; %.3f kicks, %.3f calls per request\n",
-	       b->qd, b->done / t / 1e6, 100 * b->dev_cpu / t, b->done / b->dev_cpu / 1e6,
-	       (double)b->kicks / b->done, (double)b->calls / b->done);
-	printf("result.eventfd.rps=%.0f\n", b->done / t);
-	printf("result.eventfd.per_core_rps=%.0f\n", b->done / b->dev_cpu);
-	printf("result.eventfd.both_cores_rps=%.0f\n", b->done / (b->dev_cpu + c0));
-	printf("result.eventfd.driver_cpu=%.3f\nresult.eventfd.device_cpu=%.3f\n", c0 / t,
-	       b->dev_cpu / t);
+	bench_report(b, "eventfd", "2 threads, eventfd", t, cpu);
 	close(b->kickfd);
 	close(b->callfd);
 }
@@ -255,7 +263,7 @@ static void phase_eventfd(struct bench *b)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-channel [--seconds S] [--num N] [--qd N] [--batch N] "
-		   "[--indirect] [--only engine|eventfd]\n");
+		   "[--indirect] [--only engine|eventfd|vhost-user]\n");
 }
 
 static int run_phase(struct bench *proto, void (*phase)(struct bench *))
@@ -318,7 +326,9 @@ int main(int argc, char **argv)
 	/* Each request takes 3 descriptors (1 indirect), and 8 KiB of slots. */
 	if (b.seconds <= 0 || !b.num || b.num > VIRTQ_MAX_SIZE || (b.num & (b.num - 1)) || !b.qd ||
 	    b.qd * (b.indirect ? 1 : 3) > b.num || (uint64_t)b.qd * 8192 > RAM_SIZE - DATA_OFF ||
-	    !b.batch || (only && strcmp(only, "engine") && strcmp(only, "eventfd"))) {
+	    !b.batch ||
+	    (only && strcmp(only, "engine") && strcmp(only, "eventfd") &&
+	     strcmp(only, "vhost-user"))) {
 		usage(stderr);
 		return 2;
 	}
@@ -328,5 +338,7 @@ int main(int argc, char **argv)
 		ret |= run_phase(&b, phase_engine);
 	if (!only || !strcmp(only, "eventfd"))
 		ret |= run_phase(&b, phase_eventfd);
+	if (!only || !strcmp(only, "vhost-user"))
+		ret |= run_phase(&b, phase_vhost_user);
 	return ret;
 }
