@@ -324,15 +324,29 @@ static bool vu_fd_covers(int fd, uint64_t off, uint64_t len)
 	return !S_ISREG(st.st_mode) || (uint64_t)st.st_size >= off + len;
 }
 
+static bool vu_back_same_table(struct vu_back *b, const struct vhost_user_memory *mem)
+{
+	if (mem->nregions != b->mem.nr)
+		return false;
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct vhost_user_region *r = &mem->regions[i];
+		const struct chan_mem_region *o = &b->mem.r[i];
+
+		if (r->gpa != o->gpa || r->size != o->size || r->uaddr != o->uaddr)
+			return false;
+	}
+	return true;
+}
+
 static int vu_back_set_mem_table(struct vu_back *b, struct vhost_user_msg *m)
 {
 	const struct vhost_user_memory *mem = &m->payload.memory;
 	struct chan_mem nm;
 	int ret = 0;
 
-	/* Running rings point into the old mappings. */
+	/* Running rings point into the old mappings; a front end may resend the same table. */
 	if (vu_back_any_started(b))
-		return -EBUSY;
+		return vu_back_same_table(b, mem) ? 0 : -EBUSY;
 	chan_mem_init(&nm);
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		const struct vhost_user_region *r = &mem->regions[i];

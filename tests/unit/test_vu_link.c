@@ -377,9 +377,20 @@ START_TEST(test_echo)
 	ck_front(&g, vu_front_set_status(&g.f, 0x0f));
 	ck_front(&g, vu_front_get_status(&g.f, &status));
 	ck_assert_uint_eq(status, 0x0f);
+	/* While a ring runs, the same table again is fine, another one is refused. */
+	{
+		struct vu_mem_region r = {
+			.gpa = 0, .size = RAM_SIZE, .uaddr = (uintptr_t)g.ram, .fd = g.memfd};
+
+		ck_front(&g, vu_front_set_mem_table(&g.f, &r, 1));
+		r.size = RAM_SIZE / 2;
+		ck_assert_int_eq(vu_front_set_mem_table(&g.f, &r, 1), -EIO);
+		guest_submit(&g, 8);
+		ck_assert_int_eq(guest_wait(&g), 8);
+	}
 	/* Stopping the ring tells where it got to; the device hears it. */
 	ck_front(&g, vu_front_vring_stop(&g.f, 0, &base));
-	ck_assert_uint_eq(base, 8);
+	ck_assert_uint_eq(base, 9);
 	ck_assert_int_eq(dev.stops, 1);
 	/* Refused requests get a clear error, the connection lives on. */
 	{
