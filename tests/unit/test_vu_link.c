@@ -444,8 +444,9 @@ START_TEST(test_hostile_ring_needs_reset)
 {
 	struct echo dev_bad = {0}, dev_good = {0};
 	struct guest bad, good;
+	struct vhost_user_msg m;
 	uint8_t status = 0;
-	int fds;
+	int fds, bk[2];
 
 	loop_setup();
 	fds = count_fds();
@@ -453,6 +454,16 @@ START_TEST(test_hostile_ring_needs_reset)
 	guest_init(&good);
 	guest_connect(&bad, start_back(&dev_bad, "hostile"), true, 0);
 	guest_connect(&good, start_back(&dev_good, "good"), true, 0);
+	/* A back-end channel, set up by hand: our front end does not speak it. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bk), 0);
+	vu_msg_init(&m, VHOST_USER_SET_PROTOCOL_FEATURES, 8);
+	m.payload.u64 = bad.f.protocol_features | (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ);
+	ck_assert_int_eq(vu_msg_send(bad.f.fd, &m, 1000), 0);
+	vu_msg_init(&m, VHOST_USER_SET_BACKEND_REQ_FD, 0);
+	m.nfds = 1;
+	m.fds[0] = bk[1];
+	ck_assert_int_eq(vu_msg_send(bad.f.fd, &m, 1000), 0);
+	close(bk[1]);
 	/* A descriptor loop: 0 -> 1 -> 0. */
 	bad.drv.desc[0] = (struct virtq_desc){DATA_GPA, 16, VIRTQ_DESC_F_NEXT, 1};
 	bad.drv.desc[1] = (struct virtq_desc){DATA_GPA, 16, VIRTQ_DESC_F_NEXT, 0};
@@ -463,6 +474,18 @@ START_TEST(test_hostile_ring_needs_reset)
 		ck_front(&bad, vu_front_get_status(&bad.f, &status));
 	}
 	ck_assert_uint_eq(status & 0x40, 0x40);
+	/* The front end was told on the back-end channel. */
+	{
+		struct pollfd p = {.fd = bk[0], .events = POLLIN};
+		struct vhost_user_hdr h;
+
+		ck_assert_int_eq(poll(&p, 1, 3000), 1);
+		ck_assert_int_eq(read(bk[0], &h, sizeof(h)), (ssize_t)sizeof(h));
+		ck_assert_uint_eq(h.request, VHOST_USER_BACKEND_CONFIG_CHANGE_MSG);
+		ck_assert_uint_eq(h.flags, VHOST_USER_VERSION);
+		ck_assert_uint_eq(h.size, 0);
+		close(bk[0]);
+	}
 	/* The other connection on the same loop is served all along. */
 	for (unsigned i = 0; i < 4; i++) {
 		guest_submit(&good, i);
