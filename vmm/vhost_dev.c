@@ -13,6 +13,7 @@
 
 #define VHOST_RETRY_US	    100000
 #define VHOST_RETRY_LOG_SEC 5
+#define VHOST_TIMEOUT_MS    15000
 
 static bool vhost_has_proto(const struct vhost_dev *d, unsigned bit)
 {
@@ -139,6 +140,20 @@ static int vhost_set_config(void *be, uint32_t off, const void *buf, uint32_t le
 	return err;
 }
 
+/*
+ * A request that failed for want of a peer, or left the stream out of step,
+ * ends the connection: the event loop then sees it close and recovers.
+ */
+static bool vhost_conn_error(struct vhost_dev *d, int err)
+{
+	if (err != -ETIMEDOUT && err != -EPROTO && err != -EPIPE && err != -ECONNRESET &&
+	    err != -ENOTCONN)
+		return false;
+	if (d->f.fd >= 0)
+		shutdown(d->f.fd, SHUT_RDWR);
+	return true;
+}
+
 static int vhost_start(void *be, uint64_t features, struct vpci_queue *q, unsigned nq)
 {
 	struct vhost_dev *d = be;
@@ -152,6 +167,9 @@ static int vhost_start(void *be, uint64_t features, struct vpci_queue *q, unsign
 		err = -ENOTCONN;
 	else if (d->connected) /* else the reconnection will start it */
 		err = vhost_setup(d, false);
+	/* With a socket, a lost back end is waited for, not an error. */
+	if (err && d->socket[0] && vhost_conn_error(d, err))
+		err = 0;
 	d->running = !err;
 	pthread_mutex_unlock(&d->lock);
 	return err;
@@ -161,11 +179,15 @@ static void vhost_stop(void *be, struct vpci_queue *q, unsigned nq)
 {
 	struct vhost_dev *d = be;
 	uint16_t base;
+	int err;
 
 	pthread_mutex_lock(&d->lock);
 	for (unsigned i = 0; d->connected && i < nq; i++)
-		if (q[i].enabled && vu_front_vring_stop(&d->f, i, &base))
+		if (q[i].enabled && (err = vu_front_vring_stop(&d->f, i, &base))) {
 			pr_debug("%s: GET_VRING_BASE %u: %s", d->name, i, d->f.err);
+			if (vhost_conn_error(d, err))
+				break;
+		}
 	d->running = false;
 	pthread_mutex_unlock(&d->lock);
 }
@@ -294,6 +316,8 @@ int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e, unsign
 	}
 	pthread_mutex_init(&d->lock, NULL);
 	vu_front_init(&d->f);
+	/* A slow back end pauses a vCPU; one that never answers is given up on. */
+	d->f.timeout_ms = VHOST_TIMEOUT_MS;
 	d->info = virtio_dev_info(e->kind);
 	if (!d->info) {
 		snprintf(err, errlen, "device %u: unknown kind", index);

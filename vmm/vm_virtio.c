@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The VM's virtio devices: back ends, and the KVM plumbing of their transports. */
 #include <errno.h>
+#include <event2/thread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -68,6 +69,11 @@ static const struct vpci_host_ops vm_vpci_host_ops = {
 
 int vm_virtio_open(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN])
 {
+	/* In-process back ends make their event bases now: threads must be on first. */
+	if (o->nr_devices && evthread_use_pthreads()) {
+		snprintf(err, VM_ERR_LEN, "libevent without thread support");
+		return -1;
+	}
 	for (unsigned i = 0; i < o->nr_devices; i++) {
 		int ret = vhost_dev_open(&vm->virtio[i], &o->devices[i], i, err, VM_ERR_LEN);
 

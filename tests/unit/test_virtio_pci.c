@@ -5,11 +5,14 @@
 #include "uvcheck.h"
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "options.h"
+#include "vhost_dev.h"
 #include "virtio_pci.h"
 
 #define NQ	  2
@@ -582,6 +585,78 @@ START_TEST(hostile)
 }
 END_TEST
 
+static int parse(struct vm_options *o, char *err, int n, ...)
+{
+	char *argv[16] = {"run", "--kernel", "k"};
+	va_list ap;
+
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		argv[3 + i] = va_arg(ap, char *);
+	va_end(ap);
+	return options_parse_run(3 + n, argv, o, err);
+}
+
+START_TEST(options)
+{
+	static struct vm_options o;
+	char err[OPT_ERR_LEN];
+
+	ck_assert_int_eq(parse(&o, err, 5, "--disk", "vhost-user=/run/a.sock", "--rng", "--disk",
+			       "img,readonly=on,serial=S1,num-queues=2"),
+			 0);
+	ck_assert_uint_eq(o.nr_devices, 3);
+	ck_assert_int_eq(o.devices[0].kind, IOPART_BLK);
+	ck_assert_str_eq(o.devices[0].socket, "/run/a.sock");
+	ck_assert_int_eq(o.devices[1].kind, IOPART_RNG);
+	ck_assert_str_eq(o.devices[1].socket, "");
+	ck_assert_str_eq(o.devices[2].path, "img");
+	ck_assert(o.devices[2].readonly);
+	ck_assert_uint_eq(o.devices[2].num_queues, 2);
+	ck_assert_str_eq(o.devices[2].serial, "S1");
+	ck_assert_int_eq(parse(&o, err, 2, "--net", "vhost-user=/s"), 0);
+	ck_assert_int_eq(o.devices[0].kind, IOPART_NET);
+
+	ck_assert_int_eq(parse(&o, err, 2, "--disk", "img,bogus=1"), -1);
+	ck_assert_ptr_nonnull(strstr(err, "bogus"));
+	ck_assert_int_eq(parse(&o, err, 2, "--disk", "vhost-user="), -1);
+	ck_assert_int_eq(parse(&o, err, 2, "--net", "eth0"), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--net"));
+	ck_assert_int_eq(parse(&o, err, 1, "--disk"), -1);
+	for (int i = 0; i <= OPT_MAX_DEVICES; i++) {
+		char *argv[3 + 2 * (OPT_MAX_DEVICES + 1)];
+		int n = 3;
+
+		argv[0] = "run", argv[1] = "--kernel", argv[2] = "k";
+		for (int j = 0; j <= i; j++)
+			argv[n++] = "--rng";
+		ck_assert_int_eq(options_parse_run(n, argv, &o, err), i < OPT_MAX_DEVICES ? 0 : -1);
+	}
+}
+END_TEST
+
+START_TEST(queue_counts)
+{
+	uint8_t cfg[64] = {0};
+	const struct virtio_dev_info *blk = virtio_dev_info(IOPART_BLK);
+
+	ck_assert_ptr_nonnull(blk);
+	ck_assert_ptr_null(virtio_dev_info((enum iopart_kind)42));
+	ck_assert_uint_eq(virtio_dev_queues(blk, 0, cfg, 8), 1);
+	cfg[34] = 4;
+	ck_assert_uint_eq(virtio_dev_queues(blk, 1ULL << 12, cfg, 8), 4);
+	ck_assert_uint_eq(virtio_dev_queues(blk, 1ULL << 12, cfg, 2), 2);
+	cfg[34] = 0;
+	cfg[35] = 1; /* 256 queues: more than MSI-X vectors */
+	ck_assert_uint_eq(virtio_dev_queues(blk, 1ULL << 12, cfg, 0), VPCI_MAX_QUEUES);
+	ck_assert_uint_eq(virtio_dev_queues(virtio_dev_info(IOPART_NET), 0, cfg, 1), 2);
+	ck_assert_uint_eq(virtio_dev_queues(virtio_dev_info(IOPART_RNG), 0, cfg, 1), 1);
+	/* never offered: transport features the back ends lack */
+	ck_assert_uint_eq(virtio_pci_filter_features(~0ULL),
+			  0xffffffULL | VIRTIO_F_BIT(28) | VIRTIO_F_BIT(29) | VIRTIO_F_BIT(32));
+}
+END_TEST
+
 static Suite *virtio_pci_suite(void)
 {
 	Suite *s = suite_create("virtio_pci");
@@ -596,6 +671,10 @@ static Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, ioeventfds);
 	tcase_add_test(tc, pci_cfg_window);
 	tcase_add_test(tc, hostile);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("options");
+	tcase_add_test(tc, options);
+	tcase_add_test(tc, queue_counts);
 	suite_add_tcase(s, tc);
 	return s;
 }
