@@ -127,11 +127,17 @@ value() {
 	local v
 	v=$(tr -d '\r' <"$CONSOLE" | sed -n "s/^.*UVTEST $1=//p" | tail -n 1)
 	[[ -n $v ]] || fail "boot $NBOOT: no 'UVTEST $1=' line"
-	printf '%s\n' "$v"
+	# The values checked here have no blanks; a kernel message may follow.
+	v=${v%%\[*}
+	printf '%s\n' "${v%% *}"
 }
 
 # shas: the sorted "sha-NAME=SUM" lines of the last boot.
-shas() { tr -d '\r' <"$CONSOLE" | sed -n 's/^.*UVTEST \(sha-[^=]*=[0-9a-f]*\)$/\1/p' | sort; }
+# A kernel message may land on the same console line right after the sum:
+# only 64 hex digits count.
+shas() {
+	tr -d '\r' <"$CONSOLE" | grep -o 'UVTEST sha-[^=]*=[0-9a-f]\{64\}' | sed 's/^UVTEST //' | sort
+}
 
 expect_value() {
 	local v
