@@ -430,8 +430,10 @@ static void vpci_bar_access(struct virtio_pci *vp, uint64_t off, void *data, uns
 		break;
 	case VPCI_NOTIFY_OFF:
 		/* Only reached while no ioeventfd sits on the address. */
-		if (is_write && rel / VPCI_NOTIFY_MULT < vp->c.num_queues &&
-		    write(vp->q[rel / VPCI_NOTIFY_MULT].kick_fd, &v, sizeof(v)) < 0)
+		if (!is_write || rel / VPCI_NOTIFY_MULT >= vp->c.num_queues)
+			break;
+		vp->trapped_kicks++;
+		if (write(vp->q[rel / VPCI_NOTIFY_MULT].kick_fd, &v, sizeof(v)) < 0)
 			pr_debug("virtio-pci: kick: %s", strerror(errno));
 		break;
 	case VPCI_MSIX_TABLE_OFF:
@@ -610,6 +612,10 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_cfg *c)
 
 void virtio_pci_exit(struct virtio_pci *vp)
 {
+	/* Many of these mean the ioeventfds are not where the guest writes. */
+	if (vp->trapped_kicks)
+		pr_debug("virtio-pci %02x.0: %llu notifications trapped to uvmm", vp->pci.slot,
+			 (unsigned long long)vp->trapped_kicks);
 	if (vp->started && vp->c.be)
 		vp->c.be->stop(vp->c.be_ctx, vp->q, vp->c.num_queues);
 	vp->started = false;

@@ -140,6 +140,7 @@ struct virtio_pci {
 	uint16_t queue_select;
 	bool started;
 	uint64_t ioeventfd_base; /* BAR address the ioeventfds sit on; 0 = none */
+	uint64_t trapped_kicks;
 	uint8_t config[VPCI_CONFIG_MAX];
 	struct vpci_queue q[VPCI_MAX_QUEUES];
 };
