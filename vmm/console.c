@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,10 +17,23 @@
 #include "console.h"
 #include "log.h"
 
-#define CONSOLE_BUF    4096
-#define BACKLOG_SIZE   (64 * 1024) /* output kept for a unix client that attaches late */
-#define CTRL_A	       0x01
-#define WRITE_STALL_MS 200
+#define CONSOLE_BUF  4096
+#define BACKLOG_SIZE (64 * 1024) /* output kept for a unix client that attaches late */
+/*
+ * Output waiting for a slow reader. A serial port hands us one byte per
+ * exit, and a unix socket holds only a few hundred one-byte writes, so the
+ * vCPU never writes itself: it queues, and the event loop writes in chunks.
+ */
+#define OUT_RING_SIZE (1024 * 1024)
+#define OUT_CHUNK     4096 /* PIPE_BUF: a write this size to a writable pipe never blocks */
+#define DRAIN_MS      2000 /* how long output may still take to leave at exit */
+#define CTRL_A	      0x01
+
+/* A byte ring; the backlog overwrites its oldest bytes, the output ring refuses new ones. */
+struct byte_ring {
+	uint8_t *buf;
+	size_t size, head, len;
+};
 
 struct console {
 	enum console_kind kind;
@@ -35,9 +49,10 @@ struct console {
 	size_t pending_off, pending_len;
 	bool escape;
 	bool eof;
-	bool stalled; /* the reader stopped reading: drop output until it resumes */
-	uint8_t *backlog;
-	size_t backlog_head, backlog_len;
+	struct byte_ring out, backlog;
+	uint64_t out_dropped;
+	bool out_dropping;
+	struct event *flush_ev, *writable_ev;
 	console_sink_fn sink;
 	void *sink_ctx;
 	void (*quit)(void *ctx);
@@ -88,11 +103,29 @@ static size_t console_unescape(struct console *c, uint8_t *buf, size_t n)
 	return out;
 }
 
+static void console_on_writable(evutil_socket_t fd, short what, void *arg);
+
+/* Gives output a descriptor (or none: fd -1); called with out_lock held. */
+static int console_set_out(struct console *c, int fd)
+{
+	if (c->writable_ev) {
+		event_free(c->writable_ev);
+		c->writable_ev = NULL;
+	}
+	c->out_fd = fd;
+	c->out.len = 0;
+	if (fd < 0)
+		return 0;
+	c->writable_ev = event_new(c->base, fd, EV_WRITE, console_on_writable, c);
+	return c->writable_ev ? 0 : -ENOMEM;
+}
+
 static void console_client_gone(struct console *c)
 {
 	pthread_mutex_lock(&c->out_lock);
 	close(c->in_fd);
-	c->in_fd = c->out_fd = -1;
+	c->in_fd = -1;
+	console_set_out(c, -1);
 	pthread_mutex_unlock(&c->out_lock);
 	event_free(c->in_ev);
 	c->in_ev = NULL;
@@ -132,61 +165,145 @@ static void console_on_ready(evutil_socket_t fd, short what, void *arg)
 	console_offer(arg);
 }
 
-static int console_write_all(int fd, const uint8_t *buf, size_t len, int stall_ms)
+static size_t ring_put(struct byte_ring *r, const uint8_t *buf, size_t len, bool overwrite)
 {
-	while (len) {
-		ssize_t n = write(fd, buf, len);
+	size_t done = 0;
 
+	for (; done < len; done++) {
+		if (r->len == r->size) {
+			if (!overwrite)
+				break;
+			r->head = (r->head + 1) % r->size;
+			r->len--;
+		}
+		r->buf[(r->head + r->len) % r->size] = buf[done];
+		r->len++;
+	}
+	return done;
+}
+
+/* The longest run of queued bytes that is contiguous in memory. */
+static size_t ring_peek(const struct byte_ring *r, const uint8_t **p)
+{
+	size_t first = r->size - r->head;
+
+	*p = r->buf + r->head;
+	return r->len < first ? r->len : first;
+}
+
+static void ring_consume(struct byte_ring *r, size_t n)
+{
+	r->head = (r->head + n) % r->size;
+	r->len -= n;
+}
+
+/*
+ * Writes queued output until it is gone or the reader is full; then waits
+ * for the descriptor to become writable. Event loop only.
+ */
+static void console_flush(struct console *c)
+{
+	struct pollfd p = {.events = POLLOUT};
+	const uint8_t *buf;
+	ssize_t n;
+	size_t len;
+
+	pthread_mutex_lock(&c->out_lock);
+	while (c->out.len && c->out_fd >= 0) {
+		/* stdout may be blocking: write only what the reader has room for. */
+		p.fd = c->out_fd;
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
+			if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+				goto gone;
+			event_add(c->writable_ev, NULL);
+			break;
+		}
+		len = ring_peek(&c->out, &buf);
+		n = write(c->out_fd, buf, len < OUT_CHUNK ? len : OUT_CHUNK);
+		if (n > 0) {
+			ring_consume(&c->out, (size_t)n);
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = {.fd = fd, .events = POLLOUT};
-
-			/* A reader that stalls loses output rather than stopping the guest. */
-			if (poll(&p, 1, stall_ms) <= 0)
-				return -EAGAIN;
-			continue;
+			event_add(c->writable_ev, NULL);
+			break;
 		}
-		if (n <= 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
+	gone:
+		/* The reader went away: a socket client is dropped by its input side. */
+		c->out.len = 0;
+		if (c->kind != CONSOLE_UNIX)
+			console_set_out(c, -1);
+		break;
 	}
-	return 0;
-}
-
-static void console_backlog_add(struct console *c, const uint8_t *buf, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		c->backlog[(c->backlog_head + c->backlog_len) % BACKLOG_SIZE] = buf[i];
-		if (c->backlog_len < BACKLOG_SIZE)
-			c->backlog_len++;
-		else
-			c->backlog_head = (c->backlog_head + 1) % BACKLOG_SIZE;
-	}
-}
-
-void console_write(struct console *c, const uint8_t *buf, size_t len)
-{
-	pthread_mutex_lock(&c->out_lock);
-	if (c->backlog)
-		console_backlog_add(c, buf, len);
-	/*
-	 * Nobody may be reading a pty: drop at once rather than slow the guest.
-	 * A socket client gets one grace period per stall, not one per byte.
-	 */
-	if (c->out_fd >= 0) {
-		int stall = c->kind == CONSOLE_PTY || c->stalled ? 0 : WRITE_STALL_MS;
-
-		c->stalled = console_write_all(c->out_fd, buf, len, stall) == -EAGAIN;
+	if (!c->out.len && c->out_dropping) {
+		pr_warn("console reader fell behind: %" PRIu64 " bytes of output lost",
+			c->out_dropped);
+		c->out_dropping = false;
+		c->out_dropped = 0;
 	}
 	pthread_mutex_unlock(&c->out_lock);
+}
+
+static void console_on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	console_flush(arg);
+}
+
+static void console_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	console_flush(arg);
+}
+
+/* Any thread (vCPUs): queue, and wake the loop when the queue was empty. */
+void console_write(struct console *c, const uint8_t *buf, size_t len)
+{
+	bool kick = false;
+	size_t n;
+
+	pthread_mutex_lock(&c->out_lock);
+	if (c->backlog.buf)
+		ring_put(&c->backlog, buf, len, true);
+	if (c->out_fd >= 0) {
+		kick = !c->out.len;
+		n = ring_put(&c->out, buf, len, false);
+		/* A reader that stalls loses output rather than stopping the guest. */
+		if (n < len) {
+			c->out_dropped += len - n;
+			c->out_dropping = true;
+		}
+	}
+	pthread_mutex_unlock(&c->out_lock);
+	if (kick)
+		event_active(c->flush_ev, 0, 0);
+}
+
+/* Exit: what the guest wrote last (often why it stopped) should not be lost. */
+static void console_drain(struct console *c)
+{
+	struct pollfd p = {.events = POLLOUT};
+	int left = DRAIN_MS;
+
+	for (;;) {
+		console_flush(c);
+		pthread_mutex_lock(&c->out_lock);
+		p.fd = c->out_fd;
+		pthread_mutex_unlock(&c->out_lock);
+		if (!c->out.len || p.fd < 0 || left <= 0)
+			break;
+		if (poll(&p, 1, 50) == 0)
+			left -= 50;
+	}
 }
 
 static void console_on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct console *c = arg;
-	size_t first;
 	int cfd;
 
 	(void)what;
@@ -204,15 +321,20 @@ static void console_on_accept(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	pthread_mutex_lock(&c->out_lock);
-	c->in_fd = c->out_fd = cfd;
-	c->stalled = false;
-	first = BACKLOG_SIZE - c->backlog_head;
-	if (first > c->backlog_len)
-		first = c->backlog_len;
-	console_write_all(cfd, c->backlog + c->backlog_head, first, WRITE_STALL_MS);
-	console_write_all(cfd, c->backlog, c->backlog_len - first, WRITE_STALL_MS);
+	c->in_fd = cfd;
+	if (console_set_out(c, cfd)) {
+		pthread_mutex_unlock(&c->out_lock);
+		console_client_gone(c);
+		return;
+	}
+	/* A late client first gets what it missed. */
+	for (size_t i = 0; i < c->backlog.len; i++)
+		c->out.buf[i] = c->backlog.buf[(c->backlog.head + i) % c->backlog.size];
+	c->out.head = 0;
+	c->out.len = c->backlog.len;
 	pthread_mutex_unlock(&c->out_lock);
 	event_add(c->in_ev, NULL);
+	console_flush(c);
 }
 
 static int console_setup_stdio(struct console *c, char *err, size_t errlen)
@@ -277,9 +399,10 @@ static int console_setup_unix(struct console *c, const char *path, char *err, si
 	}
 	c->listen_fd = fd;
 	c->sock_path = strdup(path);
-	c->backlog = malloc(BACKLOG_SIZE);
+	c->backlog.buf = malloc(BACKLOG_SIZE);
+	c->backlog.size = BACKLOG_SIZE;
 	c->listen_ev = event_new(c->base, fd, EV_READ | EV_PERSIST, console_on_accept, c);
-	if (!c->sock_path || !c->backlog || !c->listen_ev || event_add(c->listen_ev, NULL)) {
+	if (!c->sock_path || !c->backlog.buf || !c->listen_ev || event_add(c->listen_ev, NULL)) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -301,7 +424,10 @@ struct console *console_create(const struct console_cfg *cfg, struct event_base 
 	c->in_fd = c->out_fd = c->listen_fd = c->pty_slave_fd = -1;
 	pthread_mutex_init(&c->out_lock, NULL);
 	c->ready_ev = event_new(base, -1, 0, console_on_ready, c);
-	if (!c->ready_ev) {
+	c->flush_ev = event_new(base, -1, 0, console_on_flush, c);
+	c->out.buf = malloc(OUT_RING_SIZE);
+	c->out.size = OUT_RING_SIZE;
+	if (!c->ready_ev || !c->flush_ev || !c->out.buf) {
 		snprintf(err, errlen, "out of memory");
 		goto err_free;
 	}
@@ -318,6 +444,10 @@ struct console *console_create(const struct console_cfg *cfg, struct event_base 
 	}
 	if (ret)
 		goto err_free;
+	if (c->out_fd >= 0 && console_set_out(c, c->out_fd)) {
+		snprintf(err, errlen, "out of memory");
+		goto err_free;
+	}
 	if (c->in_fd >= 0) {
 		c->in_ev = event_new(base, c->in_fd, EV_READ | EV_PERSIST, console_on_input, c);
 		if (!c->in_ev) {
@@ -342,6 +472,12 @@ void console_destroy(struct console *c)
 {
 	if (!c)
 		return;
+	if (c->flush_ev && c->out.buf)
+		console_drain(c);
+	if (c->writable_ev)
+		event_free(c->writable_ev);
+	if (c->flush_ev)
+		event_free(c->flush_ev);
 	if (c->in_ev)
 		event_free(c->in_ev);
 	if (c->listen_ev)
@@ -359,7 +495,8 @@ void console_destroy(struct console *c)
 		unlink(c->sock_path);
 	}
 	free(c->sock_path);
-	free(c->backlog);
+	free(c->backlog.buf);
+	free(c->out.buf);
 	pthread_mutex_destroy(&c->out_lock);
 	free(c);
 }
