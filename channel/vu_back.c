@@ -70,6 +70,16 @@ static uint64_t vu_back_offered(struct vu_back *b)
 	       BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 }
 
+/* A device without config space does not offer CONFIG (QEMU warns about it). */
+static uint64_t vu_back_protocol_offered(const struct vu_back *b)
+{
+	uint64_t p = vu_back_protocol;
+
+	if (!b->ops->get_config)
+		p &= ~BIT(VHOST_USER_PROTOCOL_F_CONFIG);
+	return p;
+}
+
 static void vu_back_send(struct vu_back *b, struct vhost_user_msg *r)
 {
 	r->hdr.flags = VHOST_USER_VERSION | VHOST_USER_REPLY;
@@ -557,10 +567,10 @@ static int vu_back_handle(struct vu_back *b, struct vhost_user_msg *m)
 	case VHOST_USER_SET_FEATURES:
 		return vu_back_set_features(b, v);
 	case VHOST_USER_GET_PROTOCOL_FEATURES:
-		vu_back_reply_u64(b, m->hdr.request, vu_back_protocol);
+		vu_back_reply_u64(b, m->hdr.request, vu_back_protocol_offered(b));
 		return 0;
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
-		if (v & ~vu_back_protocol)
+		if (v & ~vu_back_protocol_offered(b))
 			return -EINVAL;
 		b->protocol = v;
 		return 0;

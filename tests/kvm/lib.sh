@@ -228,7 +228,9 @@ expect_line() {
 # fails when there is none.
 uv_value() {
 	local key=$1 log=${2:-$UV_LOG} v
-	v=$(tr -d '\r' <"$log" | sed -n "s/^.*UVTEST $key=//p" | tail -n 1)
+	# A kernel message may land on the same line, after the value: cut it.
+	v=$(tr -d '\r' <"$log" | sed -n "s/^.*UVTEST $key=//p" | tail -n 1 |
+		sed 's/\[ *[0-9][0-9]*\.[0-9][0-9]*\].*$//')
 	[[ -n $v ]] || uv_fail "no 'UVTEST $key=' line in $log"
 	printf '%s\n' "$v"
 }
