@@ -15,6 +15,7 @@
 #define BLK_SEG_MAX	126	   /* data segments per request, as advertised */
 #define BLK_BOUNCE_MAX	(4u << 20) /* largest unaligned O_DIRECT request */
 #define BLK_DISCARD_MAX (1u << 22) /* sectors per discard / write-zeroes */
+#define BLK_ZERO_CHUNK	(1u << 20) /* zeroes written per I/O where fallocate cannot */
 
 struct blk_dev;
 

@@ -80,7 +80,12 @@ static int blk_req_submit(struct blk_req *r)
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
 	default: /* DISCARD, WRITE_ZEROES */
-		io_uring_prep_fallocate(sqe, fd, r->fa_mode, r->off, r->len);
+		if (r->fa_mode)
+			io_uring_prep_fallocate(sqe, fd, r->fa_mode, r->off, r->len);
+		else /* writing zeroes by hand, a chunk at a time */
+			io_uring_prep_write(sqe, fd, r->bounce,
+					    r->len < BLK_ZERO_CHUNK ? r->len : BLK_ZERO_CHUNK,
+					    r->off);
 		break;
 	}
 	io_uring_sqe_set_data(sqe, r);
@@ -251,9 +256,33 @@ static void blk_req_finish(struct blk_req *r, int res)
 		blk_req_done(r, res == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
 		return;
 	}
+	if (!r->fa_mode) {
+		if (res <= 0) {
+			blk_req_done(r, VIRTIO_BLK_S_IOERR);
+			return;
+		}
+		r->off += (uint64_t)res;
+		r->len -= (size_t)res;
+		if (r->len && blk_req_submit(r) < 0) {
+			io_uring_submit(&q->ring);
+			return;
+		}
+		blk_req_done(r, VIRTIO_BLK_S_OK);
+		return;
+	}
 	/* Some file systems (tmpfs) punch holes but cannot zero a range. */
 	if (res == -EOPNOTSUPP && r->fa_mode & FALLOC_FL_ZERO_RANGE) {
 		r->fa_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		if (blk_req_submit(r) < 0) {
+			io_uring_submit(&q->ring);
+			return;
+		}
+	}
+	/* Nor punch (9p): then zeroes are written, from one zeroed buffer. */
+	if (res == -EOPNOTSUPP && r->type == VIRTIO_BLK_T_WRITE_ZEROES &&
+	    !posix_memalign(&r->bounce, 4096, BLK_ZERO_CHUNK)) {
+		memset(r->bounce, 0, BLK_ZERO_CHUNK);
+		r->fa_mode = 0;
 		if (blk_req_submit(r) < 0) {
 			io_uring_submit(&q->ring);
 			return;

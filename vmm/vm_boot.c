@@ -95,8 +95,9 @@ static int vm_setup_tables(struct vm *vm, uint64_t *rsdp, char err[VM_ERR_LEN])
 		.pci_io_size = PORT_PCI_IO_SIZE,
 		.mmio32_base = LAYOUT_MMIO32_BASE,
 		.mmio32_size = LAYOUT_MMIO32_SIZE,
-		.mmio64_base = vm->pci.mmio64_next,
-		.mmio64_size = vm->pci.mmio64_end - vm->pci.mmio64_next,
+		/* The whole window: BARs uvmm placed lie inside it and can stay. */
+		.mmio64_base = vm->pci.windows[1].base,
+		.mmio64_size = vm->pci.mmio64_end - vm->pci.windows[1].base,
 	};
 	void *acpi = gmem_hva(&vm->mem, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
 	void *mp = gmem_hva(&vm->mem, LAYOUT_MPTABLE, LAYOUT_MPTABLE_SIZE);
