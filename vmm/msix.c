@@ -5,19 +5,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "le.h"
 #include "msix.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
 
 void msix_init(struct msix *m, unsigned nr, const struct msix_ops *ops, void *ctx)
 {
@@ -41,9 +30,9 @@ void msix_cap_fill(const struct msix *m, uint8_t *cfg, uint8_t *wmask, unsigned 
 {
 	cfg[cap] = PCI_CAP_ID_MSIX;
 	cfg[cap + 1] = (uint8_t)next;
-	put16(cfg + cap + 2, (uint16_t)(m->nr - 1));
-	put32(cfg + cap + 4, table_off | bar);
-	put32(cfg + cap + 8, pba_off | bar);
+	le_put16(cfg + cap + 2, (uint16_t)(m->nr - 1));
+	le_put32(cfg + cap + 4, table_off | bar);
+	le_put32(cfg + cap + 8, pba_off | bar);
 	/* Only enable and function mask are the guest's; the table size is not. */
 	wmask[cap + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
 }

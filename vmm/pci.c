@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "le.h"
 #include "pci.h"
 
 #define CF8_ENABLE     (1u << 31)
@@ -13,34 +14,17 @@
 #define HOST_DEVICE	  0x0008
 #define CLASS_HOST_BRIDGE 0x06000000
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t class_rev,
 		  uint16_t subsys_vendor, uint16_t subsys)
 {
 	memset(d, 0, sizeof(*d));
-	put16(d->cfg + PCI_VENDOR_ID, vendor);
-	put16(d->cfg + PCI_DEVICE_ID, device);
-	put32(d->cfg + PCI_CLASS_REVISION, class_rev);
-	put16(d->cfg + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
-	put16(d->cfg + PCI_SUBSYSTEM_VENDOR_ID + 2, subsys);
-	put16(d->wmask + PCI_COMMAND,
-	      PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | 0x400 /* INTx disable */);
+	le_put16(d->cfg + PCI_VENDOR_ID, vendor);
+	le_put16(d->cfg + PCI_DEVICE_ID, device);
+	le_put32(d->cfg + PCI_CLASS_REVISION, class_rev);
+	le_put16(d->cfg + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
+	le_put16(d->cfg + PCI_SUBSYSTEM_VENDOR_ID + 2, subsys);
+	le_put16(d->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+						 0x400 /* INTx disable */);
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
 }
 
@@ -51,21 +35,21 @@ void pci_dev_set_bar(struct pci_dev *d, unsigned bar, uint64_t size, bool io, bo
 	unsigned off = PCI_BASE_ADDRESS_0 + 4 * bar;
 
 	d->bars[bar] = (struct pci_bar){size, io, is64 && !io, ops, opaque};
-	put32(d->cfg + off, io ? PCI_BAR_IO : (is64 ? PCI_BAR_MEM_64 : 0));
-	put32(d->wmask + off, (uint32_t)mask & (io ? ~3u : ~0xfu));
+	le_put32(d->cfg + off, io ? PCI_BAR_IO : (is64 ? PCI_BAR_MEM_64 : 0));
+	le_put32(d->wmask + off, (uint32_t)mask & (io ? ~3u : ~0xfu));
 	if (is64 && !io)
-		put32(d->wmask + off + 4, (uint32_t)(mask >> 32));
+		le_put32(d->wmask + off + 4, (uint32_t)(mask >> 32));
 }
 
 uint64_t pci_bar_addr(const struct pci_dev *d, unsigned bar)
 {
 	const struct pci_bar *b = &d->bars[bar];
-	uint64_t addr = get32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * bar);
+	uint64_t addr = le_get32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * bar);
 
 	if (!b->size)
 		return 0;
 	if (b->is64)
-		addr |= (uint64_t)get32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * bar + 4) << 32;
+		addr |= (uint64_t)le_get32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * bar + 4) << 32;
 	return addr & (b->io ? ~3ULL : ~0xfULL);
 }
 
@@ -97,9 +81,9 @@ static int pci_place_bars(struct pci_bus *pb, struct pci_dev *d)
 		if (!addr)
 			return -ENOSPC;
 		pb->io_next = (uint32_t)io_next;
-		put32(d->cfg + off, (get32(d->cfg + off) & 0xf) | (uint32_t)addr);
+		le_put32(d->cfg + off, (le_get32(d->cfg + off) & 0xf) | (uint32_t)addr);
 		if (b->is64)
-			put32(d->cfg + off + 4, (uint32_t)(addr >> 32));
+			le_put32(d->cfg + off + 4, (uint32_t)(addr >> 32));
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "le.h"
 #include "log.h"
 #include "virtio_pci.h"
 
@@ -18,29 +19,6 @@
 #define VIRTIO_F_INDIRECT_BIT 28
 #define VIRTIO_F_EVIDX_BIT    29
 #define VIRTIO_F_V1_BIT	      32
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 uint64_t virtio_pci_filter_features(uint64_t backend)
 {
@@ -302,26 +280,26 @@ static void vpci_common_read(struct virtio_pci *vp, uint64_t off, void *data, un
 	uint8_t r[VPCI_COMMON_LEN] = {0};
 	struct vpci_queue *q = vpci_selected(vp);
 
-	put32(r + VPCI_DFSELECT, vp->dfselect);
+	le_put32(r + VPCI_DFSELECT, vp->dfselect);
 	if (vp->dfselect < 2)
-		put32(r + VPCI_DF, (uint32_t)(vp->offered >> (32 * vp->dfselect)));
-	put32(r + VPCI_GFSELECT, vp->gfselect);
+		le_put32(r + VPCI_DF, (uint32_t)(vp->offered >> (32 * vp->dfselect)));
+	le_put32(r + VPCI_GFSELECT, vp->gfselect);
 	if (vp->gfselect < 2)
-		put32(r + VPCI_GF, (uint32_t)(vp->driver_features >> (32 * vp->gfselect)));
-	put16(r + VPCI_MSIX_CONFIG, vp->config_vector);
-	put16(r + VPCI_NUM_QUEUES, (uint16_t)vp->c.num_queues);
+		le_put32(r + VPCI_GF, (uint32_t)(vp->driver_features >> (32 * vp->gfselect)));
+	le_put16(r + VPCI_MSIX_CONFIG, vp->config_vector);
+	le_put16(r + VPCI_NUM_QUEUES, (uint16_t)vp->c.num_queues);
 	r[VPCI_STATUS] = vp->status;
 	r[VPCI_CFG_GENERATION] = vp->generation;
-	put16(r + VPCI_Q_SELECT, vp->queue_select);
-	put16(r + VPCI_Q_MSIX, MSIX_NO_VECTOR);
+	le_put16(r + VPCI_Q_SELECT, vp->queue_select);
+	le_put16(r + VPCI_Q_MSIX, MSIX_NO_VECTOR);
 	if (q) { /* a size of 0 tells the driver the queue does not exist */
-		put16(r + VPCI_Q_SIZE, q->size);
-		put16(r + VPCI_Q_MSIX, q->vector);
-		put16(r + VPCI_Q_ENABLE, q->enabled);
-		put16(r + VPCI_Q_NOFF, vp->queue_select);
-		put64(r + VPCI_Q_DESC, q->desc);
-		put64(r + VPCI_Q_AVAIL, q->avail);
-		put64(r + VPCI_Q_USED, q->used);
+		le_put16(r + VPCI_Q_SIZE, q->size);
+		le_put16(r + VPCI_Q_MSIX, q->vector);
+		le_put16(r + VPCI_Q_ENABLE, q->enabled);
+		le_put16(r + VPCI_Q_NOFF, vp->queue_select);
+		le_put64(r + VPCI_Q_DESC, q->desc);
+		le_put64(r + VPCI_Q_AVAIL, q->avail);
+		le_put64(r + VPCI_Q_USED, q->used);
 	}
 	memset(data, 0, len);
 	if (off < VPCI_COMMON_LEN)
@@ -481,7 +459,7 @@ static const struct bus_ops vpci_bar_ops = {.read = vpci_bar_read_op, .write = v
 static bool vpci_window(struct virtio_pci *vp, void *data, bool is_write)
 {
 	uint8_t *cap = vp->pci.cfg + VPCI_CAP_PCI_CFG;
-	uint32_t off = get32(cap + 8), len = get32(cap + 12);
+	uint32_t off = le_get32(cap + 8), len = le_get32(cap + 12);
 
 	if (cap[4] != VIRTIO_PCI_BAR || (len != 1 && len != 2 && len != 4) || (off & (len - 1)) ||
 	    off >= VIRTIO_PCI_BAR_SIZE)
@@ -545,8 +523,8 @@ static void vpci_cap(struct virtio_pci *vp, unsigned at, unsigned next, unsigned
 	c[2] = (uint8_t)len;
 	c[3] = type;
 	c[4] = VIRTIO_PCI_BAR;
-	put32(c + 8, off);
-	put32(c + 12, size);
+	le_put32(c + 8, off);
+	le_put32(c + 12, size);
 }
 
 static void vpci_fill_caps(struct virtio_pci *vp)
@@ -562,7 +540,7 @@ static void vpci_fill_caps(struct virtio_pci *vp)
 		 VPCI_DEVICE_OFF, vp->c.config_size ? vp->c.config_size : 1);
 	vpci_cap(vp, VPCI_CAP_NOTIFY, VPCI_CAP_PCI_CFG, 20, VIRTIO_PCI_CAP_NOTIFY_CFG,
 		 VPCI_NOTIFY_OFF, VPCI_NOTIFY_MULT * vp->c.num_queues);
-	put32(vp->pci.cfg + VPCI_CAP_NOTIFY + 16, VPCI_NOTIFY_MULT);
+	le_put32(vp->pci.cfg + VPCI_CAP_NOTIFY + 16, VPCI_NOTIFY_MULT);
 	vpci_cap(vp, VPCI_CAP_PCI_CFG, VPCI_CAP_MSIX, 20, VIRTIO_PCI_CAP_PCI_CFG, 0, 0);
 	/* The window's bar, offset, length and data are the driver's to set. */
 	vp->pci.cfg[VPCI_CAP_PCI_CFG + 4] = 0;
