@@ -25,21 +25,26 @@ unsigned gmem_layout(uint64_t size, struct gmem_region regions[GMEM_MAX_REGIONS]
 	return 2;
 }
 
-int gmem_create(struct gmem *m, uint64_t size)
+int gmem_create(struct gmem *m, uint64_t size, bool hugepages)
 {
 	int err;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	/* A memfd rather than anonymous memory: back ends map the same pages. */
-	m->fd = memfd_create("uvmm-guest-ram", MFD_CLOEXEC);
+	m->fd = memfd_create("uvmm-guest-ram", MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0));
 	if (m->fd < 0)
 		return -errno;
 	if (ftruncate(m->fd, (off_t)size) < 0) {
 		err = -errno;
 		goto err_close;
 	}
-	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
+	/*
+	 * Huge pages are reserved at mmap time, so a host short of them fails
+	 * here (ENOMEM) rather than with SIGBUS when the guest touches them.
+	 */
+	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), m->fd, 0);
 	if (m->host == MAP_FAILED) {
 		err = -errno;
 		goto err_close;

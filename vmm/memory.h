@@ -34,7 +34,10 @@ struct gmem {
 
 /* Fills regions[] for size bytes of RAM; pure, for the e820 map too. */
 unsigned gmem_layout(uint64_t size, struct gmem_region regions[GMEM_MAX_REGIONS]);
-int gmem_create(struct gmem *m, uint64_t size);
+#define GMEM_HUGE_PAGE (2ULL << 20)
+
+/* hugepages: back RAM with the default huge page size (2 MiB on x86). */
+int gmem_create(struct gmem *m, uint64_t size, bool hugepages);
 void gmem_destroy(struct gmem *m);
 /* Registers the regions as KVM memory slots. */
 int gmem_register(const struct gmem *m, int vm_fd);

@@ -85,6 +85,44 @@ static int options_add_device(int opt, const char *arg, struct vm_options *o, ch
 	return 0;
 }
 
+/* SIZE[,hugepages=on|off] */
+static int options_parse_memory(const char *arg, struct vm_options *o, char err[OPT_ERR_LEN])
+{
+	char buf[64], *comma;
+	uint64_t v;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	comma = strchr(buf, ',');
+	if (comma) {
+		*comma = '\0';
+		if (!strcmp(comma + 1, "hugepages=on")) {
+			o->hugepages = true;
+		} else if (!strcmp(comma + 1, "hugepages=off")) {
+			o->hugepages = false;
+		} else {
+			snprintf(err, OPT_ERR_LEN,
+				 "--memory: unknown option '%s' (only hugepages=on|off)",
+				 comma + 1);
+			return -1;
+		}
+	}
+	if (strlen(arg) >= sizeof(buf) || parse_size(buf, &v) || v < GMEM_MIN_SIZE ||
+	    v > GMEM_MAX_SIZE || (v & 0xfff)) {
+		snprintf(err, OPT_ERR_LEN,
+			 "--memory: '%s' is not a size from %lluM to %lluG in whole pages "
+			 "(like 512M or 2G)",
+			 buf, GMEM_MIN_SIZE >> 20, GMEM_MAX_SIZE >> 30);
+		return -1;
+	}
+	if (o->hugepages && (v & (GMEM_HUGE_PAGE - 1))) {
+		snprintf(err, OPT_ERR_LEN, "--memory: %s is not a whole number of 2 MiB huge pages",
+			 buf);
+		return -1;
+	}
+	o->memory = v;
+	return 0;
+}
+
 static int options_apply(int opt, const char *arg, struct vm_options *o, char err[OPT_ERR_LEN])
 {
 	uint64_t v;
@@ -108,14 +146,8 @@ static int options_apply(int opt, const char *arg, struct vm_options *o, char er
 		o->cpus = (unsigned)v;
 		break;
 	case OPT_MEMORY:
-		if (parse_size(arg, &v) || v < GMEM_MIN_SIZE || v > GMEM_MAX_SIZE || (v & 0xfff)) {
-			snprintf(err, OPT_ERR_LEN,
-				 "--memory: '%s' is not a size from %lluM to %lluG in whole pages "
-				 "(like 512M or 2G)",
-				 arg, GMEM_MIN_SIZE >> 20, GMEM_MAX_SIZE >> 30);
+		if (options_parse_memory(arg, o, err))
 			return -1;
-		}
-		o->memory = v;
 		break;
 	case OPT_CONSOLE:
 		if (options_parse_console(arg, &o->console)) {

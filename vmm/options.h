@@ -25,6 +25,7 @@ struct vm_options {
 	const char *cmdline;
 	unsigned cpus;
 	uint64_t memory;
+	bool hugepages; /* guest RAM from huge pages (memfd MFD_HUGETLB) */
 	struct console_cfg console;
 	const char *log_level;
 	/* virtio devices in PCI slot order; e.socket set = vhost-user back end */

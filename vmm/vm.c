@@ -181,12 +181,19 @@ static int vm_setup_kvm(struct vm *vm, char err[VM_ERR_LEN])
 	return 0;
 }
 
-static int vm_setup_memory(struct vm *vm, uint64_t size, char err[VM_ERR_LEN])
+static int vm_setup_memory(struct vm *vm, uint64_t size, bool hugepages, char err[VM_ERR_LEN])
 {
-	int ret = gmem_create(&vm->mem, size);
+	int ret = gmem_create(&vm->mem, size, hugepages);
 
 	if (!ret)
 		ret = gmem_register(&vm->mem, vm->vm_fd);
+	if (ret && hugepages && ret == -ENOMEM) {
+		snprintf(err, VM_ERR_LEN,
+			 "cannot set up %llu MiB of guest memory: not enough free 2 MiB huge pages "
+			 "(see /proc/sys/vm/nr_hugepages)",
+			 (unsigned long long)(size >> 20));
+		return -1;
+	}
 	if (ret) {
 		snprintf(err, VM_ERR_LEN, "cannot set up %llu MiB of guest memory: %s",
 			 (unsigned long long)(size >> 20), strerror(-ret));
@@ -323,7 +330,7 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 	if (vm_open_kvm(vm, err))
 		goto out;
 	*status = VM_EXIT_ERROR;
-	if (vm_setup_kvm(vm, err) || vm_setup_memory(vm, o->memory, err) ||
+	if (vm_setup_kvm(vm, err) || vm_setup_memory(vm, o->memory, o->hugepages, err) ||
 	    vm_setup_events(vm, err) || vm_setup_devices(vm, o, err) || vm_virtio_setup(vm, err) ||
 	    vcpu_init_signals() || vm_create_vcpus(vm, err))
 		goto out;

@@ -108,6 +108,19 @@ START_TEST(options_defaults)
 	ck_assert_uint_eq(o.memory, 512ULL << 20);
 	ck_assert_str_eq(o.cmdline, OPT_DEFAULT_CMDLINE);
 	ck_assert_int_eq(o.console.kind, CONSOLE_STDIO);
+	ck_assert(!o.hugepages);
+}
+END_TEST
+
+START_TEST(options_hugepages)
+{
+	char *argv[] = {"run", "--kernel=/k", "--memory", "1G,hugepages=on", NULL};
+	char err[OPT_ERR_LEN];
+	struct vm_options o;
+
+	ck_assert_int_eq(run_parse(&o, err, 4, argv), 0);
+	ck_assert_uint_eq(o.memory, 1ULL << 30);
+	ck_assert(o.hugepages);
 }
 END_TEST
 
@@ -124,6 +137,9 @@ START_TEST(options_bad)
 		{"run", "--kernel", "/k", "extra"},
 		{"run", "--initrd", "/i", "--cpus=1"},
 		{"run", "--kernel", "/k", "--memory=5000"},
+		{"run", "--kernel", "/k", "--memory=255M,hugepages=on"},
+		{"run", "--kernel", "/k", "--memory=512M,huge=1"},
+		{"run", "--kernel", "/k", "--memory=512M,"},
 	};
 	char err[OPT_ERR_LEN];
 	struct vm_options o;
@@ -157,6 +173,7 @@ int main(void)
 	tcase_add_test(tc, uint_ranges);
 	tcase_add_test(tc, options_good);
 	tcase_add_test(tc, options_defaults);
+	tcase_add_test(tc, options_hugepages);
 	tcase_add_test(tc, options_bad);
 	tcase_add_test(tc, options_missing_value);
 	suite_add_tcase(s, tc);
