@@ -17,11 +17,11 @@
 struct chan_mem_region {
 	uint64_t gpa;
 	uint64_t size;
-	uint64_t uaddr;	   /* front end's user address of gpa */
-	uint8_t *host;	   /* our address of gpa */
-	void *map_base;	   /* what to munmap; NULL when not ours */
+	uint64_t uaddr; /* front end's user address of gpa */
+	uint8_t *host;	/* our address of gpa */
+	void *map_base; /* what to munmap; NULL when not ours */
 	uint64_t map_len;
-	int fd;		   /* owned; -1 when not ours */
+	int fd; /* owned; -1 when not ours */
 };
 
 struct chan_mem {
@@ -39,8 +39,7 @@ void chan_mem_init(struct chan_mem *m);
 int chan_mem_add_fd(struct chan_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr, int fd,
 		    uint64_t mmap_offset);
 /* Adds a region that is already mapped at host (in-process use, tests). */
-int chan_mem_add_host(struct chan_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr,
-		      void *host);
+int chan_mem_add_host(struct chan_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr, void *host);
 /* Unmaps and closes what the table owns; leaves it empty. */
 void chan_mem_clear(struct chan_mem *m);
 /* Host address of [gpa, gpa + len) if it lies inside one region, else NULL. */

@@ -90,15 +90,15 @@ struct virtq_elem {
 
 enum virtq_error {
 	VIRTQ_OK = 0,
-	VIRTQ_ERR_AVAIL_IDX,	/* avail idx moved more than num ahead */
-	VIRTQ_ERR_HEAD,		/* head index >= num */
-	VIRTQ_ERR_NEXT,		/* next index >= num */
-	VIRTQ_ERR_LOOP,		/* more descriptors than the table holds */
-	VIRTQ_ERR_ADDR,		/* a buffer outside guest RAM */
-	VIRTQ_ERR_LEN,		/* a zero-length or overlong buffer */
-	VIRTQ_ERR_INDIRECT,	/* bad indirect table (size, nesting, flags) */
-	VIRTQ_ERR_ORDER,	/* a readable buffer after a writable one */
-	VIRTQ_ERR_TOO_LONG,	/* more than VIRTQ_MAX_IOV buffers */
+	VIRTQ_ERR_AVAIL_IDX, /* avail idx moved more than num ahead */
+	VIRTQ_ERR_HEAD,	     /* head index >= num */
+	VIRTQ_ERR_NEXT,	     /* next index >= num */
+	VIRTQ_ERR_LOOP,	     /* more descriptors than the table holds */
+	VIRTQ_ERR_ADDR,	     /* a buffer outside guest RAM */
+	VIRTQ_ERR_LEN,	     /* a zero-length or overlong buffer */
+	VIRTQ_ERR_INDIRECT,  /* bad indirect table (size, nesting, flags) */
+	VIRTQ_ERR_ORDER,     /* a readable buffer after a writable one */
+	VIRTQ_ERR_TOO_LONG,  /* more than VIRTQ_MAX_IOV buffers */
 };
 
 struct virtq {
@@ -107,16 +107,16 @@ struct virtq {
 	struct virtq_desc *desc;
 	struct virtq_avail *avail;
 	struct virtq_used *used;
-	uint16_t last_avail;	/* next avail entry to take */
-	uint16_t shadow_avail;	/* avail idx as last read */
-	uint16_t used_idx;	/* next used entry to fill */
+	uint16_t last_avail;   /* next avail entry to take */
+	uint16_t shadow_avail; /* avail idx as last read */
+	uint16_t used_idx;     /* next used entry to fill */
 	uint16_t signalled_used;
 	bool signalled_used_valid;
 	bool event_idx;
 	bool indirect;
 	bool broken;
-	bool notify_off;	/* between disable_notify and enable_notify */
-	enum virtq_error error; /* why it broke */
+	bool notify_off;		 /* between disable_notify and enable_notify */
+	enum virtq_error error;		 /* why it broke */
 	struct virtq_inflight *inflight; /* NULL: not tracked */
 	uint64_t inflight_counter;
 };
