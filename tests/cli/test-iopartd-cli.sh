@@ -37,19 +37,19 @@ grep -q "^iopartd " "$T/out" || fail "--version"
 expect 2 "bogus" -- --bogus
 expect 2 "unexpected argument" -- stray
 expect 2 "at least one --export" --
-expect 2 "log-level" -- --log-level loud --export vhost-user-rng,socket=$T/r
-expect 2 "vhost-user-scsi" -- --export vhost-user-scsi,socket=$T/s
-expect 2 "readonly" -- --export vhost-user-blk,path=$T/disk.img,socket=$T/s,readonly=perhaps
-expect 2 "frobnicate" -- --export vhost-user-blk,path=$T/disk.img,socket=$T/s,frobnicate=1
-expect 2 "socket" -- --export vhost-user-blk,path=$T/disk.img
-expect 2 "$T/missing.img" -- --export vhost-user-blk,path=$T/missing.img,socket=$T/s
-expect 2 "not a regular file" -- --export vhost-user-blk,path=$T/dir,socket=$T/s
-expect 2 "two exports" -- --export vhost-user-rng,socket=$T/s --export vhost-user-rng,socket=$T/s
+expect 2 "log-level" -- --log-level loud --export "vhost-user-rng,socket=$T/r"
+expect 2 "vhost-user-scsi" -- --export "vhost-user-scsi,socket=$T/s"
+expect 2 "readonly" -- --export "vhost-user-blk,path=$T/disk.img,socket=$T/s,readonly=perhaps"
+expect 2 "frobnicate" -- --export "vhost-user-blk,path=$T/disk.img,socket=$T/s,frobnicate=1"
+expect 2 "socket" -- --export "vhost-user-blk,path=$T/disk.img"
+expect 2 "$T/missing.img" -- --export "vhost-user-blk,path=$T/missing.img,socket=$T/s"
+expect 2 "not a regular file" -- --export "vhost-user-blk,path=$T/dir,socket=$T/s"
+expect 2 "two exports" -- --export "vhost-user-rng,socket=$T/s" --export "vhost-user-rng,socket=$T/s"
 [ -e "$T/s" ] && fail "a failed start left $T/s behind"
 
 # A real start: both sockets appear; SIGTERM exits 0 and removes them.
-"$IOPARTD" --export vhost-user-blk,path=$T/disk.img,socket=$T/blk.sock \
-	--export vhost-user-rng,socket=$T/rng.sock 2>"$T/log" &
+"$IOPARTD" --export "vhost-user-blk,path=$T/disk.img,socket=$T/blk.sock" \
+	--export "vhost-user-rng,socket=$T/rng.sock" 2>"$T/log" &
 PID=$!
 i=0
 while [ ! -S "$T/blk.sock" ] || [ ! -S "$T/rng.sock" ]; do

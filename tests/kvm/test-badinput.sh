@@ -96,7 +96,7 @@ rm -f "$big"
 for c in 0 1000 -1 abc 2x ''; do
 	refuse "--cpus '$c'" run --kernel "$k" --initrd "$i" --cpus "$c" --cmdline "$cmdline"
 done
-for m in 12Q 0 -5G '' M 1.5.3G 99999999999999999999G 255M,hugepages=on 512M,huge=1 512M,; do
+for m in 12Q 0 -5G '' M 1.5.3G 99999999999999999999G 255M,hugepages=on 512M,huge=1 '512M,'; do
 	refuse "--memory '$m'" run --kernel "$k" --initrd "$i" --memory "$m" --cmdline "$cmdline"
 done
 
