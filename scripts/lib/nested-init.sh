@@ -119,6 +119,7 @@ trace "running the command"
 mkdir -p /host/run/uv-nested
 cp /ctl/run.sh /host/run/uv-nested/run.sh || die ctl "cannot copy the run script"
 
+: >/ctl/started # the host's boot watchdog stands down
 env -i chroot /host "$(cat /ctl/shell)" /run/uv-nested/run.sh </dev/null >>/ctl/output 2>&1
 rc=$?
 trace "command exited with status $rc"
