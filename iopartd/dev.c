@@ -192,17 +192,6 @@ const struct vu_dev_ops iopart_vu_ops = {
 	.disconnected = dev_disconnected,
 };
 
-/* virtio-rng has no config space: without get_config, CONFIG is not offered. */
-static const struct vu_dev_ops iopart_vu_ops_noconfig = {
-	.features = dev_features,
-	.num_queues = dev_num_queues,
-	.set_features = dev_set_features,
-	.queue_start = dev_queue_start,
-	.queue_kick = dev_queue_kick,
-	.queue_stop = dev_queue_stop,
-	.disconnected = dev_disconnected,
-};
-
 int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct event_base *base,
 		    char *err, size_t errlen)
 {
@@ -239,9 +228,13 @@ int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd)
 		 d->e.socket[0]		   ? d->e.socket
 		 : d->e.kind == IOPART_BLK ? d->e.path
 					   : d->e.tap);
-	d->back = vu_back_new(base, fd,
-			      d->e.kind == IOPART_RNG ? &iopart_vu_ops_noconfig : &iopart_vu_ops, d,
-			      name); /* owns fd, even on failure */
+	/* virtio-rng has no config space: without get_config, CONFIG is not offered. */
+	d->ops = iopart_vu_ops;
+	if (d->e.kind == IOPART_RNG) {
+		d->ops.get_config = NULL;
+		d->ops.set_config = NULL;
+	}
+	d->back = vu_back_new(base, fd, &d->ops, d, name); /* owns fd, even on failure */
 	if (!d->back)
 		return -ENOMEM;
 	return 0;
