@@ -241,6 +241,15 @@ void blk_queue_kick(struct blk_dev *d, unsigned idx)
 	q->ops->notify(q->ctx, idx);
 }
 
+/* Queues r's next step from its completion; false when it could not be queued. */
+static bool blk_req_resubmit(struct blk_req *r)
+{
+	if (blk_req_submit(r) >= 0)
+		return false;
+	io_uring_submit(&r->q->ring);
+	return true;
+}
+
 static void blk_req_finish(struct blk_req *r, int res)
 {
 	struct blk_queue *q = r->q;
@@ -263,30 +272,25 @@ static void blk_req_finish(struct blk_req *r, int res)
 		}
 		r->off += (uint64_t)res;
 		r->len -= (size_t)res;
-		if (r->len && blk_req_submit(r) < 0) {
-			io_uring_submit(&q->ring);
-			return;
-		}
-		blk_req_done(r, VIRTIO_BLK_S_OK);
+		if (!r->len)
+			blk_req_done(r, VIRTIO_BLK_S_OK);
+		else if (!blk_req_resubmit(r))
+			blk_req_done(r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
 	/* Some file systems (tmpfs) punch holes but cannot zero a range. */
 	if (res == -EOPNOTSUPP && r->fa_mode & FALLOC_FL_ZERO_RANGE) {
 		r->fa_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-		if (blk_req_submit(r) < 0) {
-			io_uring_submit(&q->ring);
+		if (blk_req_resubmit(r))
 			return;
-		}
 	}
 	/* Nor punch (9p): then zeroes are written, from one zeroed buffer. */
 	if (res == -EOPNOTSUPP && r->type == VIRTIO_BLK_T_WRITE_ZEROES &&
 	    !posix_memalign(&r->bounce, 4096, BLK_ZERO_CHUNK)) {
 		memset(r->bounce, 0, BLK_ZERO_CHUNK);
 		r->fa_mode = 0;
-		if (blk_req_submit(r) < 0) {
-			io_uring_submit(&q->ring);
+		if (blk_req_resubmit(r))
 			return;
-		}
 	}
 	/* A discard is a hint: a file system that cannot punch loses nothing. */
 	if (res == -EOPNOTSUPP && r->type == VIRTIO_BLK_T_DISCARD)
