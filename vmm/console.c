@@ -246,14 +246,8 @@ static void console_flush(struct console *c)
 	pthread_mutex_unlock(&c->out_lock);
 }
 
+/* Both the writable event and the kick from console_write(). */
 static void console_on_writable(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	console_flush(arg);
-}
-
-static void console_on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
@@ -288,13 +282,15 @@ static void console_drain(struct console *c)
 {
 	struct pollfd p = {.events = POLLOUT};
 	int left = DRAIN_MS;
+	size_t queued;
 
 	for (;;) {
 		console_flush(c);
 		pthread_mutex_lock(&c->out_lock);
 		p.fd = c->out_fd;
+		queued = c->out.len;
 		pthread_mutex_unlock(&c->out_lock);
-		if (!c->out.len || p.fd < 0 || left <= 0)
+		if (!queued || p.fd < 0 || left <= 0)
 			break;
 		if (poll(&p, 1, 50) == 0)
 			left -= 50;
@@ -424,7 +420,7 @@ struct console *console_create(const struct console_cfg *cfg, struct event_base 
 	c->in_fd = c->out_fd = c->listen_fd = c->pty_slave_fd = -1;
 	pthread_mutex_init(&c->out_lock, NULL);
 	c->ready_ev = event_new(base, -1, 0, console_on_ready, c);
-	c->flush_ev = event_new(base, -1, 0, console_on_flush, c);
+	c->flush_ev = event_new(base, -1, 0, console_on_writable, c);
 	c->out.buf = malloc(OUT_RING_SIZE);
 	c->out.size = OUT_RING_SIZE;
 	if (!c->ready_ev || !c->flush_ev || !c->out.buf) {
