@@ -6,18 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "console.h"
 #include "export.h"
-
-enum console_kind {
-	CONSOLE_STDIO,
-	CONSOLE_PTY,
-	CONSOLE_UNIX,
-};
-
-struct console_cfg {
-	enum console_kind kind;
-	const char *path; /* unix socket path */
-};
 
 struct vm_options {
 	const char *kernel;

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-#ifndef UVMM_CONSOLE_H
-#define UVMM_CONSOLE_H
+#ifndef UV_CONSOLE_H
+#define UV_CONSOLE_H
 
 #include <event2/event.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "options.h"
 
 /*
  * The host side of the guest's serial console: uvmm's stdin/stdout (a
@@ -14,6 +12,17 @@
  * unix socket that one client at a time attaches to. Input is read on the
  * event loop and offered to a sink; output is written from vCPU threads.
  */
+enum console_kind {
+	CONSOLE_STDIO,
+	CONSOLE_PTY,
+	CONSOLE_UNIX,
+};
+
+struct console_cfg {
+	enum console_kind kind;
+	const char *path; /* unix socket path */
+};
+
 struct console;
 
 typedef size_t (*console_sink_fn)(void *ctx, const uint8_t *buf, size_t len);
