@@ -9,17 +9,6 @@
 # it back as "UVTEST echo=LINE", then powers off: uvmm must exit 0.
 set -euo pipefail
 
-# Three boots in coprocesses: a guest that triple-faults under nested TCG
-# (docs/testing.md, "Known flake") makes the whole test run again.
-if [[ ${UV_IN_NESTED:-0} == 1 && -z ${UV_FLAKE_ATTEMPT:-} ]]; then
-	for attempt in 1 2 3 4; do
-		rc=0
-		UV_FLAKE_ATTEMPT=$attempt "$0" "$@" || rc=$?
-		[[ $rc == 99 ]] || exit "$rc"
-		echo "# KNOWN-FLAKE: attempt $attempt: a guest crashed under nested TCG; running again"
-	done
-	exit 1
-fi
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
