@@ -47,4 +47,16 @@ void *chan_mem_gpa(const struct chan_mem *m, uint64_t gpa, uint64_t len);
 /* The same for a front-end user address. */
 void *chan_mem_uva(const struct chan_mem *m, uint64_t uaddr, uint64_t len);
 
+/*
+ * Memory shared over a channel is a memfd sealed against shrinking and
+ * growing. chan_memfd_create() makes one of size bytes (huge pages on
+ * request) and returns its fd or -errno. chan_memfd_check() is what a back
+ * end asks of a received fd before mapping [off, off + len): 0, -EPERM when
+ * it is not sealed against shrinking, -ERANGE when it is too short;
+ * chan_memfd_strerror() words those for a log line.
+ */
+int chan_memfd_create(const char *name, uint64_t size, bool hugepages);
+int chan_memfd_check(int fd, uint64_t off, uint64_t len);
+const char *chan_memfd_strerror(int err);
+
 #endif

@@ -3,21 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "vu_back_int.h"
-
-/* Whether fd holds [off, off + len): mapping past the end of a file would SIGBUS us. */
-static bool vu_fd_covers(int fd, uint64_t off, uint64_t len)
-{
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return false;
-	return !S_ISREG(st.st_mode) || (uint64_t)st.st_size >= off + len;
-}
 
 static bool vu_back_same_table(struct vu_back *b, const struct vhost_user_memory *mem)
 {
@@ -46,8 +35,10 @@ int vu_back_set_mem_table(struct vu_back *b, struct vhost_user_msg *m)
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		const struct vhost_user_region *r = &mem->regions[i];
 
-		if (!vu_fd_covers(m->fds[i], r->mmap_offset, r->size)) {
-			pr_err("%s: memory region %u lies past the end of its file", b->name, i);
+		ret = chan_memfd_check(m->fds[i], r->mmap_offset, r->size);
+		if (ret) {
+			pr_err("%s: memory region %u refused: %s", b->name, i,
+			       chan_memfd_strerror(ret));
 			ret = -EINVAL;
 			break;
 		}
@@ -82,11 +73,15 @@ int vu_back_map_inflight(struct vu_back *b, int fd, const struct vhost_user_infl
 	uint64_t need = in->num_queues * virtq_inflight_size(in->queue_size);
 	uint64_t delta = in->mmap_offset % page;
 	void *p;
+	int err;
 
-	if (in->num_queues > b->nq || in->mmap_size < need ||
-	    in->mmap_offset + in->mmap_size < in->mmap_offset ||
-	    !vu_fd_covers(fd, in->mmap_offset, in->mmap_size))
+	if (in->num_queues > b->nq || in->mmap_size < need)
 		return -EINVAL;
+	err = chan_memfd_check(fd, in->mmap_offset, in->mmap_size);
+	if (err) {
+		pr_err("%s: in-flight area refused: %s", b->name, chan_memfd_strerror(err));
+		return -EINVAL;
+	}
 	if (vu_back_any_started(b))
 		return -EBUSY;
 	p = mmap(NULL, in->mmap_size + delta, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
@@ -110,13 +105,9 @@ int vu_back_get_inflight(struct vu_back *b, struct vhost_user_msg *m)
 
 	in.mmap_size = in.num_queues * virtq_inflight_size(in.queue_size);
 	in.mmap_offset = 0;
-	fd = memfd_create("uv-inflight", MFD_CLOEXEC);
+	fd = chan_memfd_create("uv-inflight", in.mmap_size, false);
 	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)in.mmap_size)) {
-		ret = -errno;
-		goto out;
-	}
+		return fd;
 	/* Ours too, so that tracking works even if SET_INFLIGHT_FD never comes. */
 	ret = vu_back_map_inflight(b, fd, &in);
 	if (ret)

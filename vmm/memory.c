@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "chan_mem.h"
 #include "layout.h"
 #include "log.h"
 #include "memory.h"
@@ -31,14 +32,13 @@ int gmem_create(struct gmem *m, uint64_t size, bool hugepages)
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
-	/* A memfd rather than anonymous memory: back ends map the same pages. */
-	m->fd = memfd_create("uvmm-guest-ram", MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0));
+	/*
+	 * A memfd rather than anonymous memory: back ends map the same pages.
+	 * Sealed against resizing, which back ends insist on (chan_mem.h).
+	 */
+	m->fd = chan_memfd_create("uvmm-guest-ram", size, hugepages);
 	if (m->fd < 0)
-		return -errno;
-	if (ftruncate(m->fd, (off_t)size) < 0) {
-		err = -errno;
-		goto err_close;
-	}
+		return m->fd;
 	/*
 	 * Huge pages are reserved at mmap time, so a host short of them fails
 	 * here (ENOMEM) rather than with SIGBUS when the guest touches them.

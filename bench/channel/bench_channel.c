@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chan_mem.h"
 #include "bench_channel.h"
 
 double bench_now(clockid_t clk)
@@ -39,9 +40,9 @@ static int bench_setup(struct bench *b)
 {
 	int fd, ret;
 
-	b->memfd = memfd_create("bench-channel", MFD_CLOEXEC);
-	if (b->memfd < 0 || ftruncate(b->memfd, RAM_SIZE))
-		return -errno;
+	b->memfd = chan_memfd_create("bench-channel", RAM_SIZE, false);
+	if (b->memfd < 0)
+		return b->memfd;
 	b->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b->memfd, 0);
 	if (b->ram == MAP_FAILED)
 		return -errno;

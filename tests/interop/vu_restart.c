@@ -9,6 +9,7 @@
  *
  * Usage: vu_restart IOPARTD-BINARY (ctest passes it).
  */
+#include "chan_mem.h"
 #include "uvcheck.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -147,9 +148,8 @@ static void rig_init(struct rig *r)
 	ck_assert_int_eq(ftruncate(fd, (off_t)NREQ * BLOCK), 0);
 	close(fd);
 
-	r->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	r->memfd = chan_memfd_create("guest-ram", RAM_SIZE, false);
 	ck_assert_int_ge(r->memfd, 0);
-	ck_assert_int_eq(ftruncate(r->memfd, RAM_SIZE), 0);
 	r->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
 	ck_assert_ptr_ne(r->ram, MAP_FAILED);
 	ck_assert_int_eq(virtq_driver_init(&r->drv, r->ram + RING_GPA, RING_GPA, QSIZE, 0,

@@ -4,6 +4,7 @@
 #include "uvcheck.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -126,6 +127,34 @@ START_TEST(test_fd_region)
 }
 END_TEST
 
+START_TEST(test_memfd_sealed)
+{
+	int fd = chan_memfd_create("sealed", 8192, false);
+	int unsealed = memfd_create("unsealed", MFD_CLOEXEC);
+	FILE *plain = tmpfile();
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	ck_assert_int_eq(ftruncate(fd, 4096), -1); /* cannot shrink: that is the point */
+	ck_assert_int_eq(chan_memfd_check(fd, 0, 8192), 0);
+	ck_assert_int_eq(chan_memfd_check(fd, 4096, 4096), 0);
+	ck_assert_int_eq(chan_memfd_check(fd, 4096, 4097), -ERANGE);
+	ck_assert_int_eq(chan_memfd_check(fd, UINT64_MAX - 10, 20), -ERANGE);
+	/* Unsealed memfds and plain files could be truncated under a mapping. */
+	ck_assert_int_ge(unsealed, 0);
+	ck_assert_int_eq(ftruncate(unsealed, 8192), 0);
+	ck_assert_int_eq(chan_memfd_check(unsealed, 0, 4096), -EPERM);
+	ck_assert_ptr_nonnull(plain);
+	ck_assert_int_eq(ftruncate(fileno(plain), 8192), 0);
+	ck_assert_int_eq(chan_memfd_check(fileno(plain), 0, 4096), -EPERM);
+	ck_assert_ptr_nonnull(strstr(chan_memfd_strerror(-EPERM), "sealed"));
+	fclose(plain);
+	close(unsealed);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_fd_region_rejects)
 {
 	int fd = memfd_create("test_chan_mem", MFD_CLOEXEC);
@@ -154,6 +183,7 @@ int main(void)
 	tcase_add_test(tc, test_full_table);
 	tcase_add_test(tc, test_fd_region);
 	tcase_add_test(tc, test_fd_region_rejects);
+	tcase_add_test(tc, test_memfd_sealed);
 	suite_add_tcase(s, tc);
 	return uv_check_run(s);
 }

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "chan_mem.h"
 #include "inproc.h"
 #include "uvcheck.h"
 #include "virtq_driver.h"
@@ -89,9 +90,8 @@ static void rig_connect(struct rig *r, int fd)
 	ck_assert(r->f.features & 1ull << VIRTIO_BLK_F_FLUSH);
 	ck_assert_msg(vu_front_set_features(&r->f, 1ull << VIRTIO_F_VERSION_1) == 0, "%s",
 		      r->f.err);
-	r->memfd = memfd_create("ram", MFD_CLOEXEC);
+	r->memfd = chan_memfd_create("ram", RAM_SIZE, false);
 	ck_assert_int_ge(r->memfd, 0);
-	ck_assert_int_eq(ftruncate(r->memfd, RAM_SIZE), 0);
 	r->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
 	ck_assert(r->ram != MAP_FAILED);
 	mr = (struct vu_mem_region){RAM_GPA, RAM_SIZE, (uintptr_t)r->ram, 0, r->memfd};

@@ -6,6 +6,7 @@
  */
 #include <check.h>
 
+#include "chan_mem.h"
 #include "uvcheck.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -216,9 +217,8 @@ struct guest {
 static void guest_init(struct guest *g)
 {
 	memset(g, 0, sizeof(*g));
-	g->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	g->memfd = chan_memfd_create("guest-ram", RAM_SIZE, false);
 	ck_assert_int_ge(g->memfd, 0);
-	ck_assert_int_eq(ftruncate(g->memfd, RAM_SIZE), 0);
 	g->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
 	ck_assert_ptr_ne(g->ram, MAP_FAILED);
 	ck_assert_int_eq(virtq_driver_init(&g->drv, g->ram + RING_GPA, RING_GPA, QSIZE, 0,
@@ -398,6 +398,17 @@ START_TEST(test_echo)
 
 		ck_assert_int_eq(vu_front_vring_setup(&g.f, 5, &v), -EIO);
 		ck_assert_ptr_nonnull(strstr(g.f.err, "refused"));
+	}
+	/* Memory the front end could shrink under the back end is refused. */
+	{
+		int fd = memfd_create("unsealed", MFD_CLOEXEC);
+		struct vu_mem_region r = {
+			.gpa = 0, .size = RAM_SIZE, .uaddr = (uintptr_t)g.ram, .fd = fd};
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(ftruncate(fd, RAM_SIZE), 0);
+		ck_assert_int_eq(vu_front_set_mem_table(&g.f, &r, 1), -EIO);
+		close(fd);
 	}
 	ck_front(&g, vu_front_get_status(&g.f, &status));
 	guest_free(&g);
