@@ -41,6 +41,7 @@ struct console {
 	int in_fd, out_fd, listen_fd;
 	char *sock_path;
 	int pty_slave_fd; /* held open so the master never sees a hangup */
+	int file_fd;
 	bool tty_raw;
 	struct termios saved_tio;
 	struct event *in_ev, *listen_ev, *ready_ev;
@@ -351,7 +352,7 @@ static int console_setup_stdio(struct console *c, char *err, size_t errlen)
 	return 0;
 }
 
-static int console_setup_pty(struct console *c, char *err, size_t errlen)
+static int console_setup_pty(struct console *c, const char *name, char *err, size_t errlen)
 {
 	struct termios tio;
 	int fd;
@@ -371,7 +372,7 @@ static int console_setup_pty(struct console *c, char *err, size_t errlen)
 	c->in_fd = c->out_fd = fd;
 	c->pty_slave_fd = open(ptsname(fd), O_RDWR | O_NOCTTY | O_CLOEXEC);
 	/* Tests and tools look for this line to find the pty. */
-	pr_info("console on %s", ptsname(fd));
+	pr_info("%s on %s", name ? name : "console", ptsname(fd));
 	return 0;
 }
 
@@ -405,6 +406,20 @@ static int console_setup_unix(struct console *c, const char *path, char *err, si
 	return 0;
 }
 
+/* Output only: appended, so that several runs can share a log. */
+static int console_setup_file(struct console *c, const char *path, char *err, size_t errlen)
+{
+	int fd =
+		open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open console file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	c->file_fd = c->out_fd = fd;
+	return 0;
+}
+
 struct console *console_create(const struct console_cfg *cfg, struct event_base *base, char *err,
 			       size_t errlen)
 {
@@ -417,7 +432,7 @@ struct console *console_create(const struct console_cfg *cfg, struct event_base 
 	}
 	c->kind = cfg->kind;
 	c->base = base;
-	c->in_fd = c->out_fd = c->listen_fd = c->pty_slave_fd = -1;
+	c->in_fd = c->out_fd = c->listen_fd = c->pty_slave_fd = c->file_fd = -1;
 	pthread_mutex_init(&c->out_lock, NULL);
 	c->ready_ev = event_new(base, -1, 0, console_on_ready, c);
 	c->flush_ev = event_new(base, -1, 0, console_on_writable, c);
@@ -432,7 +447,10 @@ struct console *console_create(const struct console_cfg *cfg, struct event_base 
 		ret = console_setup_stdio(c, err, errlen);
 		break;
 	case CONSOLE_PTY:
-		ret = console_setup_pty(c, err, errlen);
+		ret = console_setup_pty(c, cfg->name, err, errlen);
+		break;
+	case CONSOLE_FILE:
+		ret = console_setup_file(c, cfg->path, err, errlen);
 		break;
 	default:
 		ret = console_setup_unix(c, cfg->path, err, errlen);
@@ -486,6 +504,8 @@ void console_destroy(struct console *c)
 		close(c->in_fd);
 	if (c->pty_slave_fd >= 0)
 		close(c->pty_slave_fd);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
 		unlink(c->sock_path);
@@ -495,6 +515,25 @@ void console_destroy(struct console *c)
 	free(c->out.buf);
 	pthread_mutex_destroy(&c->out_lock);
 	free(c);
+}
+
+int console_parse(const char *s, struct console_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (!strcmp(s, "stdio")) {
+		c->kind = CONSOLE_STDIO;
+	} else if (!strcmp(s, "pty")) {
+		c->kind = CONSOLE_PTY;
+	} else if (!strncmp(s, "unix:", 5) && s[5]) {
+		c->kind = CONSOLE_UNIX;
+		c->path = s + 5;
+	} else if (!strncmp(s, "file:", 5) && s[5]) {
+		c->kind = CONSOLE_FILE;
+		c->path = s + 5;
+	} else {
+		return -1;
+	}
+	return 0;
 }
 
 void console_set_sink(struct console *c, console_sink_fn sink, void *ctx)

@@ -7,21 +7,29 @@
 #include <stdint.h>
 
 /*
- * The host side of the guest's serial console: uvmm's stdin/stdout (a
- * terminal is put in raw mode; Ctrl-A x quits), a pseudo-terminal, or a
- * unix socket that one client at a time attaches to. Input is read on the
- * event loop and offered to a sink; output is written from vCPU threads.
+ * The host end of a guest console: the process's stdin/stdout (a terminal
+ * is put in raw mode; Ctrl-A x quits), a pseudo-terminal, a unix socket that
+ * one client at a time attaches to (a late client first gets the recent
+ * output), or a file that output is appended to (no input). Input is read on
+ * the event loop and offered to a sink, which may refuse it until it has
+ * room; output may be written from any thread. uvmm's UART and the
+ * virtio-console back end (iopartd/console.c) both use it.
  */
 enum console_kind {
 	CONSOLE_STDIO,
 	CONSOLE_PTY,
 	CONSOLE_UNIX,
+	CONSOLE_FILE,
 };
 
 struct console_cfg {
 	enum console_kind kind;
-	const char *path; /* unix socket path */
+	const char *path; /* unix socket or file path */
+	const char *name; /* in log lines ("NAME on /dev/pts/N"); NULL: "console" */
 };
+
+/* "stdio", "pty", "unix:PATH" or "file:PATH" (path points into s); 0 or -1. */
+int console_parse(const char *s, struct console_cfg *c);
 
 struct console;
 

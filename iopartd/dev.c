@@ -9,6 +9,7 @@
 #include "log.h"
 #include "net.h"
 #include "rng.h"
+#include "vcon.h"
 
 /* The production queue interface: requests come and go through the vu_back. */
 static int vu_pop(void *ctx, unsigned idx, struct virtq_elem *e)
@@ -49,6 +50,8 @@ static uint64_t dev_features(void *dev)
 		return blk_features(d->priv);
 	case IOPART_NET:
 		return net_features(d->priv);
+	case IOPART_CONSOLE:
+		return vcon_features(d->priv);
 	case IOPART_RNG:
 		break;
 	}
@@ -63,6 +66,7 @@ static uint16_t dev_num_queues(void *dev)
 	case IOPART_BLK:
 		return blk_num_queues(d->priv);
 	case IOPART_NET:
+	case IOPART_CONSOLE:
 		return 2;
 	case IOPART_RNG:
 		break;
@@ -79,6 +83,8 @@ static int dev_get_config(void *dev, uint32_t off, void *buf, uint32_t len)
 		return blk_get_config(d->priv, off, buf, len);
 	case IOPART_NET:
 		return net_get_config(d->priv, off, buf, len);
+	case IOPART_CONSOLE:
+		return vcon_get_config(d->priv, off, buf, len);
 	case IOPART_RNG:
 		break;
 	}
@@ -87,11 +93,12 @@ static int dev_get_config(void *dev, uint32_t off, void *buf, uint32_t len)
 
 static int dev_set_config(void *dev, uint32_t off, const void *buf, uint32_t len)
 {
-	(void)dev;
-	(void)off;
-	(void)buf;
-	(void)len;
-	return -EINVAL; /* nothing writable: no CONFIG_WCE, no ctrl MAC */
+	struct iopart_dev *d = dev;
+
+	/* Only the console's emerg_wr: no CONFIG_WCE, no ctrl MAC. */
+	if (d->e.kind == IOPART_CONSOLE)
+		return vcon_set_config(d->priv, off, buf, len);
+	return -EINVAL;
 }
 
 static void dev_set_features(void *dev, uint64_t features)
@@ -114,6 +121,9 @@ static void dev_queue_start(void *dev, struct vu_back *b, unsigned idx, struct v
 		break;
 	case IOPART_RNG:
 		ret = rng_queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
+		break;
+	case IOPART_CONSOLE:
+		ret = vcon_queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
 		break;
 	}
 	if (ret < 0) {
@@ -138,6 +148,9 @@ static void dev_queue_kick(void *dev, struct vu_back *b, unsigned idx, struct vi
 	case IOPART_RNG:
 		rng_queue_kick(d->priv, idx);
 		break;
+	case IOPART_CONSOLE:
+		vcon_queue_kick(d->priv, idx);
+		break;
 	}
 }
 
@@ -152,6 +165,9 @@ static void dev_queue_stop_idx(struct iopart_dev *d, unsigned idx)
 		break;
 	case IOPART_RNG:
 		rng_queue_stop(d->priv, idx);
+		break;
+	case IOPART_CONSOLE:
+		vcon_queue_stop(d->priv, idx);
 		break;
 	}
 }
@@ -211,8 +227,26 @@ int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct 
 		if (ret < 0)
 			snprintf(err, errlen, "rng: %s", strerror(-ret));
 		break;
+	case IOPART_CONSOLE:
+		ret = vcon_open((struct vcon_dev **)&d->priv, e, base, err, errlen);
+		break;
 	}
 	return ret;
+}
+
+/* Logs name the channel by its socket, or (in-process) by what it serves. */
+static const char *dev_label(const struct iopart_dev *d)
+{
+	if (d->e.socket[0])
+		return d->e.socket;
+	switch (d->e.kind) {
+	case IOPART_NET:
+		return d->e.tap;
+	case IOPART_CONSOLE:
+		return d->e.console == CONSOLE_PTY ? "pty" : d->e.path;
+	default:
+		return d->e.path;
+	}
 }
 
 int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd)
@@ -223,11 +257,7 @@ int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd)
 		close(fd);
 		return -EBUSY;
 	}
-	/* Logs name the channel by its socket, or (in-process) by what it serves. */
-	snprintf(name, sizeof(name), "%s %.140s", iopart_kind_name(d->e.kind),
-		 d->e.socket[0]		   ? d->e.socket
-		 : d->e.kind == IOPART_BLK ? d->e.path
-					   : d->e.tap);
+	snprintf(name, sizeof(name), "%s %.140s", iopart_kind_name(d->e.kind), dev_label(d));
 	/* virtio-rng has no config space: without get_config, CONFIG is not offered. */
 	d->ops = iopart_vu_ops;
 	if (d->e.kind == IOPART_RNG) {
@@ -257,6 +287,9 @@ void iopart_dev_close(struct iopart_dev *d)
 		break;
 	case IOPART_RNG:
 		rng_close(d->priv);
+		break;
+	case IOPART_CONSOLE:
+		vcon_close(d->priv);
 		break;
 	}
 	d->priv = NULL;

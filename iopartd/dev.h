@@ -14,7 +14,7 @@
  */
 struct iopart_dev {
 	struct iopart_export e;
-	void *priv; /* struct blk_dev, net_dev or rng_dev */
+	void *priv; /* struct blk_dev, net_dev, rng_dev or vcon_dev */
 	struct vu_back *back;
 	struct vu_dev_ops ops; /* iopart_vu_ops, less what this kind lacks */
 	/* Told when the front end goes away (after back is freed). */

@@ -18,6 +18,8 @@ const char *iopart_kind_name(enum iopart_kind kind)
 		return "vhost-user-net";
 	case IOPART_RNG:
 		return "vhost-user-rng";
+	case IOPART_CONSOLE:
+		return "vhost-user-console";
 	}
 	return "?";
 }
@@ -65,10 +67,30 @@ static int copy_str(const char *key, const char *v, char *dst, size_t size, char
 	return 0;
 }
 
+/* The console endpoint: "pty", "unix:PATH" or "file:PATH"; prefix starts messages. */
+static int export_console(struct iopart_export *e, const char *prefix, const char *v, char *err,
+			  size_t errlen)
+{
+	struct console_cfg c;
+
+	if (console_parse(v, &c) || c.kind == CONSOLE_STDIO)
+		return export_err(err, errlen, "%s'%s' is not pty, unix:PATH or file:PATH", prefix,
+				  v);
+	if (c.kind == CONSOLE_UNIX && strlen(c.path) >= sizeof(e->socket))
+		return export_err(err, errlen, "%sthe socket path of '%s' is too long", prefix, v);
+	if (c.path && strlen(c.path) >= sizeof(e->path))
+		return export_err(err, errlen, "%sthe path of '%s' is too long", prefix, v);
+	e->has_console = true;
+	e->console = c.kind;
+	snprintf(e->path, sizeof(e->path), "%s", c.path ? c.path : "");
+	return 0;
+}
+
 static int export_key(struct iopart_export *e, const char *key, const char *v, char *err,
 		      size_t errlen)
 {
 	bool blk = e->kind == IOPART_BLK, net = e->kind == IOPART_NET;
+	bool con = e->kind == IOPART_CONSOLE;
 	uint64_t n;
 
 	if (!strcmp(key, "socket"))
@@ -97,6 +119,8 @@ static int export_key(struct iopart_export *e, const char *key, const char *v, c
 		e->has_mac = true;
 		return 0;
 	}
+	if (con && !strcmp(key, "console"))
+		return export_console(e, "console: ", v, err, errlen);
 	return export_err(err, errlen, "unknown key '%s' for %s", key, iopart_kind_name(e->kind));
 }
 
@@ -136,12 +160,20 @@ static int export_check(const struct iopart_export *e, bool need_socket, char *e
 		return export_err(err, errlen, "%s: missing key 'path'%s", kind, "");
 	if (e->kind == IOPART_NET && !e->tap[0])
 		return export_err(err, errlen, "%s: missing key 'tap'%s", kind, "");
+	if (e->kind == IOPART_CONSOLE && e->console == CONSOLE_UNIX && !strcmp(e->path, e->socket))
+		return export_err(err, errlen, "%s: console socket %s is the vhost-user socket",
+				  kind, e->path);
+	if (e->kind == IOPART_CONSOLE && !e->has_console)
+		return export_err(err, errlen,
+				  "%s: missing key 'console' (pty, unix:PATH or file:PATH)%s", kind,
+				  "");
 	return 0;
 }
 
 int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, size_t errlen)
 {
-	static const enum iopart_kind kinds[] = {IOPART_BLK, IOPART_NET, IOPART_RNG};
+	static const enum iopart_kind kinds[] = {IOPART_BLK, IOPART_NET, IOPART_RNG,
+						 IOPART_CONSOLE};
 	char *s = strdup(spec), *comma;
 	int ret = -EINVAL;
 
@@ -159,8 +191,8 @@ int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, si
 		}
 	if (ret)
 		export_err(err, errlen,
-			   "unknown export type '%s' (vhost-user-blk, vhost-user-net or "
-			   "vhost-user-rng)%s",
+			   "unknown export type '%s' (vhost-user-blk, vhost-user-net, "
+			   "vhost-user-rng or vhost-user-console)%s",
 			   s, "");
 	else if (comma)
 		ret = export_keys(e, comma + 1, err, errlen);
@@ -214,4 +246,10 @@ int iopart_export_parse_net(const char *spec, struct iopart_export *e, char *err
 void iopart_export_init_rng(struct iopart_export *e)
 {
 	export_init(e, IOPART_RNG);
+}
+
+int iopart_export_parse_console(const char *spec, struct iopart_export *e, char *err, size_t errlen)
+{
+	export_init(e, IOPART_CONSOLE);
+	return export_console(e, "", spec, err, errlen);
 }

@@ -8,15 +8,18 @@
 #include <stdint.h>
 #include <sys/un.h>
 
+#include "console.h"
+
 /*
  * What an I/O partition serves on one channel: a device and its options.
- * iopartd builds these from --export; uvmm builds them from --disk, --net and
- * --rng for the in-process mode (see inproc.h).
+ * iopartd builds these from --export; uvmm builds them from --disk, --net,
+ * --rng and --virtio-console for the in-process mode (see inproc.h).
  */
 enum iopart_kind {
 	IOPART_BLK,
 	IOPART_NET,
 	IOPART_RNG,
+	IOPART_CONSOLE,
 };
 
 #define IOPART_SERIAL_LEN     20 /* VIRTIO_BLK_ID_BYTES */
@@ -28,7 +31,7 @@ struct iopart_export {
 	/* vhost-user listening socket; empty for the in-process mode */
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
-	/* vhost-user-blk */
+	/* vhost-user-blk: the image; vhost-user-console: the socket or file of the endpoint */
 	char path[4096];
 	bool readonly;
 	bool direct;	     /* O_DIRECT */
@@ -39,12 +42,17 @@ struct iopart_export {
 	char tap[IFNAMSIZ];
 	bool has_mac;
 	uint8_t mac[6];
+
+	/* vhost-user-console: the host end (CONSOLE_PTY, _UNIX or _FILE) */
+	bool has_console;
+	enum console_kind console;
 };
 
 /*
  * "vhost-user-blk,path=IMG,socket=SOCK[,readonly=on][,direct=on]
  *  [,num-queues=N][,serial=S]", "vhost-user-net,tap=IFNAME,socket=SOCK
- *  [,mac=52:54:00:12:34:56]" or "vhost-user-rng,socket=SOCK". Returns 0, or
+ *  [,mac=52:54:00:12:34:56]", "vhost-user-rng,socket=SOCK" or
+ * "vhost-user-console,socket=SOCK,console=pty|unix:PATH|file:PATH". Returns 0, or
  * -EINVAL with a message naming the bad key in err. Files are not opened.
  */
 int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, size_t errlen);
@@ -54,6 +62,9 @@ int iopart_export_parse_disk(const char *spec, struct iopart_export *e, char *er
 int iopart_export_parse_net(const char *spec, struct iopart_export *e, char *err, size_t errlen);
 /* uvmm's --rng: no options. */
 void iopart_export_init_rng(struct iopart_export *e);
+/* uvmm's --virtio-console: "pty", "unix:PATH" or "file:PATH". */
+int iopart_export_parse_console(const char *spec, struct iopart_export *e, char *err,
+				size_t errlen);
 
 const char *iopart_kind_name(enum iopart_kind kind);
 

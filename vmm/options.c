@@ -9,16 +9,9 @@
 
 int options_parse_console(const char *s, struct console_cfg *c)
 {
-	if (!strcmp(s, "stdio")) {
-		c->kind = CONSOLE_STDIO;
-	} else if (!strcmp(s, "pty")) {
-		c->kind = CONSOLE_PTY;
-	} else if (!strncmp(s, "unix:", 5) && s[5]) {
-		c->kind = CONSOLE_UNIX;
-		c->path = s + 5;
-	} else {
+	/* The UART keeps its three kinds; file: is the virtio console's. */
+	if (console_parse(s, c) || c->kind == CONSOLE_FILE)
 		return -1;
-	}
 	return 0;
 }
 
@@ -34,6 +27,7 @@ enum {
 	OPT_DISK = 0x100,
 	OPT_NET,
 	OPT_RNG,
+	OPT_VIRTIO_CONSOLE,
 };
 
 static const struct option run_options[] = {
@@ -48,15 +42,47 @@ static const struct option run_options[] = {
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"net", required_argument, NULL, OPT_NET},
 	{"rng", no_argument, NULL, OPT_RNG},
+	{"virtio-console", required_argument, NULL, OPT_VIRTIO_CONSOLE},
 	{NULL, 0, NULL, 0},
 };
 
 #define VHOST_USER_PREFIX "vhost-user="
 
-/* --disk, --net, --rng: one more virtio device, served in-process or by a socket. */
+static const char *options_device_name(int opt)
+{
+	switch (opt) {
+	case OPT_DISK:
+		return "--disk";
+	case OPT_NET:
+		return "--net";
+	case OPT_RNG:
+		return "--rng";
+	default:
+		return "--virtio-console";
+	}
+}
+
+/* The in-process form of a device option. */
+static int options_parse_inproc(int opt, const char *arg, struct iopart_export *e, char *why,
+				size_t len)
+{
+	switch (opt) {
+	case OPT_DISK:
+		return iopart_export_parse_disk(arg, e, why, len);
+	case OPT_NET:
+		return iopart_export_parse_net(arg, e, why, len);
+	case OPT_RNG:
+		iopart_export_init_rng(e);
+		return 0;
+	default:
+		return iopart_export_parse_console(arg, e, why, len);
+	}
+}
+
+/* --disk, --net, --rng, --virtio-console: one more virtio device, in-process or on a socket. */
 static int options_add_device(int opt, const char *arg, struct vm_options *o, char err[OPT_ERR_LEN])
 {
-	const char *name = opt == OPT_DISK ? "--disk" : opt == OPT_NET ? "--net" : "--rng";
+	const char *name = options_device_name(opt);
 	struct iopart_export *e = &o->devices[o->nr_devices];
 	char why[OPT_ERR_LEN - 64];
 	size_t plen = strlen(VHOST_USER_PREFIX);
@@ -66,18 +92,17 @@ static int options_add_device(int opt, const char *arg, struct vm_options *o, ch
 		return -1;
 	}
 	memset(e, 0, sizeof(*e));
-	if (opt == OPT_RNG) {
-		iopart_export_init_rng(e);
-	} else if (!strncmp(arg, VHOST_USER_PREFIX, plen)) {
+	if (opt != OPT_RNG && !strncmp(arg, VHOST_USER_PREFIX, plen)) {
 		if (!arg[plen] || strlen(arg + plen) >= sizeof(e->socket)) {
 			snprintf(err, OPT_ERR_LEN, "%s: '%s' is not a usable socket path", name,
 				 arg + plen);
 			return -1;
 		}
-		e->kind = opt == OPT_DISK ? IOPART_BLK : IOPART_NET;
+		e->kind = opt == OPT_DISK  ? IOPART_BLK
+			  : opt == OPT_NET ? IOPART_NET
+					   : IOPART_CONSOLE;
 		strcpy(e->socket, arg + plen);
-	} else if ((opt == OPT_DISK ? iopart_export_parse_disk
-				    : iopart_export_parse_net)(arg, e, why, sizeof(why))) {
+	} else if (options_parse_inproc(opt, arg, e, why, sizeof(why))) {
 		snprintf(err, OPT_ERR_LEN, "%s %s: %s", name, arg, why);
 		return -1;
 	}
@@ -162,6 +187,7 @@ static int options_apply(int opt, const char *arg, struct vm_options *o, char er
 	case OPT_DISK:
 	case OPT_NET:
 	case OPT_RNG:
+	case OPT_VIRTIO_CONSOLE:
 		return options_add_device(opt, arg, o, err);
 	}
 	return 0;

@@ -300,7 +300,17 @@ static void vhost_on_retry(evutil_socket_t fd, short what, void *arg)
 
 static const char *vhost_opt_name(enum iopart_kind kind)
 {
-	return kind == IOPART_BLK ? "--disk" : kind == IOPART_NET ? "--net" : "--rng";
+	switch (kind) {
+	case IOPART_BLK:
+		return "--disk";
+	case IOPART_NET:
+		return "--net";
+	case IOPART_RNG:
+		return "--rng";
+	case IOPART_CONSOLE:
+		break;
+	}
+	return "--virtio-console";
 }
 
 int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e, unsigned index, char *err,

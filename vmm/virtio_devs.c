@@ -8,6 +8,8 @@
 #define VIRTIO_NET_F_CTRL_VQ	 17
 #define VIRTIO_NET_F_MQ		 22
 
+#define VIRTIO_CONSOLE_F_MULTIPORT 1
+
 /*
  * Network control-queue features need the front end to serve the control
  * queue (QEMU does it itself for vhost-user-net); uvmm does not, so they are
@@ -19,6 +21,9 @@ static const struct virtio_dev_info devs[] = {
 	[IOPART_BLK] = {"virtio-blk", 2, 0x018000, 1, 256, 60, 0},
 	[IOPART_NET] = {"virtio-net", 1, 0x020000, 2, 256, 20, NET_HIDDEN},
 	[IOPART_RNG] = {"virtio-rng", 4, 0x00ff00, 1, 64, 0, 0},
+	/* One port: MULTIPORT's control queues are not exposed, whatever the back end offers. */
+	[IOPART_CONSOLE] = {"virtio-console", 3, 0x078000, 2, 128, 12,
+			    1ULL << VIRTIO_CONSOLE_F_MULTIPORT},
 };
 
 const struct virtio_dev_info *virtio_dev_info(enum iopart_kind kind)

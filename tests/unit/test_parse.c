@@ -140,6 +140,12 @@ START_TEST(options_bad)
 		{"run", "--kernel", "/k", "--memory=255M,hugepages=on"},
 		{"run", "--kernel", "/k", "--memory=512M,huge=1"},
 		{"run", "--kernel", "/k", "--memory=512M,"},
+		{"run", "--kernel", "/k", "--console=file:/log"},
+		{"run", "--kernel", "/k", "--virtio-console=stdio"},
+		{"run", "--kernel", "/k", "--virtio-console=tcp:1"},
+		{"run", "--kernel", "/k", "--virtio-console=unix:"},
+		{"run", "--kernel", "/k", "--virtio-console=vhost-user="},
+		{"run", "--kernel", "/k", "--virtio-console"},
 	};
 	char err[OPT_ERR_LEN];
 	struct vm_options o;
@@ -149,6 +155,39 @@ START_TEST(options_bad)
 		ck_assert_msg(run_parse(&o, err, 4, cases[i]) == -1, "accepted case %zu", i);
 		ck_assert_msg(err[0], "no message for case %zu", i);
 	}
+}
+END_TEST
+
+START_TEST(options_virtio_console)
+{
+	char *argv[] = {"run",
+			"--kernel=/k",
+			"--virtio-console",
+			"unix:/tmp/vc.sock",
+			"--virtio-console=vhost-user=/tmp/vu.sock",
+			"--virtio-console=file:out.log",
+			"--virtio-console=pty",
+			NULL};
+	char err[OPT_ERR_LEN];
+	struct vm_options o;
+
+	ck_assert_int_eq(run_parse(&o, err, 7, argv), 0);
+	ck_assert_uint_eq(o.nr_devices, 4);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_eq(o.devices[i].kind, IOPART_CONSOLE);
+	ck_assert_int_eq(o.devices[0].console, CONSOLE_UNIX);
+	ck_assert_str_eq(o.devices[0].path, "/tmp/vc.sock");
+	ck_assert_str_eq(o.devices[0].socket, "");
+	ck_assert_str_eq(o.devices[1].socket, "/tmp/vu.sock");
+	ck_assert_int_eq(o.devices[2].console, CONSOLE_FILE);
+	ck_assert_str_eq(o.devices[2].path, "out.log");
+	ck_assert_int_eq(o.devices[3].console, CONSOLE_PTY);
+	/* The serial console is unchanged by it. */
+	ck_assert_int_eq(o.console.kind, CONSOLE_STDIO);
+
+	char *bad[] = {"run", "--kernel=/k", "--virtio-console=tcp:1", NULL};
+	ck_assert_int_eq(run_parse(&o, err, 3, bad), -1);
+	ck_assert_str_eq(err, "--virtio-console tcp:1: 'tcp:1' is not pty, unix:PATH or file:PATH");
 }
 END_TEST
 
@@ -175,6 +214,7 @@ int main(void)
 	tcase_add_test(tc, options_defaults);
 	tcase_add_test(tc, options_hugepages);
 	tcase_add_test(tc, options_bad);
+	tcase_add_test(tc, options_virtio_console);
 	tcase_add_test(tc, options_missing_value);
 	suite_add_tcase(s, tc);
 	return uv_check_run(s);
