@@ -51,6 +51,7 @@ UV_BANNER='ULTRAVISOR-GUEST: userspace up'
 UV_CMDLINE="console=ttyS0 panic=-1${UV_TEST_KCMDLINE:+ $UV_TEST_KCMDLINE}"
 
 UV_TMP=
+UV_LOCAL_TMP=
 UV_LOG=
 UV_ERR=
 UV_RC=
@@ -184,6 +185,7 @@ uv__cleanup() {
 	for pid in $(jobs -p); do
 		kill "$pid" 2>/dev/null || true
 	done
+	[[ -z $UV_LOCAL_TMP ]] || rm -rf "$UV_LOCAL_TMP"
 	if [[ -n $UV_TMP && -d $UV_TMP ]]; then
 		if ((rc == 0)) && [[ ${UV_KEEP_TMP:-0} != 1 ]]; then
 			rm -rf "$UV_TMP"
@@ -217,6 +219,8 @@ uv__setup() {
 
 	mkdir -p "$UV_BUILD_DIR/test-tmp"
 	UV_TMP=$(mktemp -d "$UV_BUILD_DIR/test-tmp/$UV_TEST_NAME.XXXXXX")
+	# FIFOs and sockets cannot live on the nested harness's 9p share.
+	UV_LOCAL_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$UV_TEST_NAME.XXXXXX")
 	trap uv__cleanup EXIT
 
 	UVMM=${UV_UVMM:-$UV_BUILD_DIR/vmm/uvmm}
@@ -292,7 +296,7 @@ uv_boot() {
 	while :; do
 		uv__next_logs
 		uv_info "boot $UV_BOOTS: uvmm run $*"
-		fifo=$UV_TMP/boot-$UV_BOOTS.fifo
+		fifo=$UV_LOCAL_TMP/boot-$UV_BOOTS.fifo
 		rm -f "$fifo" "$UV_LOG.stalled"
 		mkfifo "$fifo"
 		uv__logger "$UV_LOG" <"$fifo" &
