@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* iopartd: an I/O partition serving block, network and rng devices over vhost-user. */
+/* iopartd: an I/O partition serving block, network, rng and console devices over vhost-user. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -24,9 +24,10 @@ static const char usage_text[] =
 	"DESCRIPTION\n"
 	"    Serves each exported device as a vhost-user back end on a unix socket,\n"
 	"    all from one event loop. Block I/O goes to raw image files through\n"
-	"    io_uring, network frames to tap devices. One front end at a time per\n"
-	"    export; a front end may reconnect once the previous one has gone, and\n"
-	"    requests left in flight are resubmitted from the in-flight area.\n"
+	"    io_uring, network frames to tap devices, console output to a pty, a\n"
+	"    socket or a file. One front end at a time per export; a front end may\n"
+	"    reconnect once the previous one has gone, and requests left in flight\n"
+	"    are resubmitted from the in-flight area.\n"
 	"\n"
 	"OPTIONS\n"
 	"    --export vhost-user-blk,path=IMG,socket=SOCK[,readonly=on][,direct=on]\n"
@@ -40,6 +41,11 @@ static const char usage_text[] =
 	"        CAP_NET_ADMIN). Without mac, a random locally administered one.\n"
 	"    --export vhost-user-rng,socket=SOCK\n"
 	"        A virtio-rng device fed by getrandom().\n"
+	"    --export vhost-user-console,socket=SOCK,console=pty|unix:PATH|file:PATH\n"
+	"        A virtio-console device (one port: the guest's hvc0). Its host end:\n"
+	"        pty, a pseudo-terminal whose /dev/pts path is logged; unix:PATH, a\n"
+	"        socket one client at a time attaches to, which first gets the\n"
+	"        recent output; file:PATH, output appended to a file, no input.\n"
 	"    --log-level err|warn|info|debug\n"
 	"        Messages go to stderr with syslog level prefixes under journald.\n"
 	"    --help, --version\n"

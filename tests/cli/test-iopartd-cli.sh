@@ -45,14 +45,19 @@ expect 2 "socket" -- --export "vhost-user-blk,path=$T/disk.img"
 expect 2 "$T/missing.img" -- --export "vhost-user-blk,path=$T/missing.img,socket=$T/s"
 expect 2 "not a regular file" -- --export "vhost-user-blk,path=$T/dir,socket=$T/s"
 expect 2 "two exports" -- --export "vhost-user-rng,socket=$T/s" --export "vhost-user-rng,socket=$T/s"
+expect 2 "missing key 'console'" -- --export "vhost-user-console,socket=$T/s"
+expect 2 "'tcp' is not pty" -- --export "vhost-user-console,socket=$T/s,console=tcp"
+expect 2 "$T/dir/no/log" -- --export "vhost-user-console,socket=$T/s,console=file:$T/dir/no/log"
 [ -e "$T/s" ] && fail "a failed start left $T/s behind"
 
-# A real start: both sockets appear; SIGTERM exits 0 and removes them.
+# A real start: every socket appears; SIGTERM exits 0 and removes them.
 "$IOPARTD" --export "vhost-user-blk,path=$T/disk.img,socket=$T/blk.sock" \
-	--export "vhost-user-rng,socket=$T/rng.sock" 2>"$T/log" &
+	--export "vhost-user-rng,socket=$T/rng.sock" \
+	--export "vhost-user-console,socket=$T/vc.sock,console=unix:$T/con.sock" 2>"$T/log" &
 PID=$!
 i=0
-while [ ! -S "$T/blk.sock" ] || [ ! -S "$T/rng.sock" ]; do
+while [ ! -S "$T/blk.sock" ] || [ ! -S "$T/rng.sock" ] || [ ! -S "$T/vc.sock" ] ||
+	[ ! -S "$T/con.sock" ]; do
 	i=$((i + 1))
 	[ $i -gt 100 ] && fail "no sockets after 10 s: $(cat "$T/log")"
 	kill -0 $PID 2>/dev/null || fail "iopartd died: $(cat "$T/log")"
@@ -65,4 +70,6 @@ PID=
 [ $rc = 0 ] || fail "SIGTERM: exit $rc: $(cat "$T/log")"
 [ -e "$T/blk.sock" ] && fail "blk socket left behind"
 [ -e "$T/rng.sock" ] && fail "rng socket left behind"
+[ -e "$T/vc.sock" ] && fail "console's vhost-user socket left behind"
+[ -e "$T/con.sock" ] && fail "console socket left behind"
 echo "PASS"
