@@ -119,6 +119,12 @@ refuse "--disk vhost-user on no socket" --grep "$UV_TMP/no.sock" \
 	run --kernel "$k" --initrd "$i" --disk "vhost-user=$UV_TMP/no.sock" --cmdline "$cmdline"
 refuse "--net not tap= nor vhost-user=" --grep "--net" run --kernel "$k" --initrd "$i" --net eth0 --cmdline "$cmdline"
 refuse "--net tap with a bad MAC" run --kernel "$k" --initrd "$i" --net tap=uvt0,mac=zz --cmdline "$cmdline"
+refuse "--virtio-console of an unknown kind" --grep "--virtio-console" \
+	run --kernel "$k" --initrd "$i" --virtio-console tcp:1 --cmdline "$cmdline"
+refuse "--virtio-console file: in a missing directory" --grep "$UV_TMP/no-dir/out" \
+	run --kernel "$k" --initrd "$i" --virtio-console "file:$UV_TMP/no-dir/out" --cmdline "$cmdline"
+refuse "--virtio-console vhost-user on no socket" --grep "$UV_TMP/no.sock" \
+	run --kernel "$k" --initrd "$i" --virtio-console "vhost-user=$UV_TMP/no.sock" --cmdline "$cmdline"
 
 # --- --help and --version -----------------------------------------------------
 # opt_ok OPTION: `uvmm OPTION` exits 0 and prints something on stdout.

@@ -11,14 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "chan_mem.h"
+#include "inproc.h"
 #include "uvcheck.h"
 #include "vcon.h"
 #include "virtq_driver.h"
+#include "vu_front.h"
 
 #define RAM_GPA	 0x100000ull
 #define RAM_SIZE (1u << 20)
@@ -347,11 +351,92 @@ START_TEST(test_vcon_specs)
 }
 END_TEST
 
+/*
+ * The whole channel in-process, as uvmm runs it: vhost-user handshake and
+ * config through dev.c, output on transmitq0 and emerg_wr into a file.
+ */
+START_TEST(test_vcon_inproc)
+{
+	struct iopart_export e;
+	struct iopart_thread *t;
+	struct vu_front f;
+	struct vu_mem_region mr;
+	struct vu_vring v = {.num = QNUM};
+	struct virtq_driver d;
+	struct pollfd p = {.events = POLLIN};
+	struct virtq_buf b = {RAM_GPA + BUF_OFF, 13, false};
+	char err[256], spec[160], buf[64];
+	uint8_t cfg[VCON_CFG_SIZE];
+	uint32_t ports, ch = htole32('Q'), len;
+	uint64_t one = 1;
+	void *tok;
+	int fd, memfd, kick, got;
+
+	strcpy(dir, "/tmp/test_vcon.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/out", dir);
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	ck_assert_int_eq(iopart_export_parse_console(spec, &e, err, sizeof(err)), 0);
+	ck_assert_msg(iopart_thread_start(&t, &e, &fd, err, sizeof(err)) == 0, "%s", err);
+	vu_front_init(&f);
+	vu_front_attach(&f, fd);
+	ck_assert_msg(vu_front_handshake(&f) == 0, "%s", f.err);
+	ck_assert(f.features & 1ull << VIRTIO_CONSOLE_F_EMERG_WRITE);
+	ck_assert(!(f.features & 1ull << VIRTIO_CONSOLE_F_MULTIPORT));
+	ck_assert_uint_eq(f.max_queues, 2);
+	ck_assert_msg(vu_front_get_config(&f, 0, cfg, sizeof(cfg)) == 0, "%s", f.err);
+	memcpy(&ports, cfg + VCON_CFG_MAX_NR_PORTS, 4);
+	ck_assert_uint_eq(le32toh(ports), 1);
+	ck_assert_int_eq(vu_front_set_features(&f, 1ull << VIRTIO_F_VERSION_1), 0);
+
+	memfd = chan_memfd_create("ram", RAM_SIZE, false);
+	ck_assert_int_ge(memfd, 0);
+	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	ck_assert(ram != MAP_FAILED);
+	mr = (struct vu_mem_region){RAM_GPA, RAM_SIZE, (uintptr_t)ram, 0, memfd};
+	ck_assert_msg(vu_front_set_mem_table(&f, &mr, 1) == 0, "%s", f.err);
+	ck_assert_int_eq(virtq_driver_init(&d, ram, RAM_GPA, QNUM, 0, 0), 0);
+	kick = eventfd(0, EFD_CLOEXEC);
+	p.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	v.desc_uaddr = (uintptr_t)gpa_ptr(d.desc_gpa);
+	v.avail_uaddr = (uintptr_t)gpa_ptr(d.avail_gpa);
+	v.used_uaddr = (uintptr_t)gpa_ptr(d.used_gpa);
+	v.kick_fd = kick;
+	v.call_fd = p.fd;
+	ck_assert_msg(vu_front_vring_setup(&f, VCON_TXQ, &v) == 0, "%s", f.err);
+	ck_assert_msg(vu_front_vring_enable(&f, VCON_TXQ, true) == 0, "%s", f.err);
+
+	memcpy(gpa_ptr(b.gpa), "hello inproc\n", 13);
+	ck_assert_int_ge(virtq_driver_add(&d, &b, 1, false, (void *)1), 0);
+	ck_assert_int_eq(write(kick, &one, 8), 8);
+	for (int i = 0; (got = virtq_driver_get_used(&d, &len, &tok)) == 0; i++) {
+		ck_assert_int_lt(i, 50);
+		poll(&p, 1, 100);
+		(void)!read(p.fd, &one, 8);
+	}
+	ck_assert_int_eq(got, 1);
+	ck_assert_msg(vu_front_set_config(&f, VCON_CFG_EMERG_WR, &ch, 4) == 0, "%s", f.err);
+	ck_assert_int_ne(vu_front_set_config(&f, VCON_CFG_COLS, &ch, 2), 0);
+
+	vu_front_close(&f);
+	iopart_thread_stop(t); /* drains the output into the file */
+	file_read(buf, sizeof(buf));
+	ck_assert_str_eq(buf, "hello inproc\nQ");
+	virtq_driver_free(&d);
+	munmap(ram, RAM_SIZE);
+	close(memfd);
+	close(kick);
+	close(p.fd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vcon");
 	TCase *file = tcase_create("file"), *sock = tcase_create("unix"),
-	      *spec = tcase_create("spec");
+	      *spec = tcase_create("spec_inproc");
 
 	tcase_add_checked_fixture(file, vcon_setup_file, vcon_teardown);
 	tcase_add_test(file, test_vcon_tx_file);
@@ -362,6 +447,7 @@ int main(void)
 	tcase_add_test(sock, test_vcon_unix);
 	tcase_add_test(sock, test_vcon_rx_hostile);
 	tcase_add_test(spec, test_vcon_specs);
+	tcase_add_test(spec, test_vcon_inproc);
 	suite_add_tcase(s, file);
 	suite_add_tcase(s, sock);
 	suite_add_tcase(s, spec);
