@@ -91,8 +91,11 @@ int virtq_setup_host(struct virtq *vq, const struct chan_mem *mem, unsigned num,
 	vq->used_idx = base;
 	vq->event_idx = features & (1ULL << VIRTIO_F_EVENT_IDX);
 	vq->indirect = features & (1ULL << VIRTIO_F_INDIRECT_DESC);
+	/* A previous back end may have left kicks off. */
 	if (vq->event_idx)
 		__atomic_store_n(virtq_avail_event(vq), base, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&vq->used->flags, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 

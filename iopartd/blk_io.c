@@ -209,6 +209,7 @@ void blk_queue_kick(struct blk_dev *d, unsigned idx)
 
 	if (!q)
 		return;
+again:
 	while (q->nfree) {
 		struct blk_req *r;
 		int ret = q->ops->pop(q->ctx, idx, &q->elem);
@@ -238,6 +239,16 @@ void blk_queue_kick(struct blk_dev *d, unsigned idx)
 	}
 	if (queued)
 		io_uring_submit(&q->ring);
+	/*
+	 * While requests are in flight, each completion brings us back here,
+	 * so the driver need not kick: a kick is a VM exit, which can cost more
+	 * than the I/O (nested virtualization above all). With none in flight
+	 * kicks are wanted again, and what arrived meanwhile is taken now.
+	 */
+	if (q->inflight)
+		virtq_disable_notify(q->vq);
+	else if (q->vq->notify_off && virtq_enable_notify(q->vq))
+		goto again;
 	q->ops->notify(q->ctx, idx);
 }
 

@@ -303,6 +303,34 @@ START_TEST(test_blk_queue_depth)
 }
 END_TEST
 
+/* While requests are in flight the driver is told not to kick; after, it is again. */
+START_TEST(test_blk_kick_suppression)
+{
+	unsigned done = 0;
+	uint32_t len;
+	void *tok;
+
+	ck_assert_int_ge(submit(0, VIRTIO_BLK_T_IN, 0, 512), 0);
+	ck_assert(virtq_driver_kick_needed(&drv));
+	blk_queue_kick(dev, 0);
+	ck_assert_uint_eq(blk_queue_inflight(dev, 0), 1);
+	ck_assert_int_ge(submit(1, VIRTIO_BLK_T_IN, 1, 512), 0);
+	ck_assert(!virtq_driver_kick_needed(&drv));
+	while (done < 2) {
+		if (virtq_driver_get_used(&drv, &len, &tok) == 1) {
+			done++;
+			continue;
+		}
+		ck_assert_int_gt(blk_queue_reap(dev, 0, true), 0);
+		blk_queue_kick(dev, 0); /* as the completion event does */
+	}
+	ck_assert_uint_eq(blk_queue_inflight(dev, 0), 0);
+	ck_assert_int_ge(submit(2, VIRTIO_BLK_T_IN, 2, 512), 0);
+	ck_assert(virtq_driver_kick_needed(&drv));
+	ck_assert_uint_eq(run_one(2, NULL), VIRTIO_BLK_S_OK);
+}
+END_TEST
+
 START_TEST(test_blk_config)
 {
 	struct virtio_blk_config c;
@@ -427,6 +455,7 @@ static Suite *blk_suite(void)
 	tcase_add_test(tc, test_blk_bad_requests);
 	tcase_add_test(tc, test_blk_short_header_status);
 	tcase_add_test(tc, test_blk_queue_depth);
+	tcase_add_test(tc, test_blk_kick_suppression);
 	tcase_add_test(tc, test_blk_config);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(ro, blk_setup_ro, blk_teardown);
