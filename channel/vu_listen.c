@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "unix_sock.h"
 #include "vu_back.h"
 
 struct vu_listener {
@@ -47,51 +48,15 @@ static void *vu_listen_fail(char *err, size_t errlen, int fd, const char *fmt, .
 	return NULL;
 }
 
-/*
- * A socket file left by a dead server is removed; one somebody still serves,
- * or a file that is no socket, is not ours to remove.
- */
-static int vu_listen_clear_path(const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(sa->sun_path, &st))
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	close(fd);
-	if (!ret)
-		return -EADDRINUSE;
-	return unlink(sa->sun_path) && errno != ENOENT ? -errno : 0;
-}
-
 struct vu_listener *vu_listener_new(struct event_base *base, const char *path, vu_accept_fn cb,
 				    void *ctx, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct vu_listener *l;
-	int fd, ret;
+	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return vu_listen_fail(err, errlen, -1, "%s: socket path too long", path);
-	strcpy(sa.sun_path, path);
-	ret = vu_listen_clear_path(&sa);
-	if (ret == -EEXIST)
-		return vu_listen_fail(err, errlen, -1, "%s exists and is not a socket", path);
-	if (ret == -EADDRINUSE)
-		return vu_listen_fail(err, errlen, -1, "%s: another server listens there", path);
-	if (ret)
-		return vu_listen_fail(err, errlen, -1, "%s: %s", path, strerror(-ret));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = unix_listen(path, 16, err, errlen);
 	if (fd < 0)
-		return vu_listen_fail(err, errlen, -1, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16))
-		return vu_listen_fail(err, errlen, fd, "%s: %s", path, strerror(errno));
+		return NULL;
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		unlink(path);

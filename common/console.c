@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "unix_sock.h"
 #include "log.h"
 
 #define CONSOLE_BUF  4096
@@ -378,20 +379,13 @@ static int console_setup_pty(struct console *c, const char *name, char *err, siz
 
 static int console_setup_unix(struct console *c, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char why[256];
 	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "console socket path too long: %s", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
-		snprintf(err, errlen, "cannot listen on console socket %s: %s", path,
-			 strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	/* A socket left by a run that was killed is replaced, as iopartd's are. */
+	fd = unix_listen(path, 1, why, sizeof(why));
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot listen on console socket: %s", why);
 		return -1;
 	}
 	c->listen_fd = fd;
