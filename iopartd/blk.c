@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "blk_int.h"
+#include "kind.h"
 
 static int blk_check_image(int fd, const struct iopart_export *e, uint64_t *size, char *err,
 			   size_t errlen)
@@ -150,3 +151,63 @@ int blk_get_config(struct blk_dev *d, uint32_t off, void *buf, uint32_t len)
 	memcpy(buf, (uint8_t *)&c + off, len);
 	return 0;
 }
+
+/* blk as dev.c serves it (kind.h): the functions above, with priv as the struct blk_dev. */
+static int blk_kind_open(void **priv, const struct iopart_export *e, struct event_base *base,
+			 char *err, size_t errlen)
+{
+	struct blk_dev *d;
+	int ret = blk_open(&d, e, base, err, errlen);
+
+	if (!ret)
+		*priv = d;
+	return ret;
+}
+
+static void blk_kind_close(void *priv)
+{
+	blk_close(priv);
+}
+
+static uint64_t blk_kind_features(void *priv)
+{
+	return blk_features(priv);
+}
+
+static uint16_t blk_kind_num_queues(void *priv)
+{
+	return blk_num_queues(priv);
+}
+
+static int blk_kind_get_config(void *priv, uint32_t off, void *buf, uint32_t len)
+{
+	return blk_get_config(priv, off, buf, len);
+}
+
+static int blk_kind_queue_start(void *priv, unsigned idx, struct virtq *vq,
+				const struct ioq_ops *ops, void *ctx)
+{
+	return blk_queue_start(priv, idx, vq, ops, ctx);
+}
+
+static void blk_kind_queue_kick(void *priv, unsigned idx)
+{
+	blk_queue_kick(priv, idx);
+}
+
+static void blk_kind_queue_stop(void *priv, unsigned idx)
+{
+	blk_queue_stop(priv, idx);
+}
+
+/* No set_config: without CONFIG_WCE nothing in the config space is writable. */
+const struct iopart_kind_ops blk_kind_ops = {
+	.open = blk_kind_open,
+	.close = blk_kind_close,
+	.features = blk_kind_features,
+	.num_queues = blk_kind_num_queues,
+	.get_config = blk_kind_get_config,
+	.queue_start = blk_kind_queue_start,
+	.queue_kick = blk_kind_queue_kick,
+	.queue_stop = blk_kind_queue_stop,
+};

@@ -4,12 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blk.h"
 #include "dev.h"
+#include "kind.h"
 #include "log.h"
-#include "net.h"
-#include "rng.h"
-#include "vcon.h"
 
 /* The production queue interface: requests come and go through the vu_back. */
 static int vu_pop(void *ctx, unsigned idx, struct virtq_elem *e)
@@ -45,60 +42,31 @@ static uint64_t dev_features(void *dev)
 {
 	struct iopart_dev *d = dev;
 
-	switch (d->e.kind) {
-	case IOPART_BLK:
-		return blk_features(d->priv);
-	case IOPART_NET:
-		return net_features(d->priv);
-	case IOPART_CONSOLE:
-		return vcon_features(d->priv);
-	case IOPART_RNG:
-		break;
-	}
-	return 0;
+	return d->kind->features(d->priv);
 }
 
 static uint16_t dev_num_queues(void *dev)
 {
 	struct iopart_dev *d = dev;
 
-	switch (d->e.kind) {
-	case IOPART_BLK:
-		return blk_num_queues(d->priv);
-	case IOPART_NET:
-	case IOPART_CONSOLE:
-		return 2;
-	case IOPART_RNG:
-		break;
-	}
-	return 1;
+	return d->kind->num_queues(d->priv);
 }
 
 static int dev_get_config(void *dev, uint32_t off, void *buf, uint32_t len)
 {
 	struct iopart_dev *d = dev;
 
-	switch (d->e.kind) {
-	case IOPART_BLK:
-		return blk_get_config(d->priv, off, buf, len);
-	case IOPART_NET:
-		return net_get_config(d->priv, off, buf, len);
-	case IOPART_CONSOLE:
-		return vcon_get_config(d->priv, off, buf, len);
-	case IOPART_RNG:
-		break;
-	}
-	return -EINVAL;
+	return d->kind->get_config(d->priv, off, buf, len);
 }
 
 static int dev_set_config(void *dev, uint32_t off, const void *buf, uint32_t len)
 {
 	struct iopart_dev *d = dev;
 
-	/* Only the console's emerg_wr: no CONFIG_WCE, no ctrl MAC. */
-	if (d->e.kind == IOPART_CONSOLE)
-		return vcon_set_config(d->priv, off, buf, len);
-	return -EINVAL;
+	/* Nothing is writable (blk has no CONFIG_WCE, net no ctrl MAC): the write is invalid. */
+	if (!d->kind->set_config)
+		return -EINVAL;
+	return d->kind->set_config(d->priv, off, buf, len);
 }
 
 static void dev_set_features(void *dev, uint64_t features)
@@ -110,22 +78,8 @@ static void dev_set_features(void *dev, uint64_t features)
 static void dev_queue_start(void *dev, struct vu_back *b, unsigned idx, struct virtq *vq)
 {
 	struct iopart_dev *d = dev;
-	int ret = -EINVAL;
+	int ret = d->kind->queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
 
-	switch (d->e.kind) {
-	case IOPART_BLK:
-		ret = blk_queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
-		break;
-	case IOPART_NET:
-		ret = net_queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
-		break;
-	case IOPART_RNG:
-		ret = rng_queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
-		break;
-	case IOPART_CONSOLE:
-		ret = vcon_queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
-		break;
-	}
 	if (ret < 0) {
 		pr_err("%s: queue %u: cannot start: %s", vu_back_name(b), idx, strerror(-ret));
 		vu_back_needs_reset(b, idx);
@@ -138,51 +92,22 @@ static void dev_queue_kick(void *dev, struct vu_back *b, unsigned idx, struct vi
 
 	(void)b;
 	(void)vq;
-	switch (d->e.kind) {
-	case IOPART_BLK:
-		blk_queue_kick(d->priv, idx);
-		break;
-	case IOPART_NET:
-		net_queue_kick(d->priv, idx);
-		break;
-	case IOPART_RNG:
-		rng_queue_kick(d->priv, idx);
-		break;
-	case IOPART_CONSOLE:
-		vcon_queue_kick(d->priv, idx);
-		break;
-	}
-}
-
-static void dev_queue_stop_idx(struct iopart_dev *d, unsigned idx)
-{
-	switch (d->e.kind) {
-	case IOPART_BLK:
-		blk_queue_stop(d->priv, idx);
-		break;
-	case IOPART_NET:
-		net_queue_stop(d->priv, idx);
-		break;
-	case IOPART_RNG:
-		rng_queue_stop(d->priv, idx);
-		break;
-	case IOPART_CONSOLE:
-		vcon_queue_stop(d->priv, idx);
-		break;
-	}
+	d->kind->queue_kick(d->priv, idx);
 }
 
 static void dev_queue_stop(void *dev, struct vu_back *b, unsigned idx, struct virtq *vq)
 {
+	struct iopart_dev *d = dev;
+
 	(void)b;
 	(void)vq;
-	dev_queue_stop_idx(dev, idx);
+	d->kind->queue_stop(d->priv, idx);
 }
 
 static void dev_stop_all(struct iopart_dev *d)
 {
 	for (unsigned i = 0; i < VU_BACK_MAX_QUEUES; i++)
-		dev_queue_stop_idx(d, i);
+		d->kind->queue_stop(d->priv, i);
 }
 
 static void dev_disconnected(void *dev, struct vu_back *b)
@@ -196,7 +121,11 @@ static void dev_disconnected(void *dev, struct vu_back *b)
 		d->on_disconnect(d);
 }
 
-const struct vu_dev_ops iopart_vu_ops = {
+/*
+ * Every connection starts from these, less the hooks its kind lacks
+ * (iopart_dev_serve), so that these call only hooks the kind has.
+ */
+static const struct vu_dev_ops dev_vu_ops = {
 	.features = dev_features,
 	.num_queues = dev_num_queues,
 	.get_config = dev_get_config,
@@ -208,30 +137,23 @@ const struct vu_dev_ops iopart_vu_ops = {
 	.disconnected = dev_disconnected,
 };
 
+/* By enum iopart_kind: the one place that knows every kind. */
+static const struct iopart_kind_ops *const dev_kinds[] = {
+	[IOPART_BLK] = &blk_kind_ops,
+	[IOPART_NET] = &net_kind_ops,
+	[IOPART_RNG] = &rng_kind_ops,
+	[IOPART_CONSOLE] = &vcon_kind_ops,
+};
+
 int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct event_base *base,
 		    char *err, size_t errlen)
 {
-	int ret = -EINVAL;
-
 	memset(d, 0, sizeof(*d));
 	d->e = *e;
-	switch (e->kind) {
-	case IOPART_BLK:
-		ret = blk_open((struct blk_dev **)&d->priv, e, base, err, errlen);
-		break;
-	case IOPART_NET:
-		ret = net_open((struct net_dev **)&d->priv, e, base, err, errlen);
-		break;
-	case IOPART_RNG:
-		ret = rng_open((struct rng_dev **)&d->priv, base);
-		if (ret < 0)
-			snprintf(err, errlen, "rng: %s", strerror(-ret));
-		break;
-	case IOPART_CONSOLE:
-		ret = vcon_open((struct vcon_dev **)&d->priv, e, base, err, errlen);
-		break;
-	}
-	return ret;
+	if ((unsigned)e->kind >= sizeof(dev_kinds) / sizeof(dev_kinds[0]) || !dev_kinds[e->kind])
+		return -EINVAL;
+	d->kind = dev_kinds[e->kind];
+	return d->kind->open(&d->priv, e, base, err, errlen);
 }
 
 /* Logs name the channel by its socket, or (in-process) by what it serves. */
@@ -239,14 +161,7 @@ static const char *dev_label(const struct iopart_dev *d)
 {
 	if (d->e.socket[0])
 		return d->e.socket;
-	switch (d->e.kind) {
-	case IOPART_NET:
-		return d->e.tap;
-	case IOPART_CONSOLE:
-		return d->e.console == CONSOLE_PTY ? "pty" : d->e.path;
-	default:
-		return d->e.path;
-	}
+	return d->kind->label ? d->kind->label(&d->e) : d->e.path;
 }
 
 int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd)
@@ -258,9 +173,17 @@ int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd)
 		return -EBUSY;
 	}
 	snprintf(name, sizeof(name), "%s %.140s", iopart_kind_name(d->e.kind), dev_label(d));
-	/* virtio-rng has no config space: without get_config, CONFIG is not offered. */
-	d->ops = iopart_vu_ops;
-	if (d->e.kind == IOPART_RNG) {
+	/*
+	 * What the kind lacks, the connection lacks: the vu_back's defaults then
+	 * mean the same (no features, one queue), and a device without config
+	 * space must not be offered CONFIG, which only a NULL get_config avoids.
+	 */
+	d->ops = dev_vu_ops;
+	if (!d->kind->features)
+		d->ops.features = NULL;
+	if (!d->kind->num_queues)
+		d->ops.num_queues = NULL;
+	if (!d->kind->get_config) {
 		d->ops.get_config = NULL;
 		d->ops.set_config = NULL;
 	}
@@ -278,19 +201,7 @@ void iopart_dev_close(struct iopart_dev *d)
 		vu_back_free(d->back);
 		d->back = NULL;
 	}
-	switch (d->e.kind) {
-	case IOPART_BLK:
-		blk_close(d->priv);
-		break;
-	case IOPART_NET:
-		net_close(d->priv);
-		break;
-	case IOPART_RNG:
-		rng_close(d->priv);
-		break;
-	case IOPART_CONSOLE:
-		vcon_close(d->priv);
-		break;
-	}
+	if (d->kind)
+		d->kind->close(d->priv);
 	d->priv = NULL;
 }

@@ -8,21 +8,23 @@
 #include "export.h"
 #include "vu_back.h"
 
+struct iopart_kind_ops;
+
 /*
  * One exported device and the vhost-user connection serving it, if any:
  * what both iopartd and the in-process thread run.
  */
 struct iopart_dev {
 	struct iopart_export e;
+	/* The hooks of e.kind (kind.h), which take priv as their device. */
+	const struct iopart_kind_ops *kind;
 	void *priv; /* struct blk_dev, net_dev, rng_dev or vcon_dev */
 	struct vu_back *back;
-	struct vu_dev_ops ops; /* iopart_vu_ops, less what this kind lacks */
+	struct vu_dev_ops ops; /* dev.c's, less what this kind lacks */
 	/* Told when the front end goes away (after back is freed). */
 	void (*on_disconnect)(struct iopart_dev *d);
 	void *owner;
 };
-
-extern const struct vu_dev_ops iopart_vu_ops;
 
 /* Opens the device of e on base; errors name the cause in err. */
 int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct event_base *base,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "iov.h"
+#include "kind.h"
 #include "log.h"
 #include "net.h"
 
@@ -275,3 +276,71 @@ void net_queue_stop(struct net_dev *d, unsigned idx)
 	if (idx == NET_RXQ)
 		net_tap_arm(d, false);
 }
+
+/* net as dev.c serves it (kind.h): the functions above, with priv as the struct net_dev. */
+static int net_kind_open(void **priv, const struct iopart_export *e, struct event_base *base,
+			 char *err, size_t errlen)
+{
+	struct net_dev *d;
+	int ret = net_open(&d, e, base, err, errlen);
+
+	if (!ret)
+		*priv = d;
+	return ret;
+}
+
+static void net_kind_close(void *priv)
+{
+	net_close(priv);
+}
+
+static uint64_t net_kind_features(void *priv)
+{
+	return net_features(priv);
+}
+
+static uint16_t net_kind_num_queues(void *priv)
+{
+	(void)priv;
+	return NET_TXQ + 1; /* receiveq1 and transmitq1, no MQ */
+}
+
+static int net_kind_get_config(void *priv, uint32_t off, void *buf, uint32_t len)
+{
+	return net_get_config(priv, off, buf, len);
+}
+
+static int net_kind_queue_start(void *priv, unsigned idx, struct virtq *vq,
+				const struct ioq_ops *ops, void *ctx)
+{
+	return net_queue_start(priv, idx, vq, ops, ctx);
+}
+
+static void net_kind_queue_kick(void *priv, unsigned idx)
+{
+	net_queue_kick(priv, idx);
+}
+
+static void net_kind_queue_stop(void *priv, unsigned idx)
+{
+	net_queue_stop(priv, idx);
+}
+
+/* An in-process channel is named by its tap, having no image path. */
+static const char *net_kind_label(const struct iopart_export *e)
+{
+	return e->tap;
+}
+
+/* No set_config: without the control queue the MAC is not the driver's to write. */
+const struct iopart_kind_ops net_kind_ops = {
+	.open = net_kind_open,
+	.close = net_kind_close,
+	.features = net_kind_features,
+	.num_queues = net_kind_num_queues,
+	.get_config = net_kind_get_config,
+	.queue_start = net_kind_queue_start,
+	.queue_kick = net_kind_queue_kick,
+	.queue_stop = net_kind_queue_stop,
+	.label = net_kind_label,
+};

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
+#include "kind.h"
 #include "rng.h"
 
 struct rng_dev {
@@ -113,3 +116,49 @@ void rng_queue_kick(struct rng_dev *d, unsigned idx)
 	}
 	d->ops->notify(d->ctx, 0);
 }
+
+/* rng as dev.c serves it (kind.h): the functions above, with priv as the struct rng_dev. */
+static int rng_kind_open(void **priv, const struct iopart_export *e, struct event_base *base,
+			 char *err, size_t errlen)
+{
+	struct rng_dev *d;
+	int ret = rng_open(&d, base);
+
+	(void)e; /* nothing to configure */
+	if (ret < 0) {
+		snprintf(err, errlen, "rng: %s", strerror(-ret));
+		return ret;
+	}
+	*priv = d;
+	return 0;
+}
+
+static void rng_kind_close(void *priv)
+{
+	rng_close(priv);
+}
+
+static int rng_kind_queue_start(void *priv, unsigned idx, struct virtq *vq,
+				const struct ioq_ops *ops, void *ctx)
+{
+	return rng_queue_start(priv, idx, vq, ops, ctx);
+}
+
+static void rng_kind_queue_kick(void *priv, unsigned idx)
+{
+	rng_queue_kick(priv, idx);
+}
+
+static void rng_kind_queue_stop(void *priv, unsigned idx)
+{
+	rng_queue_stop(priv, idx);
+}
+
+/* No features, one queue, and no config space (so the front end is not offered CONFIG). */
+const struct iopart_kind_ops rng_kind_ops = {
+	.open = rng_kind_open,
+	.close = rng_kind_close,
+	.queue_start = rng_kind_queue_start,
+	.queue_kick = rng_kind_queue_kick,
+	.queue_stop = rng_kind_queue_stop,
+};

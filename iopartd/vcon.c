@@ -7,6 +7,7 @@
 
 #include "console.h"
 #include "iov.h"
+#include "kind.h"
 #include "log.h"
 #include "vcon.h"
 
@@ -203,3 +204,76 @@ void vcon_queue_stop(struct vcon_dev *d, unsigned idx)
 	if (idx == VCON_TXQ)
 		event_del(d->more);
 }
+
+/* vcon as dev.c serves it (kind.h): the functions above, with priv as the struct vcon_dev. */
+static int vcon_kind_open(void **priv, const struct iopart_export *e, struct event_base *base,
+			  char *err, size_t errlen)
+{
+	struct vcon_dev *d;
+	int ret = vcon_open(&d, e, base, err, errlen);
+
+	if (!ret)
+		*priv = d;
+	return ret;
+}
+
+static void vcon_kind_close(void *priv)
+{
+	vcon_close(priv);
+}
+
+static uint64_t vcon_kind_features(void *priv)
+{
+	return vcon_features(priv);
+}
+
+static uint16_t vcon_kind_num_queues(void *priv)
+{
+	(void)priv;
+	return VCON_TXQ + 1; /* receiveq0 and transmitq0, no MULTIPORT */
+}
+
+static int vcon_kind_get_config(void *priv, uint32_t off, void *buf, uint32_t len)
+{
+	return vcon_get_config(priv, off, buf, len);
+}
+
+static int vcon_kind_set_config(void *priv, uint32_t off, const void *buf, uint32_t len)
+{
+	return vcon_set_config(priv, off, buf, len);
+}
+
+static int vcon_kind_queue_start(void *priv, unsigned idx, struct virtq *vq,
+				 const struct ioq_ops *ops, void *ctx)
+{
+	return vcon_queue_start(priv, idx, vq, ops, ctx);
+}
+
+static void vcon_kind_queue_kick(void *priv, unsigned idx)
+{
+	vcon_queue_kick(priv, idx);
+}
+
+static void vcon_kind_queue_stop(void *priv, unsigned idx)
+{
+	vcon_queue_stop(priv, idx);
+}
+
+/* An in-process channel is named by its endpoint; a pty has no path until it is open. */
+static const char *vcon_kind_label(const struct iopart_export *e)
+{
+	return e->console == CONSOLE_PTY ? "pty" : e->path;
+}
+
+const struct iopart_kind_ops vcon_kind_ops = {
+	.open = vcon_kind_open,
+	.close = vcon_kind_close,
+	.features = vcon_kind_features,
+	.num_queues = vcon_kind_num_queues,
+	.get_config = vcon_kind_get_config,
+	.set_config = vcon_kind_set_config,
+	.queue_start = vcon_kind_queue_start,
+	.queue_kick = vcon_kind_queue_kick,
+	.queue_stop = vcon_kind_queue_stop,
+	.label = vcon_kind_label,
+};
