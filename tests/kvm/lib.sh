@@ -12,7 +12,7 @@
 #                     $UV_BUILD_DIR/guest/initramfs.cpio.gz, built by
 #                     scripts/build-guest-initramfs when missing or stale)
 #   UV_TIMEOUT_SCALE  multiplies every timeout (default 1; decimals allowed)
-#   UV_BOOT_TIMEOUT   seconds one guest boot may take before scaling (240)
+#   UV_BOOT_TIMEOUT   seconds one guest boot may take before scaling (360)
 #   UV_TEST_KCMDLINE  extra words for every guest kernel command line
 #   UV_KEEP_TMP=1     keep the per-test temporary directory after a pass
 #   UV_STALL_S        inside the nested harness only: seconds without console
@@ -235,7 +235,7 @@ uv__setup() {
 			uv_fail "could not build the guest initramfs $UV_INITRAMFS"
 	fi
 
-	UV_BOOT_TIMEOUT_S=$(uv_timeout "${UV_BOOT_TIMEOUT:-240}")
+	UV_BOOT_TIMEOUT_S=$(uv_timeout "${UV_BOOT_TIMEOUT:-360}")
 	uv_info "uvmm=$UVMM kernel=$UV_KERNEL_PATH initramfs=$UV_INITRAMFS timeout=${UV_BOOT_TIMEOUT_S}s tmp=$UV_TMP"
 }
 
@@ -266,14 +266,15 @@ uv__logger() {
 # seconds, and says so in FILE.stalled. A guest that nested TCG broke prints
 # nothing more; waiting for the boot timeout would only cost minutes.
 uv__stall_watch() {
-	local pid=$1 file=$2 size last=-1 quiet=0 limit
+	local pid=$1 file=$2 size last=-1 heard=$SECONDS limit
 	limit=$(uv_timeout "${UV_STALL_S:-150}")
+	# Real time ($SECONDS): on a loaded machine each round takes longer than its sleep.
 	while kill -0 "$pid" 2>/dev/null; do
 		size=$(stat -c %s "$file" 2>/dev/null || echo 0)
 		if [[ $size != "$last" ]]; then
 			last=$size
-			quiet=0
-		elif ((quiet += 2, quiet >= limit)); then
+			heard=$SECONDS
+		elif ((SECONDS - heard >= limit)); then
 			echo "no console output for ${limit}s" >"$file.stalled"
 			kill -TERM "$pid" 2>/dev/null || true
 			return 0

@@ -14,7 +14,7 @@ set -euo pipefail
 
 command -v socat >/dev/null || uv_fail "socat is not installed (apt-get install socat)"
 
-wait_s=$(uv_timeout 240)
+wait_s=$(uv_timeout 360)
 cmdline="$UV_CMDLINE uv.echo=1"
 
 # check_echo IN_FD OUT_FD WHAT: the dialogue over the two descriptors; the

@@ -18,7 +18,7 @@ IOPARTD=${UV_IOPARTD:-$UV_BUILD_DIR/iopartd/iopartd}
 command -v socat >/dev/null || uv_fail "socat is not installed (apt-get install socat)"
 [[ -x $IOPARTD ]] || uv_fail "iopartd not found at $IOPARTD (build it first)"
 
-wait_s=$(uv_timeout 240)
+wait_s=$(uv_timeout 360)
 cmdline="$UV_CMDLINE uv.action=vcon"
 # Sockets live in /tmp: the nested harness's 9p share cannot hold them.
 sockdir=$(mktemp -d /tmp/uvtest-vcon.XXXXXX)
