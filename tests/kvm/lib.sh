@@ -17,29 +17,17 @@
 #   UV_KEEP_TMP=1     keep the per-test temporary directory after a pass
 #   UV_STALL_S        inside the nested harness only: seconds without console
 #                     output after which a boot counts as stalled (150)
-#   UV_FLAKE_RUNS     inside the nested harness only: how often a test may
-#                     run in all when nested TCG broke its guest (3)
 #
 # A test that cannot run fails (exit 1); nothing here ever skips.
 
 set -euo pipefail
 
 # Inside the nested harness, QEMU's TCG emulation of nested SVM sometimes
-# breaks an L2 guest (docs/testing.md, "Known flake"). A test whose failure
-# came with that signature exits 99 (uv_fail) and runs again from the start,
-# here, before anything else happens; a real failure is not retried.
-if [[ ${UV_IN_NESTED:-0} == 1 && -z ${UV_FLAKE_ATTEMPT:-} ]]; then
-	for ((attempt = 1; ; attempt++)); do
-		rc=0
-		UV_FLAKE_ATTEMPT=$attempt "$0" "$@" || rc=$?
-		[[ $rc == 99 ]] || exit "$rc"
-		if ((attempt >= ${UV_FLAKE_RUNS:-3})); then
-			echo "FAIL: $(basename "$0" .sh): nested TCG broke the guest in all $attempt runs" >&2
-			exit 1
-		fi
-		echo "# KNOWN-FLAKE: run $attempt: nested TCG broke a guest; running the test again"
-	done
-fi
+# breaks an L2 guest (docs/testing.md, "Known flake"), and the L1 seems to
+# stay damaged after that. A test that sees the signature exits
+# $UV_FLAKE_STATUS (98): scripts/kvm-run has nested-run run it again in a new
+# L1 (UV_NESTED_RETRY_STATUS). A real failure is not retried.
+UV_FLAKE_STATUS=98
 
 UV_TEST_NAME=$(basename "$0" .sh)
 UV_SOURCE_DIR=${UV_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -79,15 +67,15 @@ uv__dump() {
 # SIGTERM, which makes uvmm log its vCPUs' registers.
 #
 # Inside the nested harness a failure that comes with the signature of the
-# known flake (uv_nested_flake) exits 99: the test runs again (see the top).
+# known flake (uv_nested_flake) exits $UV_FLAKE_STATUS (see the top).
 uv_fail() {
 	printf 'FAIL: %s: %s\n' "$UV_TEST_NAME" "$*" >&2
 	uv__stop_jobs
 	uv__dump "guest console" "$UV_LOG"
 	uv__dump "uvmm stderr" "$UV_ERR"
-	if [[ -n ${UV_FLAKE_ATTEMPT:-} && -n $UV_ERR && -f $UV_ERR ]] && uv_nested_flake "$UV_ERR"; then
-		echo "# KNOWN-FLAKE: $(uv__flake_why "$UV_ERR")" >&2
-		exit 99
+	if [[ -n $UV_ERR && -f $UV_ERR ]] && uv_nested_flake "$UV_ERR"; then
+		echo "# KNOWN-FLAKE: $(uv__flake_why "$UV_ERR"); asking for a new L1" >&2
+		exit "$UV_FLAKE_STATUS"
 	fi
 	exit 1
 }
@@ -290,10 +278,10 @@ uv__stall_watch() {
 #
 # Inside the nested TCG harness an L2 guest sometimes triple-faults or stalls
 # at a random point (docs/testing.md, "Known flake"); there, and only when
-# uv_nested_flake recognises it, the boot is tried again, up to
-# UV_CRASH_RETRIES (3) more times, and each one is reported.
+# uv_nested_flake recognises it, the test exits $UV_FLAKE_STATUS to be run
+# again in a new L1.
 uv_boot() {
-	local tries=0 fifo pid logger watch=
+	local fifo pid logger watch=
 	while :; do
 		uv__next_logs
 		uv_info "boot $UV_BOOTS: uvmm run $*"
@@ -322,10 +310,9 @@ uv_boot() {
 		if [[ -e $UV_LOG.stalled ]]; then
 			uv_info "boot $UV_BOOTS: $(cat "$UV_LOG.stalled"): stopped"
 		fi
-		if [[ $UV_RC != 0 ]] && uv_nested_flake "$UV_ERR" &&
-			((tries++ < ${UV_CRASH_RETRIES:-3})); then
-			uv_info "KNOWN-FLAKE: boot $UV_BOOTS: $(uv__flake_why "$UV_ERR"); retrying"
-			continue
+		if [[ $UV_RC != 0 ]] && uv_nested_flake "$UV_ERR"; then
+			uv_info "KNOWN-FLAKE: boot $UV_BOOTS: $(uv__flake_why "$UV_ERR"); asking for a new L1"
+			exit "$UV_FLAKE_STATUS"
 		fi
 		return "$UV_RC"
 	done
