@@ -121,6 +121,11 @@ uv__flake_why() {
 		grep -m 1 'triple fault' "$1"
 		return
 	fi
+	# A healthy kernel always lets a signal take a vCPU out of KVM_RUN.
+	if grep -q 'terminated by SIGTERM' "$1" && ! grep -q 'vCPU [0-9]*: rip' "$1"; then
+		echo "uvmm could not take its vCPU out of KVM_RUN after SIGTERM: L1's KVM no longer answers"
+		return
+	fi
 	while read -r rip; do
 		while read -r lo hi; do
 			if (("0x$rip" >= lo && "0x$rip" < hi)); then
