@@ -73,11 +73,16 @@ uv_fail() {
 	uv__stop_jobs
 	uv__dump "guest console" "$UV_LOG"
 	uv__dump "uvmm stderr" "$UV_ERR"
+	uv__exit_if_flake
+	exit 1
+}
+
+# Exits $UV_FLAKE_STATUS when the last boot's stderr shows the known flake.
+uv__exit_if_flake() {
 	if [[ -n $UV_ERR && -f $UV_ERR ]] && uv_nested_flake "$UV_ERR"; then
-		echo "# KNOWN-FLAKE: $(uv__flake_why "$UV_ERR"); asking for a new L1" >&2
+		echo "# KNOWN-FLAKE: boot $UV_BOOTS: $(uv__flake_why "$UV_ERR"); asking for a new L1" >&2
 		exit "$UV_FLAKE_STATUS"
 	fi
-	exit 1
 }
 
 # Stops the test's background jobs (uvmm under timeout, socat, iopartd):
@@ -138,9 +143,10 @@ uv__flake_why() {
 }
 
 # uv_nested_flake ERRFILE: true, inside the nested harness only, when uvmm's
-# stderr shows that nested TCG broke the guest: a triple fault (status 4),
-# or vCPU registers (logged when uvmm was stopped) that are the L1 KVM
-# module's own code rather than the guest's -- the guest then stalls silently.
+# stderr shows that nested TCG broke the guest (uv__flake_why): a triple
+# fault (status 4), a vCPU SIGTERM could not stop, or vCPU registers (logged
+# when uvmm was stopped) that are the L1 KVM module's own code rather than
+# the guest's -- the guest then stalls silently.
 uv_nested_flake() {
 	[[ ${UV_IN_NESTED:-0} == 1 ]] || return 1
 	uv__flake_why "$1" >/dev/null
@@ -287,40 +293,35 @@ uv__stall_watch() {
 # again in a new L1.
 uv_boot() {
 	local fifo pid logger watch=
-	while :; do
-		uv__next_logs
-		uv_info "boot $UV_BOOTS: uvmm run $*"
-		fifo=$UV_LOCAL_TMP/boot-$UV_BOOTS.fifo
-		rm -f "$fifo" "$UV_LOG.stalled"
-		mkfifo "$fifo"
-		uv__logger "$UV_LOG" <"$fifo" &
-		logger=$!
-		timeout -k 10 "$UV_BOOT_TIMEOUT_S" \
-			"$UVMM" run --kernel "$UV_KERNEL_PATH" --initrd "$UV_INITRAMFS" "$@" \
-			</dev/null >"$fifo" 2>"$UV_ERR" &
-		pid=$!
-		if [[ ${UV_IN_NESTED:-0} == 1 ]]; then
-			uv__stall_watch "$pid" "$UV_LOG" &
-			watch=$!
-		fi
-		UV_RC=0
-		wait "$pid" || UV_RC=$?
-		wait "$logger" || true
-		if [[ -n $watch ]]; then
-			kill "$watch" 2>/dev/null || true
-			wait "$watch" 2>/dev/null || true
-		fi
-		rm -f "$fifo"
-		uv_info "boot $UV_BOOTS: exit status $UV_RC ($(uv_status_name "$UV_RC"))"
-		if [[ -e $UV_LOG.stalled ]]; then
-			uv_info "boot $UV_BOOTS: $(cat "$UV_LOG.stalled"): stopped"
-		fi
-		if [[ $UV_RC != 0 ]] && uv_nested_flake "$UV_ERR"; then
-			uv_info "KNOWN-FLAKE: boot $UV_BOOTS: $(uv__flake_why "$UV_ERR"); asking for a new L1"
-			exit "$UV_FLAKE_STATUS"
-		fi
-		return "$UV_RC"
-	done
+	uv__next_logs
+	uv_info "boot $UV_BOOTS: uvmm run $*"
+	fifo=$UV_LOCAL_TMP/boot-$UV_BOOTS.fifo
+	rm -f "$fifo" "$UV_LOG.stalled"
+	mkfifo "$fifo"
+	uv__logger "$UV_LOG" <"$fifo" &
+	logger=$!
+	timeout -k 10 "$UV_BOOT_TIMEOUT_S" \
+		"$UVMM" run --kernel "$UV_KERNEL_PATH" --initrd "$UV_INITRAMFS" "$@" \
+		</dev/null >"$fifo" 2>"$UV_ERR" &
+	pid=$!
+	if [[ ${UV_IN_NESTED:-0} == 1 ]]; then
+		uv__stall_watch "$pid" "$UV_LOG" &
+		watch=$!
+	fi
+	UV_RC=0
+	wait "$pid" || UV_RC=$?
+	wait "$logger" || true
+	if [[ -n $watch ]]; then
+		kill "$watch" 2>/dev/null || true
+		wait "$watch" 2>/dev/null || true
+	fi
+	rm -f "$fifo"
+	uv_info "boot $UV_BOOTS: exit status $UV_RC ($(uv_status_name "$UV_RC"))"
+	if [[ -e $UV_LOG.stalled ]]; then
+		uv_info "boot $UV_BOOTS: $(cat "$UV_LOG.stalled"): stopped"
+	fi
+	[[ $UV_RC == 0 ]] || uv__exit_if_flake
+	return "$UV_RC"
 }
 
 # uv_boot_expect STATUS ARGS...: uv_boot, and fails unless it exited STATUS.
