@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The guest firmware's GPT and MBR parsing, on tables written by sgdisk. */
+#include "fw_testimg.h"
+#include "part.h"
+
+#define DISK_MB 64
+
+static void make_gpt(void)
+{
+	fwt_need("sgdisk", "gdisk");
+	fwt_sh("truncate -s %dM disk.img && sgdisk -n 1:2048:+8M -t 1:ef00 -n 2:0:+16M -t 2:8300 "
+	       "-n 3:0:+8M -t 3:ea00 -n 5:0:+1M -t 5:0700 disk.img",
+	       DISK_MB);
+}
+
+static int scan(struct fw_part *parts, enum fw_table *table, const char **why)
+{
+	struct fw_img img;
+	int n;
+
+	fwt_open(&img, "disk.img");
+	n = fw_part_scan(&img.disk, parts, FW_MAX_PARTS, table, why);
+	fwt_close(&img);
+	return n;
+}
+
+static void check_gpt_parts(const struct fw_part *p, int n)
+{
+	ck_assert_int_eq(n, 4);
+	ck_assert_uint_eq(p[0].index, 1);
+	ck_assert_int_eq(p[0].kind, FW_PART_ESP);
+	ck_assert_uint_eq(p[0].start_lba, 2048);
+	ck_assert_uint_eq(p[0].blocks, 16384);
+	ck_assert_int_eq(p[1].kind, FW_PART_LINUX);
+	ck_assert_uint_eq(p[1].start_lba, 18432);
+	ck_assert_uint_eq(p[1].blocks, 32768);
+	ck_assert_int_eq(p[2].kind, FW_PART_XBOOTLDR);
+	ck_assert_uint_eq(p[2].start_lba, 51200);
+	ck_assert_uint_eq(p[3].index, 5);
+	ck_assert_int_eq(p[3].kind, FW_PART_OTHER);
+	ck_assert(fw_guid_eq(p[3].type_guid, "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"));
+}
+
+START_TEST(gpt_sgdisk)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why;
+
+	make_gpt();
+	check_gpt_parts(parts, scan(parts, &table, &why));
+	ck_assert_int_eq(table, FW_TABLE_GPT);
+}
+END_TEST
+
+START_TEST(gpt_backup_used_when_primary_bad)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why;
+
+	make_gpt();
+	fwt_poke("disk.img", 512 + 16, "XXXX", 4); /* primary header CRC */
+	check_gpt_parts(parts, scan(parts, &table, &why));
+	ck_assert_int_eq(table, FW_TABLE_GPT_BACKUP);
+}
+END_TEST
+
+START_TEST(gpt_bad_header_crc_both)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why = NULL;
+	int n;
+
+	make_gpt();
+	fwt_poke("disk.img", 512 + 16, "XXXX", 4);
+	fwt_poke("disk.img", (DISK_MB << 20) - 512 + 16, "XXXX", 4);
+	n = scan(parts, &table, &why);
+	ck_assert_int_eq(n, FW_E_CORRUPT);
+	ck_assert_msg(why && strstr(why, "header CRC"), "why: %s", why);
+}
+END_TEST
+
+START_TEST(gpt_bad_entry_array_crc)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why = NULL;
+	int n;
+
+	make_gpt();
+	/* Partition 1's name in both copies of the array; headers stay valid. */
+	fwt_poke("disk.img", 1024 + 56, "Z", 1);
+	fwt_poke("disk.img", (DISK_MB << 20) - 33 * 512 + 56, "Z", 1);
+	n = scan(parts, &table, &why);
+	ck_assert_int_eq(n, FW_E_CORRUPT);
+	ck_assert_msg(why && strstr(why, "entry array CRC"), "why: %s", why);
+}
+END_TEST
+
+START_TEST(gpt_truncated)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why = NULL;
+
+	make_gpt();
+	fwt_sh("truncate -s 20M disk.img");
+	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
+	ck_assert_msg(why && strstr(why, "outside the disk"), "why: %s", why);
+}
+END_TEST
+
+START_TEST(mbr_from_sgdisk)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why;
+	int n;
+
+	make_gpt();
+	fwt_sh("sgdisk --gpttombr=1:2 disk.img");
+	n = scan(parts, &table, &why);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(table, FW_TABLE_MBR);
+	ck_assert_int_eq(parts[0].kind, FW_PART_ESP);
+	ck_assert_uint_eq(parts[0].mbr_type, 0xef);
+	ck_assert_uint_eq(parts[0].start_lba, 2048);
+	ck_assert_uint_eq(parts[0].blocks, 16384);
+	ck_assert_int_eq(parts[1].kind, FW_PART_LINUX);
+	ck_assert_uint_eq(parts[1].start_lba, 18432);
+}
+END_TEST
+
+START_TEST(mbr_hostile_entry)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	uint8_t e[16] = {0, 0, 0, 0, 0x83, 0, 0, 0, 0x00, 0x10, 0, 0, 0xff, 0xff, 0xff, 0x7f};
+	enum fw_table table;
+	const char *why = NULL;
+
+	fwt_sh("truncate -s 1M disk.img && printf '\\125\\252' | dd of=disk.img bs=1 seek=510 "
+	       "conv=notrunc");
+	fwt_poke("disk.img", 446, e, sizeof(e));
+	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
+	ck_assert_msg(why && strstr(why, "outside the disk"), "why: %s", why);
+}
+END_TEST
+
+START_TEST(protective_mbr_without_gpt)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why = NULL;
+
+	make_gpt();
+	fwt_sh("dd if=/dev/zero of=disk.img bs=512 seek=1 count=1 conv=notrunc && "
+	       "dd if=/dev/zero of=disk.img bs=512 seek=%d count=1 conv=notrunc",
+	       (DISK_MB << 11) - 1);
+	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
+	ck_assert_msg(why != NULL, "corrupt without a reason");
+}
+END_TEST
+
+START_TEST(blank_disk)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why;
+
+	fwt_sh("truncate -s 1M disk.img");
+	ck_assert_int_eq(scan(parts, &table, &why), FW_E_NOPART);
+	ck_assert_int_eq(table, FW_TABLE_NONE);
+}
+END_TEST
+
+START_TEST(guid_text)
+{
+	static const uint8_t esp[16] = {0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
+					0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b};
+
+	ck_assert(fw_guid_eq(esp, "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"));
+	ck_assert(fw_guid_eq(esp, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"));
+	ck_assert(!fw_guid_eq(esp, "C12A7328-F81F-11D2-BA4B-00A0C93EC93C"));
+	ck_assert(!fw_guid_eq(esp, "C12A7328"));
+}
+END_TEST
+
+static Suite *fw_part_suite(void)
+{
+	Suite *s = suite_create("fw_part");
+	TCase *tc = tcase_create("part");
+
+	tcase_add_checked_fixture(tc, fwt_setup, fwt_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, gpt_sgdisk);
+	tcase_add_test(tc, gpt_backup_used_when_primary_bad);
+	tcase_add_test(tc, gpt_bad_header_crc_both);
+	tcase_add_test(tc, gpt_bad_entry_array_crc);
+	tcase_add_test(tc, gpt_truncated);
+	tcase_add_test(tc, mbr_from_sgdisk);
+	tcase_add_test(tc, mbr_hostile_entry);
+	tcase_add_test(tc, protective_mbr_without_gpt);
+	tcase_add_test(tc, blank_disk);
+	tcase_add_test(tc, guid_text);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return uv_check_run(fw_part_suite());
+}
