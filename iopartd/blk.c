@@ -11,11 +11,33 @@
 
 #include "blk_int.h"
 #include "kind.h"
+#include "qcow2.h"
 
-static int blk_check_image(int fd, const struct iopart_export *e, uint64_t *size, char *err,
-			   size_t errlen)
+/* qcow2 when format=qcow2, or when the header says so and no format= was given. */
+static int blk_check_format(struct blk_dev *d, int fd, const struct iopart_export *e,
+			    uint64_t *size, char *err, size_t errlen)
+{
+	bool probed = e->format == IOPART_FMT_AUTO;
+	int ret;
+
+	if (e->format == IOPART_FMT_RAW || (probed && !qcow2_probe(fd)))
+		return 1;
+	if (e->direct) {
+		snprintf(err, errlen, "%s: direct=on is not supported for qcow2 images", e->path);
+		return -EINVAL;
+	}
+	ret = qcow2_open(&d->qc, fd, e->path, e->readonly, probed, err, errlen);
+	if (ret < 0)
+		return ret;
+	*size = qcow2_size(d->qc);
+	return 0;
+}
+
+static int blk_check_image(struct blk_dev *d, int fd, const struct iopart_export *e, uint64_t *size,
+			   char *err, size_t errlen)
 {
 	struct stat st;
+	int ret;
 
 	if (fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "%s: %s", e->path, strerror(errno));
@@ -29,6 +51,9 @@ static int blk_check_image(int fd, const struct iopart_export *e, uint64_t *size
 		snprintf(err, errlen, "%s: empty image", e->path);
 		return -EINVAL;
 	}
+	ret = blk_check_format(d, fd, e, size, err, errlen);
+	if (ret <= 0)
+		return ret;
 	if (st.st_size % 512) {
 		snprintf(err, errlen, "%s: size %lld is not a multiple of 512 bytes", e->path,
 			 (long long)st.st_size);
@@ -77,7 +102,7 @@ int blk_open(struct blk_dev **out, const struct iopart_export *e, struct event_b
 		snprintf(err, errlen, "out of memory");
 		goto err_close;
 	}
-	ret = blk_check_image(fd, e, &d->size, err, errlen);
+	ret = blk_check_image(d, fd, e, &d->size, err, errlen);
 	if (ret < 0)
 		goto err_free;
 	d->fd = fd;
@@ -102,6 +127,7 @@ void blk_close(struct blk_dev *d)
 		return;
 	for (unsigned i = 0; i < IOPART_MAX_QUEUES; i++)
 		blk_queue_stop(d, i);
+	qcow2_close(d->qc);
 	close(d->fd);
 	free(d);
 }

@@ -21,6 +21,12 @@ struct blk_req {
 	int iovcnt;
 	void *bounce; /* O_DIRECT copy of unaligned buffers */
 	int fa_mode;  /* fallocate mode of DISCARD / WRITE_ZEROES */
+	/* qcow2: the request as several I/Os at translated offsets (blk_qcow2.c) */
+	unsigned parts;	    /* still in flight */
+	bool part_err;	    /* one failed */
+	size_t async_len;   /* bytes queued */
+	size_t async_done;  /* bytes completed */
+	struct iovec *piov; /* the parts' buffers */
 };
 
 struct blk_queue {
@@ -39,8 +45,11 @@ struct blk_queue {
 	struct virtq_elem elem; /* where requests are popped into */
 };
 
+struct qcow2;
+
 struct blk_dev {
 	int fd;
+	struct qcow2 *qc; /* NULL for raw images */
 	uint64_t size;
 	bool readonly;
 	bool direct;
@@ -49,5 +58,11 @@ struct blk_dev {
 	struct event_base *base;
 	struct blk_queue *q[IOPART_MAX_QUEUES];
 };
+
+/* The qcow2 seam of blk_io.c: return a status to complete with now, or -1 when queued. */
+int blk_qcow2_rw(struct blk_req *r);
+int blk_qcow2_zero(struct blk_req *r);
+/* Queues an I/O of r (a part, for qcow2); false when the ring is full and stays so. */
+struct io_uring_sqe *blk_req_sqe(struct blk_req *r);
 
 #endif

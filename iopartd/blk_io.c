@@ -35,8 +35,10 @@ static void blk_req_done(struct blk_req *r, uint8_t status)
 	q->ops->complete(q->ctx, q->idx, r->head, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
 	free(r->iov);
 	free(r->bounce);
+	free(r->piov);
 	r->iov = NULL;
 	r->bounce = NULL;
+	r->piov = NULL;
 	q->free[q->nfree++] = r - q->req;
 }
 
@@ -93,6 +95,20 @@ static int blk_req_submit(struct blk_req *r)
 	return -1;
 }
 
+struct io_uring_sqe *blk_req_sqe(struct blk_req *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->q->ring);
+
+	/* A qcow2 request can take several entries: hand the full ring to the kernel. */
+	if (!sqe && io_uring_submit(&r->q->ring) >= 0)
+		sqe = io_uring_get_sqe(&r->q->ring);
+	if (sqe) {
+		io_uring_sqe_set_data(sqe, r);
+		r->q->inflight++;
+	}
+	return sqe;
+}
+
 /* Checks a sector range against the disk. */
 static bool blk_in_range(struct blk_dev *d, uint64_t sector, uint64_t bytes)
 {
@@ -124,6 +140,8 @@ static int blk_req_dwz(struct blk_req *r, const struct virtq_elem *e, size_t out
 	r->len = (size_t)le32toh(seg.num_sectors) * 512;
 	if (!r->len)
 		return VIRTIO_BLK_S_OK;
+	if (d->qc)
+		return blk_qcow2_zero(r);
 	/* Both read back as zeroes; punching also frees the space. */
 	if (r->type == VIRTIO_BLK_T_DISCARD || flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
 		r->fa_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
@@ -176,7 +194,7 @@ static int blk_req_start(struct blk_req *r, const struct virtq_elem *e)
 		}
 		if (!len)
 			return VIRTIO_BLK_S_OK;
-		return blk_req_submit(r);
+		return d->qc ? blk_qcow2_rw(r) : blk_req_submit(r);
 	case VIRTIO_BLK_T_FLUSH:
 		return blk_req_submit(r);
 	case VIRTIO_BLK_T_GET_ID:
@@ -266,6 +284,17 @@ static void blk_req_finish(struct blk_req *r, int res)
 	struct blk_queue *q = r->q;
 
 	q->inflight--;
+	if (r->parts) { /* qcow2: done when the last part is */
+		if (res < 0)
+			r->part_err = true;
+		else
+			r->async_done += (size_t)res;
+		if (--r->parts)
+			return;
+		blk_req_done(r, !r->part_err && r->async_done == r->async_len ? VIRTIO_BLK_S_OK
+									      : VIRTIO_BLK_S_IOERR);
+		return;
+	}
 	switch (r->type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:

@@ -108,6 +108,15 @@ static int export_key(struct iopart_export *e, const char *key, const char *v, c
 		e->num_queues = n;
 		return 0;
 	}
+	if (blk && !strcmp(key, "format")) {
+		if (!strcmp(v, "raw"))
+			e->format = IOPART_FMT_RAW;
+		else if (!strcmp(v, "qcow2"))
+			e->format = IOPART_FMT_QCOW2;
+		else
+			return export_err(err, errlen, "format: '%s' is not raw or qcow2%s", v, "");
+		return 0;
+	}
 	if (blk && !strcmp(key, "serial"))
 		return copy_str(key, v, e->serial, sizeof(e->serial), err, errlen);
 	if (net && !strcmp(key, "tap"))

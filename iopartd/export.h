@@ -22,6 +22,13 @@ enum iopart_kind {
 	IOPART_CONSOLE,
 };
 
+/* vhost-user-blk: the image format; AUTO detects it from the header. */
+enum iopart_format {
+	IOPART_FMT_AUTO,
+	IOPART_FMT_RAW,
+	IOPART_FMT_QCOW2,
+};
+
 #define IOPART_SERIAL_LEN     20 /* VIRTIO_BLK_ID_BYTES */
 #define IOPART_MAX_QUEUES     8	 /* virtio-blk request queues per disk */
 #define IOPART_MAX_QUEUES_STR "8"
@@ -37,6 +44,7 @@ struct iopart_export {
 	bool direct;	     /* O_DIRECT */
 	unsigned num_queues; /* 1..IOPART_MAX_QUEUES */
 	char serial[IOPART_SERIAL_LEN + 1];
+	enum iopart_format format;
 
 	/* vhost-user-net */
 	char tap[IFNAMSIZ];
@@ -50,13 +58,13 @@ struct iopart_export {
 
 /*
  * "vhost-user-blk,path=IMG,socket=SOCK[,readonly=on][,direct=on]
- *  [,num-queues=N][,serial=S]", "vhost-user-net,tap=IFNAME,socket=SOCK
+ *  [,num-queues=N][,serial=S][,format=raw|qcow2]", "vhost-user-net,tap=IFNAME,socket=SOCK
  *  [,mac=52:54:00:12:34:56]", "vhost-user-rng,socket=SOCK" or
  * "vhost-user-console,socket=SOCK,console=pty|unix:PATH|file:PATH". Returns 0, or
  * -EINVAL with a message naming the bad key in err. Files are not opened.
  */
 int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, size_t errlen);
-/* uvmm's --disk: "PATH[,readonly=on][,direct=on][,num-queues=N][,serial=S]". */
+/* uvmm's --disk: "PATH[,readonly=on][,direct=on][,num-queues=N][,serial=S][,format=F]". */
 int iopart_export_parse_disk(const char *spec, struct iopart_export *e, char *err, size_t errlen);
 /* uvmm's --net: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX]". */
 int iopart_export_parse_net(const char *spec, struct iopart_export *e, char *err, size_t errlen);
