@@ -71,7 +71,7 @@ int fw_cfg_join(char *out, size_t cap, const char *base, const char *path, size_
 
 /* Splits val on sep (or whitespace when sep is 0) into initrd paths. */
 int fw_cfg_add_initrds(struct fw_boot_entry *e, const char *base, const char *val, size_t vlen,
-		       char sep)
+		       char sep, bool abs_from_root)
 {
 	size_t i = 0;
 	int ret;
@@ -88,7 +88,8 @@ int fw_cfg_add_initrds(struct fw_boot_entry *e, const char *base, const char *va
 			break;
 		if (e->n_initrd == FW_MAX_INITRD)
 			return FW_E_NAMETOOLONG;
-		ret = fw_cfg_join(e->initrd[e->n_initrd], FW_PATH_MAX, base, val + s, i - s);
+		ret = fw_cfg_join(e->initrd[e->n_initrd], FW_PATH_MAX,
+				  abs_from_root && val[s] == '/' ? "" : base, val + s, i - s);
 		if (ret)
 			return ret;
 		e->n_initrd++;
@@ -144,7 +145,7 @@ int fw_bls_parse(const char *text, size_t len, const char *id, const char *base,
 			ret = fw_cfg_join(e->kernel, sizeof(e->kernel), base, l.val,
 					  fw_cfg_first_token(l.val, l.vlen));
 		else if (fw_cfg_key_is(&l, "initrd"))
-			ret = fw_cfg_add_initrds(e, base, l.val, l.vlen, 0);
+			ret = fw_cfg_add_initrds(e, base, l.val, l.vlen, 0, false);
 		else if (fw_cfg_key_is(&l, "options"))
 			ret = fw_cfg_append(e->cmdline, sizeof(e->cmdline), l.val, l.vlen);
 		else if (fw_cfg_key_is(&l, "architecture"))

@@ -60,7 +60,7 @@ static int initrd_from_append(struct fw_boot_entry *e, const char *dir)
 		s = i + 7;
 		for (k = s; c[k] && !fw_isspace(c[k]); k++)
 			;
-		return fw_cfg_add_initrds(e, dir, c + s, k - s, ',');
+		return fw_cfg_add_initrds(e, dir, c + s, k - s, ',', true);
 	}
 	return 0;
 }
@@ -91,8 +91,7 @@ static int label_line(struct fw_boot_entry *e, const struct cfg_line *l, const c
 		return fw_cfg_join(e->kernel, FW_PATH_MAX, dir, l->val, n);
 	}
 	if (fw_cfg_key_is(l, "initrd"))
-		return fw_cfg_add_initrds(e, l->vlen && l->val[0] == '/' ? "" : dir, l->val,
-					  l->vlen, ',');
+		return fw_cfg_add_initrds(e, dir, l->val, l->vlen, ',', true);
 	if (fw_cfg_key_is(l, "append")) {
 		e->cmdline[0] = 0;
 		return fw_cfg_append(e->cmdline, FW_CMDLINE_MAX, l->val, l->vlen);
