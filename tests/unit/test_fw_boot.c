@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fw_find_boot() on whole disks: GPT and MBR layouts by sgdisk, an ESP made
+ * by mkfs.vfat/mcopy, root filesystems by mkfs.ext4 -d, and each broken-image
+ * class with the error it must give.
+ */
+#include "boot.h"
+#include "fw_testimg.h"
+
+#define DISK_MB 40
+#define P1_LBA	2048  /* ESP, 8 MiB */
+#define P2_LBA	18432 /* Linux, 24 MiB */
+
+static struct fw_boot_entry e;
+static char msg[512];
+
+static void need_tools(void)
+{
+	fwt_need("sgdisk", "gdisk");
+	fwt_need("mkfs.vfat", "dosfstools");
+	fwt_need("mcopy", "mtools");
+	fwt_need("mkfs.ext4", "e2fsprogs");
+}
+
+/*
+ * The partition tables are made once (sgdisk syncs the whole host each time,
+ * slow on a busy machine); each test copies them and fills the partitions.
+ */
+static void make_tables(void)
+{
+	fwt_setup();
+	need_tools();
+	fwt_sh("truncate -s %dM gpt.tmpl && sgdisk -n 1:%d:+8M -t 1:ef00 -n 2:%d:+24M "
+	       "-t 2:8300 gpt.tmpl && cp --sparse=always gpt.tmpl mbr.tmpl && "
+	       "sgdisk --gpttombr=1:2 mbr.tmpl",
+	       DISK_MB, P1_LBA, P2_LBA);
+}
+
+static void clean(void)
+{
+	fwt_sh("rm -rf esp root p1.img p2.img disk.img");
+}
+
+/* esp/ and root/ (either may be empty) become partitions 1 and 2. */
+static void make_disk(bool mbr)
+{
+	fwt_sh("mkdir -p esp root && truncate -s 8M p1.img && mkfs.vfat p1.img && "
+	       "{ [ -z \"$(ls esp)\" ] || mcopy -s -i p1.img esp/* ::; }");
+	fwt_sh("truncate -s 24M p2.img && mkfs.ext4 -q -d root p2.img");
+	fwt_sh("cp --sparse=always %s disk.img && "
+	       "dd if=p1.img of=disk.img bs=1M seek=%d oflag=seek_bytes conv=notrunc,sparse "
+	       "status=none && "
+	       "dd if=p2.img of=disk.img bs=1M seek=%d oflag=seek_bytes conv=notrunc,sparse "
+	       "status=none",
+	       mbr ? "mbr.tmpl" : "gpt.tmpl", P1_LBA * 512, P2_LBA * 512);
+}
+
+/* fs refers to the disk: it stays open until the test process ends. */
+static struct fw_img img;
+
+static int find(struct fw_fs *fs)
+{
+	fwt_open(&img, "disk.img");
+	return fw_find_boot(&img.disk, fwt_arena(), fs, &e, msg, sizeof(msg));
+}
+
+static void check_kernel(struct fw_fs *fs, const char *src)
+{
+	size_t want_len, len;
+	uint8_t *want = fwt_load(src, &want_len);
+	uint8_t *buf = malloc(want_len);
+	int ret;
+
+	ret = fw_fs_read_file(fs, e.kernel, buf, want_len, &len);
+	ck_assert_msg(ret == 0, "%s: %s", e.kernel, fw_strerror(ret));
+	ck_assert_uint_eq(len, want_len);
+	ck_assert(!memcmp(buf, want, len));
+	free(buf);
+	free(want);
+}
+
+static void bls_esp_tree(void)
+{
+	fwt_sh("mkdir -p esp/loader/entries root");
+	fwt_write_file("esp/loader/entries/debian-6.1.0-9.conf",
+		       "title Debian 6.1.0-9\nversion 6.1.0-9-amd64\nlinux /vmlinuz-9\n"
+		       "initrd /initrd-9\noptions root=/dev/vda2 ro\n");
+	fwt_write_file("esp/loader/entries/debian-6.1.0-10.conf",
+		       "title Debian 6.1.0-10\nversion 6.1.0-10-amd64\nlinux /vmlinuz-10\n"
+		       "initrd /initrd-10\noptions root=/dev/vda2 ro\noptions console=ttyS0\n");
+	fwt_write_file("esp/loader/entries/broken.conf", "title no kernel line\n");
+	fwt_random_file("esp/vmlinuz-9", 70000, 9);
+	fwt_random_file("esp/vmlinuz-10", 90000, 10);
+	fwt_random_file("esp/initrd-9", 3000, 19);
+	fwt_random_file("esp/initrd-10", 3000, 20);
+}
+
+START_TEST(bls_on_esp_newest_version)
+{
+	struct fw_fs fs;
+	int ret;
+
+	bls_esp_tree();
+	make_disk(false);
+	ret = find(&fs);
+	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	ck_assert_int_eq(e.source, FW_BOOT_BLS);
+	/* 6.1.0-10 sorts after 6.1.0-9 as a version, not as a string. */
+	ck_assert_str_eq(e.id, "debian-6.1.0-10");
+	ck_assert_str_eq(e.title, "Debian 6.1.0-10");
+	ck_assert_str_eq(e.kernel, "/vmlinuz-10");
+	ck_assert_uint_eq(e.n_initrd, 1);
+	ck_assert_str_eq(e.initrd[0], "/initrd-10");
+	ck_assert_str_eq(e.cmdline, "root=/dev/vda2 ro console=ttyS0");
+	ck_assert_str_eq(e.config, "/loader/entries/debian-6.1.0-10.conf");
+	ck_assert_uint_eq(e.part_index, 1);
+	ck_assert_uint_eq(e.part_start_lba, P1_LBA);
+	ck_assert_int_eq(e.fs_type, FW_FS_FAT);
+	check_kernel(&fs, "esp/vmlinuz-10");
+}
+END_TEST
+
+START_TEST(bls_loader_conf_default)
+{
+	struct fw_fs fs;
+	int ret;
+
+	bls_esp_tree();
+	fwt_write_file("esp/loader/loader.conf", "timeout 0\ndefault debian-6.1.0-9*\n");
+	make_disk(false);
+	ret = find(&fs);
+	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	ck_assert_str_eq(e.id, "debian-6.1.0-9");
+	ck_assert_str_eq(e.kernel, "/vmlinuz-9");
+	check_kernel(&fs, "esp/vmlinuz-9");
+}
+END_TEST
+
+START_TEST(bls_in_root_boot)
+{
+	struct fw_fs fs;
+	int ret;
+
+	/* An empty ESP first, then /boot/loader/entries on the root filesystem. */
+	fwt_sh("mkdir -p esp root/boot/loader/entries && ln -s vmlinuz-6.1 root/boot/vmlinuz");
+	fwt_write_file("root/boot/loader/entries/deb.conf",
+		       "title Debian\nlinux /vmlinuz\ninitrd /initrd.img-6.1\noptions ro\n");
+	fwt_random_file("root/boot/vmlinuz-6.1", 400000, 61);
+	fwt_random_file("root/boot/initrd.img-6.1", 10000, 62);
+	make_disk(false);
+	ret = find(&fs);
+	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	ck_assert_str_eq(e.kernel, "/boot/vmlinuz");
+	ck_assert_str_eq(e.initrd[0], "/boot/initrd.img-6.1");
+	ck_assert_uint_eq(e.part_index, 2);
+	ck_assert_int_eq(e.fs_type, FW_FS_EXT);
+	check_kernel(&fs, "root/boot/vmlinuz-6.1");
+}
+END_TEST
+
+START_TEST(extlinux_on_mbr)
+{
+	struct fw_fs fs;
+	int ret;
+
+	fwt_sh("mkdir -p esp root/boot/extlinux && ln -s vmlinuz-6.1.0-test root/boot/vmlinuz");
+	fwt_write_file("root/boot/extlinux/extlinux.conf",
+		       "default l1\nlabel l0\n linux /boot/nope\nlabel l1\n menu label Debian\n"
+		       " kernel /boot/vmlinuz\n initrd /boot/initrd.img\n append root=/dev/vda2\n");
+	fwt_random_file("root/boot/vmlinuz-6.1.0-test", 300000, 7);
+	fwt_random_file("root/boot/initrd.img", 5000, 8);
+	make_disk(true);
+	ret = find(&fs);
+	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	ck_assert_int_eq(e.source, FW_BOOT_EXTLINUX);
+	ck_assert_str_eq(e.id, "l1");
+	ck_assert_str_eq(e.title, "Debian");
+	ck_assert_str_eq(e.cmdline, "root=/dev/vda2");
+	ck_assert_str_eq(e.config, "/boot/extlinux/extlinux.conf");
+	ck_assert_uint_eq(e.part_index, 2);
+	check_kernel(&fs, "root/boot/vmlinuz-6.1.0-test");
+}
+END_TEST
+
+START_TEST(syslinux_superfloppy)
+{
+	struct fw_fs fs;
+	int ret;
+
+	fwt_sh("mkdir -p root/boot/syslinux");
+	fwt_write_file("root/boot/syslinux/syslinux.cfg", "LABEL only\nKERNEL ../vmlinuz\n");
+	fwt_random_file("root/boot/vmlinuz", 20000, 3);
+	fwt_sh("truncate -s 16M disk.img && mkfs.ext4 -q -d root disk.img");
+	ret = find(&fs);
+	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	ck_assert_uint_eq(e.part_index, 0);
+	ck_assert_str_eq(e.kernel, "/boot/syslinux/../vmlinuz");
+	check_kernel(&fs, "root/boot/vmlinuz");
+}
+END_TEST
+
+START_TEST(no_entry)
+{
+	struct fw_fs fs;
+
+	fwt_sh("mkdir -p esp/EFI root/boot");
+	make_disk(false);
+	ck_assert_int_eq(find(&fs), FW_E_NOENTRY);
+	ck_assert_msg(strstr(msg, "no boot entry"), "msg: %s", msg);
+}
+END_TEST
+
+START_TEST(missing_kernel)
+{
+	struct fw_fs fs;
+
+	fwt_sh("mkdir -p esp/loader/entries root");
+	fwt_write_file("esp/loader/entries/a.conf", "linux /vmlinuz-gone\n");
+	make_disk(false);
+	ck_assert_int_eq(find(&fs), FW_E_NOKERNEL);
+	ck_assert_msg(strstr(msg, "partition 1") && strstr(msg, "/vmlinuz-gone"), "msg: %s", msg);
+}
+END_TEST
+
+START_TEST(missing_initrd)
+{
+	struct fw_fs fs;
+
+	fwt_sh("mkdir -p esp root/boot/extlinux");
+	fwt_write_file("root/boot/extlinux/extlinux.conf",
+		       "label a\nkernel /boot/k\ninitrd /boot/i-gone\n");
+	fwt_random_file("root/boot/k", 100, 1);
+	make_disk(false);
+	ck_assert_int_eq(find(&fs), FW_E_NOKERNEL);
+	ck_assert_msg(strstr(msg, "initrd /boot/i-gone"), "msg: %s", msg);
+}
+END_TEST
+
+START_TEST(kernel_symlink_loop)
+{
+	struct fw_fs fs;
+
+	fwt_sh("mkdir -p esp root/boot/extlinux && ln -s k2 root/boot/k1 && ln -s k1 root/boot/k2");
+	fwt_write_file("root/boot/extlinux/extlinux.conf", "label a\nkernel /boot/k1\n");
+	make_disk(false);
+	ck_assert_int_eq(find(&fs), FW_E_LOOP);
+	ck_assert_msg(strstr(msg, "/boot/k1") && strstr(msg, "symbolic links"), "msg: %s", msg);
+}
+END_TEST
+
+START_TEST(corrupt_filesystem)
+{
+	struct fw_fs fs;
+	uint8_t zero = 0;
+
+	fwt_sh("mkdir -p esp/loader/entries root");
+	fwt_write_file("esp/loader/entries/a.conf", "linux /k\n");
+	make_disk(false);
+	fwt_poke("disk.img", P1_LBA * 512ull + 16, &zero, 1); /* the ESP has no FAT */
+	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
+	ck_assert_msg(strstr(msg, "partition 1") && strstr(msg, "FAT"), "msg: %s", msg);
+}
+END_TEST
+
+START_TEST(corrupt_ext_superblock)
+{
+	struct fw_fs fs;
+	uint8_t nine = 9;
+
+	fwt_sh("mkdir -p esp root/boot/extlinux");
+	fwt_write_file("root/boot/extlinux/extlinux.conf", "label a\nkernel /boot/k\n");
+	make_disk(false);
+	fwt_poke("disk.img", P2_LBA * 512ull + 1024 + 24, &nine, 1);
+	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
+	ck_assert_msg(strstr(msg, "partition 2") && strstr(msg, "block size"), "msg: %s", msg);
+}
+END_TEST
+
+START_TEST(bad_gpt_crc)
+{
+	struct fw_fs fs;
+
+	bls_esp_tree();
+	make_disk(false);
+	fwt_poke("disk.img", 512 + 16, "XXXX", 4);
+	fwt_poke("disk.img", (DISK_MB << 20) - 512 + 16, "XXXX", 4);
+	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
+	ck_assert_msg(strstr(msg, "partition table: GPT header CRC"), "msg: %s", msg);
+}
+END_TEST
+
+START_TEST(truncated_image)
+{
+	struct fw_fs fs;
+
+	bls_esp_tree();
+	make_disk(false);
+	fwt_sh("truncate -s 5M disk.img");
+	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
+	ck_assert_msg(strstr(msg, "partition table"), "msg: %s", msg);
+	/* A bare filesystem cut short. */
+	fwt_sh("rm disk.img && truncate -s 16M disk.img && mkfs.ext4 -q -d root disk.img && "
+	       "truncate -s 8M disk.img");
+	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
+	ck_assert_msg(strstr(msg, "past the end"), "msg: %s", msg);
+}
+END_TEST
+
+START_TEST(blank_disk)
+{
+	struct fw_fs fs;
+
+	fwt_sh("truncate -s 4M disk.img");
+	ck_assert_int_eq(find(&fs), FW_E_NOPART);
+	ck_assert_msg(strstr(msg, "no partition table"), "msg: %s", msg);
+}
+END_TEST
+
+static Suite *fw_boot_suite(void)
+{
+	Suite *s = suite_create("fw_boot");
+	TCase *tc = tcase_create("boot");
+
+	tcase_add_unchecked_fixture(tc, make_tables, fwt_teardown);
+	tcase_add_checked_fixture(tc, clean, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, bls_on_esp_newest_version);
+	tcase_add_test(tc, bls_loader_conf_default);
+	tcase_add_test(tc, bls_in_root_boot);
+	tcase_add_test(tc, extlinux_on_mbr);
+	tcase_add_test(tc, syslinux_superfloppy);
+	tcase_add_test(tc, no_entry);
+	tcase_add_test(tc, missing_kernel);
+	tcase_add_test(tc, missing_initrd);
+	tcase_add_test(tc, kernel_symlink_loop);
+	tcase_add_test(tc, corrupt_filesystem);
+	tcase_add_test(tc, corrupt_ext_superblock);
+	tcase_add_test(tc, bad_gpt_crc);
+	tcase_add_test(tc, truncated_image);
+	tcase_add_test(tc, blank_disk);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return uv_check_run(fw_boot_suite());
+}
