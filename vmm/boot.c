@@ -232,3 +232,26 @@ int boot_load(struct gmem *m, const struct bzimage *k, const struct boot_plan *p
 	boot_setup_paging(m);
 	return 0;
 }
+
+int boot_load_firmware(struct gmem *m, const void *fw, size_t size, const char *cmdline,
+		       uint64_t rsdp_gpa)
+{
+	size_t cmdline_len = strlen(cmdline);
+	struct boot_params *bp = gmem_hva(m, LAYOUT_BOOT_PARAMS, sizeof(*bp));
+	void *dst = gmem_hva(m, LAYOUT_FIRMWARE, size);
+	char *cl = gmem_hva(m, LAYOUT_CMDLINE, cmdline_len + 1);
+
+	if (!bp || !dst || !cl || size > LAYOUT_FIRMWARE_MAX || cmdline_len >= LAYOUT_CMDLINE_MAX)
+		return -ENOMEM;
+	memcpy(dst, fw, size);
+	memcpy(cl, cmdline, cmdline_len + 1);
+	/* What the firmware reads, and passes on to Linux: memory map, RSDP, command line. */
+	memset(bp, 0, sizeof(*bp));
+	bp->hdr.cmd_line_ptr = (uint32_t)LAYOUT_CMDLINE;
+	bp->hdr.cmdline_size = (uint32_t)cmdline_len;
+	bp->acpi_rsdp_addr = rsdp_gpa;
+	bp->e820_entries = (uint8_t)e820_build(bp->e820_table, E820_MAX_ENTRIES_ZEROPAGE,
+					       m->regions, m->nr_regions);
+	boot_setup_paging(m);
+	return 0;
+}

@@ -58,4 +58,11 @@ void boot_params_fill(struct boot_params *bp, const struct bzimage *k, const str
 int boot_load(struct gmem *m, const struct bzimage *k, const struct boot_plan *plan,
 	      const void *initrd, const char *cmdline, uint64_t rsdp_gpa);
 
+/*
+ * The guest firmware at LAYOUT_FIRMWARE, entered like a 64-bit kernel: a
+ * boot_params with the e820 map, RSDP and command line, identity paging.
+ */
+int boot_load_firmware(struct gmem *m, const void *fw, size_t size, const char *cmdline,
+		       uint64_t rsdp_gpa);
+
 #endif

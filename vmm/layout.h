@@ -18,6 +18,8 @@
 #define LAYOUT_PD	    0xb000ULL /* four pages: identity map of 4 GiB, 2 MiB pages */
 #define LAYOUT_CMDLINE	    0x20000ULL
 #define LAYOUT_CMDLINE_MAX  0x10000ULL
+#define LAYOUT_FIRMWARE	    0x30000ULL /* guest-firmware, with its bss and stack */
+#define LAYOUT_FIRMWARE_MAX (LAYOUT_EBDA - LAYOUT_FIRMWARE)
 #define LAYOUT_EBDA	    0x9fc00ULL /* reserved, as on a PC */
 #define LAYOUT_EBDA_SIZE    (0xa0000ULL - LAYOUT_EBDA)
 #define LAYOUT_BIOS	    0xe0000ULL /* the BIOS area, reserved in the e820 map */
@@ -47,6 +49,7 @@
 #define PORT_PM_CNT	 (PORT_PM_BASE + 4)
 #define PORT_PM_TMR	 (PORT_PM_BASE + 8)
 #define PORT_PM_LEN	 12
+#define PORT_FW_EXIT	 0xf4	/* the firmware's exit device (fw_exit.h) */
 #define PORT_PCI_IO_BASE 0x1000 /* PCI I/O window */
 #define PORT_PCI_IO_SIZE 0xf000
 

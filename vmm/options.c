@@ -28,6 +28,7 @@ enum {
 	OPT_NET,
 	OPT_RNG,
 	OPT_VIRTIO_CONSOLE,
+	OPT_FIRMWARE,
 };
 
 static const struct option run_options[] = {
@@ -43,6 +44,7 @@ static const struct option run_options[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"virtio-console", required_argument, NULL, OPT_VIRTIO_CONSOLE},
+	{"firmware", required_argument, NULL, OPT_FIRMWARE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -159,6 +161,9 @@ static int options_apply(int opt, const char *arg, struct vm_options *o, char er
 	case OPT_INITRD:
 		o->initrd = arg;
 		break;
+	case OPT_FIRMWARE:
+		o->firmware = arg;
+		break;
 	case OPT_CMDLINE:
 		o->cmdline = arg;
 		break;
@@ -189,6 +194,29 @@ static int options_apply(int opt, const char *arg, struct vm_options *o, char er
 	case OPT_RNG:
 	case OPT_VIRTIO_CONSOLE:
 		return options_add_device(opt, arg, o, err);
+	}
+	return 0;
+}
+
+/* A kernel, or the firmware booting from a disk: never both. */
+static int options_check_boot(const struct vm_options *o, char err[OPT_ERR_LEN])
+{
+	bool disk = false;
+
+	for (unsigned i = 0; i < o->nr_devices; i++)
+		disk |= o->devices[i].kind == IOPART_BLK;
+	if (o->kernel && o->firmware) {
+		snprintf(err, OPT_ERR_LEN, "--kernel and --firmware exclude each other");
+		return -1;
+	}
+	if (!o->kernel && o->initrd) {
+		snprintf(err, OPT_ERR_LEN,
+			 "--initrd needs --kernel (the firmware loads the disk's)");
+		return -1;
+	}
+	if (!o->kernel && !o->firmware && !disk) {
+		snprintf(err, OPT_ERR_LEN, "--kernel PATH or --disk IMG is required");
+		return -1;
 	}
 	return 0;
 }
@@ -224,9 +252,5 @@ int options_parse_run(int argc, char **argv, struct vm_options *o, char err[OPT_
 		snprintf(err, OPT_ERR_LEN, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	if (!o->kernel) {
-		snprintf(err, OPT_ERR_LEN, "--kernel PATH is required");
-		return -1;
-	}
-	return 0;
+	return options_check_boot(o, err);
 }

@@ -11,6 +11,7 @@
 
 struct vm_options {
 	const char *kernel;
+	const char *firmware; /* without a kernel: NULL for the default firmware */
 	const char *initrd;
 	const char *cmdline;
 	unsigned cpus;

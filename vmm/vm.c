@@ -11,6 +11,7 @@
 
 #include "console.h"
 #include "cpuid.h"
+#include "fw_exit.h"
 #include "i8042.h"
 #include "layout.h"
 #include "log.h"
@@ -382,6 +383,7 @@ void vm_destroy(struct vm *vm)
 	serial_destroy(vm->com1);
 	rtc_destroy(vm->rtc);
 	i8042_destroy(vm->i8042);
+	fw_exit_destroy(vm->fw_exit);
 	pm_destroy(vm->pm);
 	pci_bus_exit(&vm->pci);
 	if (vm->stop_ev)

@@ -21,6 +21,9 @@ enum vm_exit {
 	VM_EXIT_USAGE = 2,
 	VM_EXIT_REBOOT = 3,
 	VM_EXIT_CRASH = 4,
+	VM_EXIT_FW_NOBOOT = 5,	 /* the firmware found nothing to boot */
+	VM_EXIT_FW_BOOTFAIL = 6, /* corrupt file system, bad or truncated kernel */
+	VM_EXIT_FW_TESTFAIL = 7, /* a firmware self-test (uvfw.test=) failed */
 	VM_EXIT_SIGNAL = 143,
 };
 
@@ -30,6 +33,7 @@ struct serial;
 struct rtc;
 struct i8042;
 struct pm;
+struct fw_exit;
 struct kvm_cpuid2;
 struct vhost_dev;
 
@@ -50,6 +54,7 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *i8042;
 	struct pm *pm;
+	struct fw_exit *fw_exit; /* only when the firmware runs */
 
 	/* virtio devices (vm_virtio.c) */
 	struct vhost_dev *virtio[OPT_MAX_DEVICES];
@@ -78,11 +83,15 @@ struct mapped_file {
 struct vm_inputs {
 	struct mapped_file kernel, initrd;
 	struct bzimage bz;
+	struct mapped_file firmware; /* instead of a kernel */
 };
 
 int vm_open_inputs(const struct vm_options *o, struct vm_inputs *in, char err[VM_ERR_LEN]);
 void vm_close_inputs(struct vm_inputs *in);
-/* Loads kernel, initrd and tables, and points the boot vCPU at the kernel. */
+/*
+ * Loads kernel, initrd and tables, and points the boot vCPU at the kernel;
+ * or, without a kernel, the firmware, which boots from the first disk.
+ */
 int vm_load_linux(struct vm *vm, const struct vm_options *o, const struct vm_inputs *in,
 		  char err[VM_ERR_LEN]);
 /* Starts or connects the back ends of the virtio devices; before KVM. */

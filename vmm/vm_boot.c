@@ -10,6 +10,7 @@
 
 #include "acpi.h"
 #include "boot.h"
+#include "fw_exit.h"
 #include "layout.h"
 #include "mptable.h"
 #include "vcpu.h"
@@ -54,11 +55,38 @@ static void file_unmap(struct mapped_file *f)
 	f->data = NULL;
 }
 
+/* The firmware image: --firmware, else the one built or installed with uvmm. */
+static const char *vm_firmware_path(const struct vm_options *o)
+{
+	if (o->firmware)
+		return o->firmware;
+	if (access(UV_FIRMWARE_BUILD_PATH, R_OK) == 0)
+		return UV_FIRMWARE_BUILD_PATH;
+	return UV_FIRMWARE_INSTALL_PATH;
+}
+
+static int vm_open_firmware(const struct vm_options *o, struct vm_inputs *in, char err[VM_ERR_LEN])
+{
+	const char *path = vm_firmware_path(o);
+
+	if (file_map("firmware", path, &in->firmware, err))
+		return -1;
+	if (!in->firmware.size || in->firmware.size > LAYOUT_FIRMWARE_MAX) {
+		snprintf(err, VM_ERR_LEN, "firmware '%s': %zu bytes, must be 1 to %llu", path,
+			 in->firmware.size, LAYOUT_FIRMWARE_MAX);
+		file_unmap(&in->firmware);
+		return -1;
+	}
+	return 0;
+}
+
 int vm_open_inputs(const struct vm_options *o, struct vm_inputs *in, char err[VM_ERR_LEN])
 {
 	char why[BOOT_ERR_LEN];
 
 	memset(in, 0, sizeof(*in));
+	if (!o->kernel)
+		return vm_open_firmware(o, in, err);
 	if (file_map("kernel", o->kernel, &in->kernel, err))
 		return -1;
 	if (bzimage_parse(in->kernel.data, in->kernel.size, &in->bz, why)) {
@@ -77,6 +105,7 @@ void vm_close_inputs(struct vm_inputs *in)
 {
 	file_unmap(&in->initrd);
 	file_unmap(&in->kernel);
+	file_unmap(&in->firmware);
 }
 
 /* ACPI and MP tables in the BIOS area. Returns the RSDP address. */
@@ -113,6 +142,36 @@ static int vm_setup_tables(struct vm *vm, uint64_t *rsdp, char err[VM_ERR_LEN])
 	return 0;
 }
 
+static void vm_on_fw_exit(void *ctx, int status, const char *why)
+{
+	vm_request_exit(ctx, status, why);
+}
+
+static int vm_load_firmware(struct vm *vm, const struct vm_options *o, const struct vm_inputs *in,
+			    char err[VM_ERR_LEN])
+{
+	uint64_t rsdp;
+	int ret;
+
+	vm->fw_exit = fw_exit_create(vm_on_fw_exit, vm);
+	if (!vm->fw_exit || fw_exit_attach(vm->fw_exit, &vm->pio, PORT_FW_EXIT)) {
+		snprintf(err, VM_ERR_LEN, "cannot attach the firmware's exit device");
+		return -1;
+	}
+	if (vm_setup_tables(vm, &rsdp, err))
+		return -1;
+	if (boot_load_firmware(&vm->mem, in->firmware.data, in->firmware.size, o->cmdline, rsdp)) {
+		snprintf(err, VM_ERR_LEN, "cannot place the firmware in guest memory");
+		return -1;
+	}
+	ret = vcpu_setup_boot(&vm->vcpus[0], LAYOUT_FIRMWARE, LAYOUT_BOOT_PARAMS, LAYOUT_PML4);
+	if (ret) {
+		snprintf(err, VM_ERR_LEN, "cannot set up the boot vCPU: %s", strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
 int vm_load_linux(struct vm *vm, const struct vm_options *o, const struct vm_inputs *in,
 		  char err[VM_ERR_LEN])
 {
@@ -121,6 +180,8 @@ int vm_load_linux(struct vm *vm, const struct vm_options *o, const struct vm_inp
 	uint64_t rsdp;
 	int ret;
 
+	if (in->firmware.data)
+		return vm_load_firmware(vm, o, in, err);
 	if (boot_plan_make(&in->bz, in->initrd.size, strlen(o->cmdline), vm->mem.regions,
 			   vm->mem.nr_regions, &plan, why)) {
 		snprintf(err, VM_ERR_LEN, "%s", why);

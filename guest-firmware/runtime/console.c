@@ -61,11 +61,14 @@ static void out_u(struct rt_out *o, uint64_t v, unsigned base, int width, char p
 		out_c(o, tmp[--n]);
 }
 
-/* %s %c %d %u %x %p with l/ll/z and a zero-padded width: all the firmware prints. */
+/*
+ * %s (and %.*s) %c %d %u %x %p with l/ll/z and a zero-padded width: all the
+ * firmware prints.
+ */
 static void out_fmt(struct rt_out *o, const char *f, va_list ap)
 {
 	for (; *f; f++) {
-		int width = 0, lng = 0;
+		int width = 0, lng = 0, prec = -1;
 		char pad = ' ';
 		uint64_t u;
 
@@ -77,13 +80,17 @@ static void out_fmt(struct rt_out *o, const char *f, va_list ap)
 			pad = '0';
 		while (fw_isdigit(*f))
 			width = width * 10 + (*f++ - '0');
+		if (f[0] == '.' && f[1] == '*') {
+			prec = va_arg(ap, int);
+			f += 2;
+		}
 		while (*f == 'l' || *f == 'z')
 			lng++, f++;
 		switch (*f) {
 		case 's': {
 			const char *s = va_arg(ap, const char *);
 
-			for (s = s ? s : "(null)"; *s; s++)
+			for (s = s ? s : "(null)"; *s && prec; s++, prec--)
 				out_c(o, *s);
 			break;
 		}

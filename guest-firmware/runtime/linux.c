@@ -12,7 +12,7 @@
 #define ZERO_PAGE   0x7000ULL
 #define CMDLINE	    0x20000ULL
 #define CMDLINE_MAX 0x10000ULL
-#define SZ_2M	      0x200000ULL
+#define SZ_2M	    0x200000ULL
 
 static uint32_t le32(const uint8_t *p)
 {

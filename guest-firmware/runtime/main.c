@@ -54,7 +54,8 @@ static void boot_make_cmdline(const struct fw_boot_entry *e, const char *fw_cmdl
 	}
 }
 
-__attribute__((noreturn)) static void boot_fail(enum rt_exit code, const char *what, const char *why)
+__attribute__((noreturn)) static void boot_fail(enum rt_exit code, const char *what,
+						const char *why)
 {
 	rt_printf("uvfw: %s: %s\n", what, why);
 	rt_exit(code);
@@ -96,13 +97,15 @@ __attribute__((noreturn)) static void boot_disk(struct rt_mem *m, const struct b
 
 	ret = rt_vblk_open(&b, m, &dev);
 	if (ret)
-		boot_fail(RT_EXIT_NOBOOT, "no disk", ret == FW_E_NOPART ? "no virtio-blk device"
-									 : "the virtio-blk device failed");
+		boot_fail(RT_EXIT_NOBOOT, "no disk",
+			  ret == FW_E_NOPART ? "no virtio-blk device"
+					     : "the virtio-blk device failed");
 	rt_vblk_disk(b, &disk);
 	fw_arena_init(&a, rt_alloc(m, ARENA_SIZE, 4096), ARENA_SIZE);
 	ret = fw_find_boot(&disk, &a, &fs, &e, msg, sizeof(msg));
 	if (ret)
-		boot_fail(ret == FW_E_NOENTRY || ret == FW_E_NOPART ? RT_EXIT_NOBOOT : RT_EXIT_BOOTFAIL,
+		boot_fail(ret == FW_E_NOENTRY || ret == FW_E_NOPART ? RT_EXIT_NOBOOT
+								    : RT_EXIT_BOOTFAIL,
 			  "nothing to boot", msg[0] ? msg : fw_strerror(ret));
 	rt_printf("uvfw: booting '%s' from partition %u (%s, %s)\n", e.title[0] ? e.title : e.id,
 		  e.part_index, fw_fs_name(&fs), e.config);
@@ -124,7 +127,8 @@ __attribute__((noreturn)) static void boot_disk(struct rt_mem *m, const struct b
 	}
 	initrd = total ? rt_alloc(m, total, 4096) : NULL;
 	if (total && (!initrd || (uintptr_t)initrd + total - 1 > k.initrd_max))
-		boot_fail(RT_EXIT_BOOTFAIL, "initrd", "does not fit below the kernel's initrd limit");
+		boot_fail(RT_EXIT_BOOTFAIL, "initrd",
+			  "does not fit below the kernel's initrd limit");
 	for (unsigned i = 0, off = 0; i < e.n_initrd; i++) {
 		struct fw_file f;
 

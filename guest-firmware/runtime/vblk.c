@@ -6,29 +6,29 @@
  */
 #include "rt.h"
 
-#define VIRTIO_VENDOR	    0x1af4
-#define VIRTIO_BLK_MODERN   0x1042
-#define PCI_STATUS	    0x06
-#define PCI_COMMAND	    0x04
-#define PCI_CAP_PTR	    0x34
-#define PCI_CAP_VNDR	    0x09
-#define VCAP_COMMON	    1
-#define VCAP_NOTIFY	    2
-#define VCAP_DEVICE	    4
-#define ST_ACK		    1
-#define ST_DRIVER	    2
-#define ST_DRIVER_OK	    4
-#define ST_FEATURES_OK	    8
-#define ST_FAILED	    128
-#define F_VERSION_1_HI	    (1u << 0) /* feature bit 32 */
-#define F_BLK_RO	    (1u << 5)
-#define QSIZE		    16
-#define VRING_DESC_F_NEXT   1
-#define VRING_DESC_F_WRITE  2
-#define VBLK_T_IN	    0
-#define VBLK_T_OUT	    1
-#define VBLK_MAX_SECTORS    256 /* 128 KiB per request */
-#define VBLK_TIMEOUT_S	    60
+#define VIRTIO_VENDOR	   0x1af4
+#define VIRTIO_BLK_MODERN  0x1042
+#define PCI_STATUS	   0x06
+#define PCI_COMMAND	   0x04
+#define PCI_CAP_PTR	   0x34
+#define PCI_CAP_VNDR	   0x09
+#define VCAP_COMMON	   1
+#define VCAP_NOTIFY	   2
+#define VCAP_DEVICE	   4
+#define ST_ACK		   1
+#define ST_DRIVER	   2
+#define ST_DRIVER_OK	   4
+#define ST_FEATURES_OK	   8
+#define ST_FAILED	   128
+#define F_VERSION_1_HI	   (1u << 0) /* feature bit 32 */
+#define F_BLK_RO	   (1u << 5)
+#define QSIZE		   16
+#define VRING_DESC_F_NEXT  1
+#define VRING_DESC_F_WRITE 2
+#define VBLK_T_IN	   0
+#define VBLK_T_OUT	   1
+#define VBLK_MAX_SECTORS   256 /* 128 KiB per request */
+#define VBLK_TIMEOUT_S	   60
 
 struct vcommon {
 	uint32_t dfselect, dfeature, gfselect, gfeature;
