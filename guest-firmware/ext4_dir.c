@@ -105,6 +105,8 @@ static int list_visit(struct fw_ext *fs, const uint8_t *de, void *arg)
 	(void)fs;
 	memcpy(name, de + 8, de[6]);
 	name[de[6]] = 0;
+	if (strlen(name) != de[6])
+		return 0; /* a NUL inside a name: no path can reach it */
 	return la->fn(la->arg, name, de[6], de[7] == FT_DIR);
 }
 

@@ -415,6 +415,8 @@ static int list_visit(struct fw_fat *fs, const char *name, size_t len, const uin
 	struct list_arg *la = arg;
 
 	(void)fs;
+	if (strlen(name) != len)
+		return 0; /* a NUL inside a name: no path can reach it */
 	return la->fn(la->arg, name, len, e[11] & ATTR_DIR);
 }
 

@@ -14,7 +14,7 @@ void rt_console_init(void)
 	outb(COM1 + 0, 0x01); /* 115200 baud */
 	outb(COM1 + 1, 0x00);
 	outb(COM1 + 3, 0x03); /* 8N1 */
-	outb(COM1 + 2, 0x07); /* FIFOs on and cleared */
+	outb(COM1 + 2, 0x01); /* FIFOs on, keeping what was typed before */
 	outb(COM1 + 4, 0x03); /* DTR, RTS */
 }
 
