@@ -5,7 +5,7 @@
  * cannot be read does not stop the search; its error is reported only if
  * no other partition has something bootable.
  */
-#include "boot.h"
+#include "fw_boot.h"
 #include "part.h"
 
 #define BLS_MAX_ENTRIES 256

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot.h"
+#include "fw_boot.h"
 
 struct fuzz_disk {
 	const uint8_t *data;

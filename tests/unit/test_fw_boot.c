@@ -4,7 +4,7 @@
  * by mkfs.vfat/mcopy, root filesystems by mkfs.ext4 -d, and each broken-image
  * class with the error it must give.
  */
-#include "boot.h"
+#include "fw_boot.h"
 #include "fw_testimg.h"
 
 #define DISK_MB 40
