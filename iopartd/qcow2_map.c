@@ -126,11 +126,11 @@ static int qcow2_inflate(struct qcow2 *q, uint64_t e)
 	return 0;
 }
 
-/* A data cluster's offset: aligned and past the header. */
+/* A data cluster's offset: aligned, past the header, starting inside the file. */
 static int qcow2_host(const struct qcow2 *q, uint64_t e, uint64_t *host)
 {
 	*host = e & QCOW2_L2_OFF_MASK;
-	if (*host & (q->cluster_size - 1) || *host < q->cluster_size)
+	if (*host & (q->cluster_size - 1) || *host < q->cluster_size || *host >= q->file_size)
 		return -EIO;
 	return 0;
 }
