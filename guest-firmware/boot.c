@@ -121,7 +121,7 @@ static bool id_matches(const char *pat, const char *id)
 }
 
 /* 0 and *best filled, FW_E_NOENTRY, or another error already noted. */
-static int find_bls(struct boot_search *s, const char *base, struct fw_boot_entry *best)
+static int find_bls_in(struct boot_search *s, const char *base, struct fw_boot_entry *best)
 {
 	char path[FW_PATH_MAX], pat[FW_ID_MAX] = "";
 	struct fw_boot_entry *cand;
@@ -168,6 +168,15 @@ static int find_bls(struct boot_search *s, const char *base, struct fw_boot_entr
 	return have ? 0 : FW_E_NOENTRY;
 }
 
+static int find_bls(struct boot_search *s, const char *base, struct fw_boot_entry *best)
+{
+	size_t mark = fw_arena_mark(s->a);
+	int ret = find_bls_in(s, base, best);
+
+	fw_arena_release(s->a, mark);
+	return ret;
+}
+
 static const char *const extlinux_paths[][2] = {
 	{"/boot/extlinux/extlinux.conf", "/boot/extlinux"},
 	{"/extlinux/extlinux.conf", "/extlinux"},
@@ -181,9 +190,10 @@ static const char *const extlinux_paths[][2] = {
 
 static int find_extlinux(struct boot_search *s, struct fw_boot_entry *e)
 {
+	size_t mark = fw_arena_mark(s->a);
 	char *text = fw_arena_alloc(s->a, CFG_MAX_BYTES);
 	size_t len;
-	int ret;
+	int ret = FW_E_NOENTRY;
 
 	if (!text)
 		return FW_E_NOSPACE;
@@ -198,10 +208,11 @@ static int find_extlinux(struct boot_search *s, struct fw_boot_entry *e)
 		ret = fw_extlinux_parse(text, len, extlinux_paths[i][1], e);
 		if (!ret) {
 			fw_strlcpy_n(e->config, sizeof(e->config), path, strlen(path));
-			return 0;
+			break;
 		}
 	}
-	return FW_E_NOENTRY;
+	fw_arena_release(s->a, mark);
+	return ret ? FW_E_NOENTRY : 0;
 }
 
 static int check_file(struct boot_search *s, const struct fw_boot_entry *e, const char *path,

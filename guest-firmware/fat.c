@@ -57,6 +57,8 @@ int fw_fat_mount(struct fw_fat *fs, const struct fw_vol *v, struct fw_arena *a)
 	fs->sector_size = bps;
 	fs->cluster_size = bps * spc;
 	fs->clusters = data / spc;
+	if (fs->clusters > 0x0ffffff5)
+		return corrupt(fs, "FAT cluster count beyond FAT32's range");
 	fs->bits = fs->clusters < 4085 ? 12 : fs->clusters < 65525 ? 16 : 32;
 	fs->fat_start = (uint64_t)rsvd * bps;
 	fs->root_start = fs->fat_start + (uint64_t)nfats * fatsz * bps;

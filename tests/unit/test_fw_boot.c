@@ -60,8 +60,13 @@ static struct fw_img img;
 
 static int find(struct fw_fs *fs)
 {
+	/* Exactly what fw_boot.h says is enough. */
+	static uint8_t buf[FW_BOOT_ARENA_MIN];
+	static struct fw_arena a;
+
+	fw_arena_init(&a, buf, sizeof(buf));
 	fwt_open(&img, "disk.img");
-	return fw_find_boot(&img.disk, fwt_arena(), fs, &e, msg, sizeof(msg));
+	return fw_find_boot(&img.disk, &a, fs, &e, msg, sizeof(msg));
 }
 
 static void check_kernel(struct fw_fs *fs, const char *src)
