@@ -12,6 +12,7 @@
 
 static const char usage_text[] =
 	"Usage: uvmm run --kernel PATH [options]\n"
+	"       uvmm run --disk IMG [--firmware PATH] [options]\n"
 	"       uvmm check-kvm\n"
 	"       uvmm --help | --version\n"
 	"\n"
@@ -20,7 +21,11 @@ static const char usage_text[] =
 	"Options of 'run':\n"
 	"  --kernel PATH        Linux bzImage to boot (64-bit boot protocol, 2.12+)\n"
 	"  --initrd PATH        initial ramdisk, placed as high as the kernel allows\n"
-	"  --cmdline STR        kernel command line (default \"" OPT_DEFAULT_CMDLINE "\")\n"
+	"  --firmware PATH      without --kernel: the guest firmware that boots the first\n"
+	"                       --disk (default: the uvfw.bin built or installed with uvmm)\n"
+	"  --cmdline STR        kernel command line (default \"" OPT_DEFAULT_CMDLINE
+	"\"); for the\n"
+	"                       firmware, words after the boot entry's own options\n"
 	"  --cpus N             number of vCPUs, 1 to 254 (default 1)\n"
 	"  --memory SIZE[,hugepages=on]\n"
 	"                       guest RAM, like 512M or 2G (default 512M); hugepages=on\n"
@@ -46,6 +51,8 @@ static const char usage_text[] =
 	"  0  the guest powered off       3  the guest rebooted\n"
 	"  1  VMM error at run time       4  the guest crashed (triple fault, KVM error)\n"
 	"  2  bad invocation or input   143  stopped by SIGTERM or SIGINT\n"
+	"  5  firmware: nothing to boot   6  firmware: boot failed (corrupt disk, bad kernel)\n"
+	"  7  firmware: a uvfw.test= self-test failed\n"
 	"\n"
 	"'check-kvm' runs a tiny guest and says whether /dev/kvm is usable and fast:\n"
 	"exit 0 if fast, 1 if it works but is too slow to run guests, 2 if unusable.\n";

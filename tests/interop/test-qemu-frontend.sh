@@ -154,7 +154,7 @@ IOPARTD=$UV_BUILD_DIR/iopartd/iopartd
 [[ -x $IOPARTD ]] || fail "no iopartd at $IOPARTD (build it first)"
 command -v "$QEMU" >/dev/null || fail "$QEMU not found (apt-get install qemu-system-x86)"
 for dev in vhost-user-blk-pci vhost-user-rng-pci; do
-	"$QEMU" -device help 2>&1 | grep -q "\"$dev\"" || fail "$QEMU has no $dev device"
+	grep -q "\"$dev\"" < <("$QEMU" -device help 2>&1) || fail "$QEMU has no $dev device"
 done
 KERNEL=$("$UV_SOURCE_DIR/scripts/find-kernel") || fail "no guest kernel (set UV_KERNEL)"
 INITRAMFS=${UV_INITRAMFS:-$UV_BUILD_DIR/guest/initramfs.cpio.gz}

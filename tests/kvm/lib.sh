@@ -167,6 +167,9 @@ uv_status_name() {
 	2) echo "bad invocation or input" ;;
 	3) echo "guest rebooted" ;;
 	4) echo "guest crashed" ;;
+	5) echo "firmware: nothing to boot" ;;
+	6) echo "firmware: boot failed" ;;
+	7) echo "firmware: self-test failed" ;;
 	124) echo "timed out, killed by the test" ;;
 	137) echo "killed by SIGKILL" ;;
 	143) echo "terminated by SIGTERM" ;;
@@ -282,27 +285,25 @@ uv__stall_watch() {
 	done
 }
 
-# uv_boot ARGS...: boots a guest of `uvmm run --kernel K --initrd I ARGS...`
-# (ARGS should have --cmdline "$UV_CMDLINE ..."), console on stdio going to
-# $UV_LOG, stderr to $UV_ERR, stdin /dev/null. Returns uvmm's exit status
-# (124 when it ran out of time) and leaves it in UV_RC.
+# uv__boot ARGS...: runs `uvmm ARGS...` as one boot: console on stdio going
+# to $UV_LOG, stderr to $UV_ERR, stdin $UV_STDIN or /dev/null. Returns
+# uvmm's exit status (124 when it ran out of time) and leaves it in UV_RC.
 #
 # Inside the nested TCG harness an L2 guest sometimes triple-faults or stalls
 # at a random point (docs/testing.md, "Known flake"); there, and only when
 # uv_nested_flake recognises it, the test exits $UV_FLAKE_STATUS to be run
 # again in a new L1.
-uv_boot() {
+uv__boot() {
 	local fifo pid logger watch=
 	uv__next_logs
-	uv_info "boot $UV_BOOTS: uvmm run $*"
+	uv_info "boot $UV_BOOTS: uvmm $*"
 	fifo=$UV_LOCAL_TMP/boot-$UV_BOOTS.fifo
 	rm -f "$fifo" "$UV_LOG.stalled"
 	mkfifo "$fifo"
 	uv__logger "$UV_LOG" <"$fifo" &
 	logger=$!
 	timeout -k 10 "$UV_BOOT_TIMEOUT_S" \
-		"$UVMM" run --kernel "$UV_KERNEL_PATH" --initrd "$UV_INITRAMFS" "$@" \
-		</dev/null >"$fifo" 2>"$UV_ERR" &
+		"$UVMM" "$@" <"${UV_STDIN:-/dev/null}" >"$fifo" 2>"$UV_ERR" &
 	pid=$!
 	if [[ ${UV_IN_NESTED:-0} == 1 ]]; then
 		uv__stall_watch "$pid" "$UV_LOG" &
@@ -324,6 +325,19 @@ uv_boot() {
 	return "$UV_RC"
 }
 
+# uv_boot ARGS...: boots a guest of `uvmm run --kernel K --initrd I ARGS...`
+# (ARGS should have --cmdline "$UV_CMDLINE ...").
+uv_boot() {
+	uv__boot run --kernel "$UV_KERNEL_PATH" --initrd "$UV_INITRAMFS" "$@"
+}
+
+# uv_boot_fw ARGS...: the same for `uvmm run ARGS...` without a kernel, i.e.
+# the guest firmware booting from the --disk. UV_STDIN, when set, is the
+# file or FIFO uvmm's stdin (the console's input) comes from.
+uv_boot_fw() {
+	uv__boot run "$@"
+}
+
 # uv_boot_expect STATUS ARGS...: uv_boot, and fails unless it exited STATUS.
 uv_boot_expect() {
 	local want=$1
@@ -342,7 +356,9 @@ uv_expect_status() {
 # matches the extended regular expression REGEX.
 expect_line() {
 	local re=$1 log=${2:-$UV_LOG}
-	tr -d '\r' <"$log" | grep -Eq -- "$re" ||
+	# Not `tr | grep -q`: under pipefail, grep leaving early makes tr's
+	# SIGPIPE the pipeline's status, and a line that is there looks missing.
+	grep -Eq -- "$re" < <(tr -d '\r' <"$log") ||
 		uv_fail "no line matching /$re/ in $log"
 }
 

@@ -28,7 +28,7 @@ sockdir=$(mktemp -d /tmp/uvtest-vcon.XXXXXX)
 wait_serial() {
 	local what=$1 re=$2 deadline
 	deadline=$((SECONDS + wait_s))
-	until tr -d '\r' <"$UV_LOG" | grep -Eq -- "$re"; do
+	until grep -Eq -- "$re" < <(tr -d '\r' <"$UV_LOG"); do
 		if ! kill -0 "$UV_BG_PID" 2>/dev/null; then
 			uv_bg_wait
 			uv_fail "$what: uvmm exited before the serial console showed /$re/"
