@@ -42,7 +42,15 @@ static int fwt_read(void *ctx, uint64_t lba, uint32_t count, void *buf)
 	return n == (ssize_t)len ? 0 : FW_E_IO;
 }
 
+static inline void fwt_open_bs(struct fw_img *img, const char *name, uint32_t bs);
+
 static inline void fwt_open(struct fw_img *img, const char *name)
+{
+	fwt_open_bs(img, name, 512);
+}
+
+/* A device with bs-byte blocks (4096: a 4Kn disk); the file's tail is cut. */
+static inline void fwt_open_bs(struct fw_img *img, const char *name, uint32_t bs)
 {
 	char path[512];
 	struct stat st;
@@ -53,8 +61,8 @@ static inline void fwt_open(struct fw_img *img, const char *name)
 	ck_assert_int_eq(fstat(img->fd, &st), 0);
 	img->disk.read = fwt_read;
 	img->disk.ctx = img;
-	img->disk.block_size = 512;
-	img->disk.blocks = (uint64_t)st.st_size / 512;
+	img->disk.block_size = bs;
+	img->disk.blocks = (uint64_t)st.st_size / bs;
 	img->reads = 0;
 }
 

@@ -146,6 +146,21 @@ static void ext_htree_directory(int _i)
 	fwt_close(&img);
 }
 
+/* The same image on a device with 4 KiB blocks: reads of any alignment. */
+static void ext_4k_device(void)
+{
+	struct fw_img img;
+	struct fw_fs fs;
+	struct fw_vol v;
+
+	fwt_open_bs(&img, "ext.img", 4096);
+	fw_vol_whole(&v, &img.disk);
+	ck_assert_int_eq(fw_fs_mount(&fs, &v, fwt_arena()), 0);
+	check_same(&fs, "/boot/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
+	check_same(&fs, "/sparse", "src/sparse");
+	fwt_close(&img);
+}
+
 /* One image per variant: building it is what takes the time. */
 START_TEST(ext_variant)
 {
@@ -153,6 +168,7 @@ START_TEST(ext_variant)
 	ext_read_files();
 	ext_symlinks();
 	ext_htree_directory(_i);
+	ext_4k_device();
 }
 END_TEST
 
