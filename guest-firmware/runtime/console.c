@@ -155,6 +155,12 @@ void rt_printf(const char *fmt, ...)
 		rt_putc(*p);
 }
 
+uint8_t rt_rtc_seconds(void)
+{
+	outb(0x70, 0x00);
+	return inb(0x71);
+}
+
 void rt_exit(enum rt_exit code)
 {
 	for (;;) {

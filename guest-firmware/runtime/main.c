@@ -95,7 +95,7 @@ __attribute__((noreturn)) static void boot_disk(struct rt_mem *m, const struct b
 	uint8_t *initrd;
 	int ret;
 
-	ret = rt_vblk_open(&b, m, &dev);
+	ret = rt_vblk_open(&b, m, &dev, RT_NO_VECTOR);
 	if (ret)
 		boot_fail(RT_EXIT_NOBOOT, "no disk",
 			  ret == FW_E_NOPART ? "no virtio-blk device"

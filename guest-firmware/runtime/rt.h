@@ -68,6 +68,7 @@ void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int rt_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
 int rt_snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 __attribute__((noreturn)) void rt_exit(enum rt_exit code);
+uint8_t rt_rtc_seconds(void); /* the CMOS clock's seconds: a timeout that needs no calibration */
 
 /* mem.c: the e820 map from uvmm and a bump allocator over high RAM. */
 struct rt_mem {
@@ -91,7 +92,9 @@ uint64_t rt_pci_bar(unsigned dev, unsigned bar);
 
 /* vblk.c: a virtio-blk device over modern virtio-pci, polled. */
 struct rt_vblk;
-int rt_vblk_open(struct rt_vblk **out, struct rt_mem *m, unsigned *pci_dev);
+/* msix: the queue's MSI-X vector, RT_NO_VECTOR to poll without interrupts. */
+#define RT_NO_VECTOR 0xffff
+int rt_vblk_open(struct rt_vblk **out, struct rt_mem *m, unsigned *pci_dev, uint16_t msix);
 uint64_t rt_vblk_sectors(const struct rt_vblk *b);
 int rt_vblk_io(struct rt_vblk *b, bool write, uint64_t sector, uint32_t count, void *buf);
 /* The same without refusing writes to a read-only disk: for self-tests. */
@@ -99,7 +102,12 @@ int rt_vblk_io_raw(struct rt_vblk *b, bool write, uint64_t sector, uint32_t coun
 /* The fw_disk the parsers read through. */
 void rt_vblk_disk(struct rt_vblk *b, struct fw_disk *d);
 
-/* selftest.c: uvfw.test=LIST (console, blk), for fast device tests. */
+/* irq.c: for the interrupt self-test only. */
+extern volatile uint32_t rt_irq_count;
+void rt_irq_setup(uint8_t vector);
+int rt_msix_route(unsigned dev, uint8_t vector);
+
+/* selftest.c: uvfw.test=LIST (console, blk, blk-ro, irq), for fast device tests. */
 int rt_selftest(const char *list, struct rt_mem *m);
 
 /* cmdline helpers (main.c) */

@@ -6,6 +6,7 @@
  *   blk      writes its pattern to the last 64 sectors of the first
  *            virtio-blk disk, reads it back, prints the sector-0 checksum
  *   blk-ro   a write to that disk must fail (the back end is read-only)
+ *   irq      a read from that disk raises its queue's MSI-X interrupt
  * The pattern of sector S is the text "uvfw-S" padded with '.' to 511
  * bytes and a newline, so a test script can check the image with dd.
  */
@@ -71,7 +72,7 @@ static int test_blk(struct rt_mem *m, bool expect_ro)
 	int ret;
 
 	want = rt_alloc(m, BLK_TEST_SECTORS * 512, 4096);
-	if (!buf || !want || rt_vblk_open(&b, m, &dev)) {
+	if (!buf || !want || rt_vblk_open(&b, m, &dev, RT_NO_VECTOR)) {
 		rt_printf("UVFW blk: no usable virtio-blk device\n");
 		return -1;
 	}
@@ -103,6 +104,50 @@ static int test_blk(struct rt_mem *m, bool expect_ro)
 	return 0;
 }
 
+#define IRQ_VECTOR    0x40
+#define IRQ_TIMEOUT_S 10
+
+/* Waits up to IRQ_TIMEOUT_S for the handler to have run; interrupts stay on meanwhile. */
+static uint32_t irq_wait(void)
+{
+	uint8_t sec = rt_rtc_seconds();
+	unsigned ticks = 0;
+
+	for (unsigned long spin = 1; !rt_irq_count && ticks <= IRQ_TIMEOUT_S; spin++) {
+		__asm__ volatile("pause");
+		if (spin % 4096 == 0 && rt_rtc_seconds() != sec) {
+			sec = rt_rtc_seconds();
+			ticks++;
+		}
+	}
+	return rt_irq_count;
+}
+
+static int test_irq(struct rt_mem *m)
+{
+	uint8_t *buf = rt_alloc(m, 512, 4096);
+	struct rt_vblk *b;
+	unsigned dev = 0;
+	uint32_t n;
+
+	if (!buf || rt_pci_find(&dev, 0x1af4, 0x1042))
+		return rt_printf("UVFW irq: no virtio-blk device\n"), -1;
+	rt_irq_setup(IRQ_VECTOR);
+	if (rt_msix_route(dev, IRQ_VECTOR))
+		return rt_printf("UVFW irq: the device has no usable MSI-X table\n"), -1;
+	if (rt_vblk_open(&b, m, &dev, 0))
+		return rt_printf("UVFW irq: the device refused MSI-X vector 0 for its queue\n"), -1;
+	__asm__ volatile("sti");
+	if (rt_vblk_io(b, false, 0, 1, buf)) {
+		__asm__ volatile("cli");
+		return rt_printf("UVFW irq: reading sector 0 failed\n"), -1;
+	}
+	n = irq_wait();
+	__asm__ volatile("cli");
+	rt_printf("UVFW irq count=%u\n", n);
+	return n ? 0 : -1;
+}
+
 int rt_selftest(const char *list, struct rt_mem *m)
 {
 	int failed = 0;
@@ -114,6 +159,8 @@ int rt_selftest(const char *list, struct rt_mem *m)
 		failed |= test_blk(m, false);
 	if (list_has(list, "blk-ro"))
 		failed |= test_blk(m, true);
+	if (list_has(list, "irq"))
+		failed |= test_irq(m);
 	rt_printf("UVFW result=%s\n", failed ? "fail" : "pass");
 	return failed;
 }

@@ -134,7 +134,7 @@ static int vblk_negotiate(struct rt_vblk *b)
 	return 0;
 }
 
-static int vblk_setup_queue(struct rt_vblk *b)
+static int vblk_setup_queue(struct rt_vblk *b, uint16_t msix)
 {
 	volatile struct vcommon *c = b->common;
 	uint16_t max;
@@ -144,7 +144,9 @@ static int vblk_setup_queue(struct rt_vblk *b)
 	if (max < 4)
 		return -1;
 	rt_write(&c->q_size, max < QSIZE ? max : QSIZE);
-	rt_write(&c->q_msix, 0xffff);
+	rt_write(&c->q_msix, msix);
+	if (rt_read(&c->q_msix) != msix)
+		return -1;
 	rt_write(&c->q_desc, (uint64_t)(uintptr_t)b->desc);
 	rt_write(&c->q_driver, (uint64_t)(uintptr_t)&b->avail);
 	rt_write(&c->q_device, (uint64_t)(uintptr_t)&b->used);
@@ -153,7 +155,7 @@ static int vblk_setup_queue(struct rt_vblk *b)
 	return 0;
 }
 
-int rt_vblk_open(struct rt_vblk **out, struct rt_mem *m, unsigned *pci_dev)
+int rt_vblk_open(struct rt_vblk **out, struct rt_mem *m, unsigned *pci_dev, uint16_t msix)
 {
 	struct rt_vblk *b = &vblk_dev;
 
@@ -163,7 +165,7 @@ int rt_vblk_open(struct rt_vblk **out, struct rt_mem *m, unsigned *pci_dev)
 		return FW_E_NOPART;
 	/* Memory space and bus mastering, in case nobody enabled them. */
 	rt_pci_write16(*pci_dev, PCI_COMMAND, rt_pci_read16(*pci_dev, PCI_COMMAND) | 0x6);
-	if (vblk_caps(b, *pci_dev) || vblk_negotiate(b) || vblk_setup_queue(b)) {
+	if (vblk_caps(b, *pci_dev) || vblk_negotiate(b) || vblk_setup_queue(b, msix)) {
 		if (b->common)
 			rt_write(&b->common->status, ST_FAILED);
 		return FW_E_IO;
@@ -179,16 +181,10 @@ uint64_t rt_vblk_sectors(const struct rt_vblk *b)
 	return b->sectors;
 }
 
-static uint8_t rtc_seconds(void)
-{
-	outb(0x70, 0x00);
-	return inb(0x71);
-}
-
 /* Waits for the device to use the request; gives up after VBLK_TIMEOUT_S. */
 static int vblk_wait(struct rt_vblk *b)
 {
-	uint8_t sec = rtc_seconds();
+	uint8_t sec = rt_rtc_seconds();
 	unsigned ticks = 0;
 
 	for (unsigned long spin = 0;; spin++) {
@@ -197,8 +193,8 @@ static int vblk_wait(struct rt_vblk *b)
 		__asm__ volatile("pause");
 		if (spin % 4096)
 			continue;
-		if (rtc_seconds() != sec) {
-			sec = rtc_seconds();
+		if (rt_rtc_seconds() != sec) {
+			sec = rt_rtc_seconds();
 			if (++ticks > VBLK_TIMEOUT_S)
 				return FW_E_IO;
 		}
