@@ -393,6 +393,26 @@ static int qcow2_cow(struct qcow2 *q, struct qcow2_l2 *l2, unsigned idx, uint64_
 	return 0;
 }
 
+/*
+ * A whole cluster of zeroes on v3: the zero flag, the cluster (if any) kept
+ * allocated. No refcount changes, so no ordering to keep.
+ */
+static int qcow2_zero_flag(struct qcow2 *q, struct qcow2_l2 *l2, unsigned idx, uint64_t e)
+{
+	uint64_t host = 0, be;
+	int ret;
+
+	if (e && !(e & QCOW2_ZERO) && qcow2_host(q, e, &host))
+		return -EIO;
+	if (e & QCOW2_ZERO)
+		host = e & QCOW2_L2_OFF_MASK;
+	be = htobe64(host ? host | QCOW2_COPIED | QCOW2_ZERO : QCOW2_ZERO);
+	ret = qcow2_meta_write(q, l2->off + idx * 8ull, &be, 8);
+	if (!ret)
+		l2->t[idx] = be;
+	return ret;
+}
+
 static int qcow2_write_piece(struct qcow2 *q, uint64_t voff, const uint8_t *buf, size_t n)
 {
 	struct qcow2_l2 *l2;
@@ -405,6 +425,8 @@ static int qcow2_write_piece(struct qcow2 *q, uint64_t voff, const uint8_t *buf,
 	/* Zeroes over what reads as zeroes already need nothing. */
 	if (!buf && ((e & QCOW2_ZERO && !(e & QCOW2_COMPRESSED)) || (!e && q->bfd < 0 && !q->bq)))
 		return 0;
+	if (!buf && q->version >= 3 && n == q->cluster_size && !(e & QCOW2_COMPRESSED))
+		return qcow2_zero_flag(q, l2, idx, e);
 	if (!e || e & (QCOW2_COMPRESSED | QCOW2_ZERO))
 		return qcow2_cow(q, l2, idx, e, voff, buf, n);
 	if (qcow2_host(q, e, &host) || qcow2_overlaps_meta(q, host))
