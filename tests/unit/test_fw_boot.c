@@ -267,6 +267,62 @@ START_TEST(corrupt_filesystem)
 }
 END_TEST
 
+/* Makes the first cluster of directory path on the ESP (p1.img) point to itself. */
+static void loop_esp_dir(const char *path)
+{
+	struct fw_img p1;
+	struct fw_file f;
+	struct fw_fs fs;
+	struct fw_vol v;
+	uint8_t b[4];
+	uint64_t off;
+	unsigned n;
+
+	fwt_open(&p1, "p1.img");
+	fw_vol_whole(&v, &p1.disk);
+	ck_assert_int_eq(fw_fs_mount(&fs, &v, fwt_arena()), 0);
+	ck_assert_int_eq(fw_fs_open(&fs, path, &f), 0);
+	if (fs.fat.bits == 12) {
+		off = fs.fat.fat_start + f.id + f.id / 2;
+		ck_assert_int_eq(pread(p1.fd, b, 2, (off_t)off), 2);
+		if (f.id & 1) {
+			b[0] = (uint8_t)((b[0] & 0x0f) | (f.id << 4));
+			b[1] = (uint8_t)(f.id >> 4);
+		} else {
+			b[0] = (uint8_t)f.id;
+			b[1] = (uint8_t)((b[1] & 0xf0) | (f.id >> 8));
+		}
+		n = 2;
+	} else {
+		off = fs.fat.fat_start + (uint64_t)f.id * (fs.fat.bits / 8);
+		for (n = 0; n < 4; n++)
+			b[n] = (uint8_t)(f.id >> (8 * n));
+		n = fs.fat.bits / 8;
+	}
+	fwt_close(&p1);
+	fwt_poke("disk.img", P1_LBA * 512ull + off, b, n);
+}
+
+START_TEST(directory_loop)
+{
+	struct fw_fs fs;
+
+	fwt_sh("mkdir -p esp/loader/entries root");
+	for (int i = 0; i < 40; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "esp/loader/entries/entry-number-%02d.conf", i);
+		fwt_write_file(name, "title t\n");
+	}
+	make_disk(false);
+	loop_esp_dir("/loader/entries");
+	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
+	ck_assert_msg(strstr(msg, "partition 1") && strstr(msg, "/loader/entries") &&
+			      strstr(msg, "loops"),
+		      "msg: %s", msg);
+}
+END_TEST
+
 START_TEST(corrupt_ext_superblock)
 {
 	struct fw_fs fs;
@@ -339,6 +395,7 @@ static Suite *fw_boot_suite(void)
 	tcase_add_test(tc, missing_initrd);
 	tcase_add_test(tc, kernel_symlink_loop);
 	tcase_add_test(tc, corrupt_filesystem);
+	tcase_add_test(tc, directory_loop);
 	tcase_add_test(tc, corrupt_ext_superblock);
 	tcase_add_test(tc, bad_gpt_crc);
 	tcase_add_test(tc, truncated_image);
