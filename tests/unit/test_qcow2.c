@@ -293,7 +293,7 @@ START_TEST(test_qemu_written)
 }
 END_TEST
 
-static void backing(const char *basefmt)
+static void backing(const char *basefmt, const char *topopts)
 {
 	int raw;
 
@@ -301,9 +301,9 @@ static void backing(const char *basefmt)
 			    "0 1M' -c 'write -P 0x77 3M 4k' %s >/dev/null",
 			    basefmt, p("base"), basefmt, p("base")),
 			 0);
-	ck_assert_int_eq(sh("cd %s && qemu-img create -q -f qcow2 -o cluster_size=4096 -b base "
-			    "-F %s top.qcow2 4M",
-			    dir, basefmt),
+	ck_assert_int_eq(sh("cd %s && qemu-img create -q -f qcow2 -o %s -b base -F %s "
+			    "top.qcow2 4M",
+			    dir, topopts, basefmt),
 			 0);
 	ck_assert_int_eq(sh("qemu-img convert -O raw %s %s", p("top.qcow2"), p("ref.raw")), 0);
 	raw = open(p("ref.raw"), O_RDWR);
@@ -320,13 +320,19 @@ static void backing(const char *basefmt)
 
 START_TEST(test_backing_raw)
 {
-	backing("raw");
+	backing("raw", "cluster_size=4096");
+}
+END_TEST
+
+START_TEST(test_backing_v2_64k)
+{
+	backing("raw", "compat=0.10");
 }
 END_TEST
 
 START_TEST(test_backing_qcow2)
 {
-	backing("qcow2");
+	backing("qcow2", "cluster_size=4096");
 }
 END_TEST
 
@@ -372,26 +378,37 @@ START_TEST(test_chain)
 }
 END_TEST
 
-START_TEST(test_compressed)
+static void compressed(const char *opts)
 {
 	uint64_t size = 4 << 20;
 	int raw;
 
 	ck_assert_int_eq(sh("cd %s && qemu-img create -q -f raw ref.raw 4M && qemu-io -f raw "
 			    "-c 'write -P 0x31 0 1M' -c 'write -P 0x32 2M 100k' ref.raw "
-			    ">/dev/null && qemu-img convert -c -O qcow2 -o cluster_size=4096 "
-			    "ref.raw a.qcow2",
-			    dir),
+			    ">/dev/null && qemu-img convert -c -O qcow2 -o %s ref.raw a.qcow2",
+			    dir, opts),
 			 0);
 	raw = open(p("ref.raw"), O_RDWR);
 	open_dev("a.qcow2", "");
 	read_check(raw, 0, size);
 	write_both(raw, 8192 + 512, 512, 5); /* into a compressed cluster */
 	write_both(raw, (2 << 20) + 16384 - 1024, 4096, 6);
+	write_both(raw, (2 << 20) + 65536, 65536 * 2, 7);
 	read_check(raw, 0, size);
 	close_dev();
 	qemu_ok("a.qcow2", "ref.raw");
 	close(raw);
+}
+
+START_TEST(test_compressed)
+{
+	compressed("cluster_size=4096");
+}
+END_TEST
+
+START_TEST(test_compressed_v2_64k)
+{
+	compressed("compat=0.10");
 }
 END_TEST
 
@@ -568,8 +585,10 @@ static Suite *qcow2_suite(void)
 	tcase_add_test(tc, test_qemu_written);
 	tcase_add_test(tc, test_backing_raw);
 	tcase_add_test(tc, test_backing_qcow2);
+	tcase_add_test(tc, test_backing_v2_64k);
 	tcase_add_test(tc, test_chain);
 	tcase_add_test(tc, test_compressed);
+	tcase_add_test(tc, test_compressed_v2_64k);
 	tcase_add_test(tc, test_write_zeroes_discard);
 	tcase_add_test(tc, test_format_override);
 	tcase_add_test(tc, test_refusals);
