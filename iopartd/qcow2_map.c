@@ -221,7 +221,7 @@ static int qcow2_rc_where(struct qcow2 *q, uint64_t cl, uint64_t *blk, uint64_t 
 {
 	*ri = cl / (q->cluster_size / 2);
 	if (*ri >= q->rt_entries)
-		return -ENOSPC; /* growing the refcount table is not supported */
+		return -ENOSPC; /* the table must grow */
 	*blk = q->rt[*ri] & QCOW2_L1_OFF_MASK;
 	if (*blk && !qcow2_ptr_ok(q, *blk))
 		return -EIO;
@@ -276,6 +276,99 @@ static int qcow2_rc_block_new(struct qcow2 *q, uint64_t ri, uint64_t cl)
 	return ret;
 }
 
+/* The layout of a grown refcount table at cluster c0: nb blocks, then nt table clusters. */
+static void qcow2_rt_layout(const struct qcow2 *q, uint64_t c0, uint64_t *nb, uint64_t *nt)
+{
+	uint64_t per = q->cluster_size / 2, entries;
+
+	*nb = 1;
+	for (;;) {
+		entries = qcow2_min(q->rt_entries * 2, q->rt_entries + 65536);
+		*nt = (entries * 8 + q->cluster_size - 1) / q->cluster_size;
+		uint64_t last = (c0 + *nb + *nt - 1) / per;
+
+		if (last >= *nt * q->cluster_size / 8) {
+			*nt = ((last + 1) * 8 + q->cluster_size - 1) / q->cluster_size;
+			last = (c0 + *nb + *nt - 1) / per;
+		}
+		if (last - c0 / per + 1 <= *nb)
+			return;
+		*nb = last - c0 / per + 1;
+	}
+}
+
+/* Writes the new blocks (covering themselves and the table) and the table. */
+static int qcow2_rt_write(struct qcow2 *q, uint64_t c0, uint64_t nb, uint64_t nt, uint64_t *rt)
+{
+	uint64_t per = q->cluster_size / 2;
+	uint16_t *b = malloc(q->cluster_size);
+	int ret = 0;
+
+	if (!b)
+		return -ENOMEM;
+	for (uint64_t k = 0; k < nb && !ret; k++) {
+		uint64_t ri = c0 / per + k;
+
+		memset(b, 0, q->cluster_size);
+		for (uint64_t cl = c0; cl < c0 + nb + nt; cl++)
+			if (cl / per == ri)
+				b[cl % per] = htobe16(1);
+		rt[ri] = htobe64((c0 + k) << q->cluster_bits);
+		ret = qcow2_meta_write(q, (c0 + k) << q->cluster_bits, b, q->cluster_size);
+	}
+	free(b);
+	if (!ret)
+		ret = qcow2_meta_write(q, (c0 + nb) << q->cluster_bits, rt, nt * q->cluster_size);
+	return ret;
+}
+
+/*
+ * A larger refcount table at the end of the file, with refcount blocks for
+ * itself: written and synced before the header points at it, and the old
+ * table's clusters freed only after that is synced too.
+ */
+static int qcow2_rt_grow(struct qcow2 *q, uint64_t c0)
+{
+	uint64_t nb, nt, old_off = q->rt_off, old_n = q->rt_entries, *rt;
+	struct {
+		uint64_t off;
+		uint32_t clusters;
+	} __attribute__((packed)) h;
+	int ret;
+
+	qcow2_rt_layout(q, c0, &nb, &nt);
+	if (nt * q->cluster_size > QCOW2_MAX_RT_BYTES)
+		return -ENOSPC;
+	rt = calloc(nt, q->cluster_size);
+	if (!rt)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < q->rt_entries; i++)
+		rt[i] = htobe64(q->rt[i]);
+	ret = qcow2_rt_write(q, c0, nb, nt, rt);
+	if (!ret)
+		ret = qcow2_sync(q);
+	h.off = htobe64((c0 + nb) << q->cluster_bits);
+	h.clusters = htobe32(nt);
+	if (!ret)
+		ret = qcow2_meta_write(q, 48, &h, sizeof(h)); /* refcount_table_offset, _clusters */
+	if (!ret)
+		ret = qcow2_sync(q);
+	if (ret) {
+		free(rt);
+		return ret;
+	}
+	for (uint64_t i = 0; i < nt * q->cluster_size / 8; i++)
+		rt[i] = be64toh(rt[i]);
+	free(q->rt);
+	q->rt = rt;
+	q->rt_off = (c0 + nb) << q->cluster_bits;
+	q->rt_entries = nt * q->cluster_size / 8;
+	for (uint64_t cl = old_off >> q->cluster_bits;
+	     cl < (old_off + old_n * 8) >> q->cluster_bits; cl++)
+		qcow2_rc_set(q, cl, 0); /* on failure, a leak */
+	return 0;
+}
+
 /*
  * A free cluster at the end of the file, its refcount set to 1 (not yet
  * synced). The file grows by appending; clusters in use are skipped.
@@ -288,6 +381,12 @@ static int qcow2_alloc(struct qcow2 *q, uint64_t *out)
 		uint16_t rc;
 		int ret = qcow2_rc_where(q, cl, &blk, &ri);
 
+		if (ret == -ENOSPC) {
+			ret = qcow2_rt_grow(q, cl);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (ret)
 			return ret;
 		if (!blk) {
