@@ -12,7 +12,8 @@
 #define GUID_LINUX    "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 #define GUID_ROOT_X64 "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
 
-#define GPT_MAX_ARRAY (1u << 20) /* entry array bytes: 16 KiB is the norm */
+#define GPT_MAX_ARRAY	(1u << 20) /* entry array bytes: 16 KiB is the norm */
+#define MBR_MAX_LOGICAL 64
 
 static int hexval(char c)
 {
@@ -196,10 +197,77 @@ static int gpt_read(const struct fw_vol *v, uint64_t lba, struct fw_part *parts,
 	return gpt_entries(v, &h, parts, max, &crc, why);
 }
 
+static bool mbr_extended(uint8_t type)
+{
+	return type == 0x05 || type == 0x0f || type == 0x85;
+}
+
+static enum fw_part_kind mbr_kind(uint8_t type)
+{
+	return type == 0xef ? FW_PART_ESP : type == 0x83 ? FW_PART_LINUX : FW_PART_OTHER;
+}
+
+/*
+ * Logical partitions: a chain of EBRs inside the extended partition, each
+ * holding one partition (relative to itself) and a link to the next
+ * (relative to the extended partition). Links must move forward, so the
+ * walk ends even on a hostile chain.
+ */
+static int mbr_logical(const struct fw_vol *v, uint32_t ext, uint32_t ext_count,
+		       struct fw_part *parts, unsigned max, unsigned *n, const char **why)
+{
+	uint32_t bs = v->disk->block_size, next = 0;
+	uint8_t ebr[512];
+	int ret;
+
+	for (unsigned k = 0; k < MBR_MAX_LOGICAL; k++) {
+		uint64_t lba = (uint64_t)ext + next, end = (uint64_t)ext + ext_count;
+		const uint8_t *e = ebr + 446, *link = ebr + 462;
+		uint32_t start, count;
+		struct fw_part *p;
+
+		ret = fw_vol_read(v, lba * bs, ebr, sizeof(ebr));
+		if (ret)
+			return ret;
+		if (ebr[510] != 0x55 || ebr[511] != 0xaa) {
+			*why = "MBR logical partition table (EBR) without signature";
+			return FW_E_CORRUPT;
+		}
+		start = fw_le32(e + 8);
+		count = fw_le32(e + 12);
+		if (e[4] && count) {
+			if (!start || lba + start + count > end) {
+				*why = "MBR logical partition outside its extended partition";
+				return FW_E_CORRUPT;
+			}
+			if (*n == max)
+				return FW_E_NOSPACE;
+			p = &parts[(*n)++];
+			memset(p, 0, sizeof(*p));
+			p->index = 5 + k;
+			p->start_lba = lba + start;
+			p->blocks = count;
+			p->mbr_type = e[4];
+			p->kind = mbr_kind(e[4]);
+		}
+		if (!link[4] || !fw_le32(link + 8))
+			return 0;
+		if (fw_le32(link + 8) <= next || fw_le32(link + 8) >= ext_count) {
+			*why = "MBR logical partition chain loops or leaves its extended partition";
+			return FW_E_CORRUPT;
+		}
+		next = fw_le32(link + 8);
+	}
+	*why = "too many MBR logical partitions";
+	return FW_E_CORRUPT;
+}
+
 static int mbr_read(const struct fw_vol *v, const uint8_t *mbr, struct fw_part *parts, unsigned max,
 		    const char **why)
 {
+	uint32_t ext = 0, ext_count = 0;
 	unsigned n = 0;
+	int ret;
 
 	for (unsigned i = 0; i < 4; i++) {
 		const uint8_t *e = mbr + 446 + 16 * i;
@@ -207,12 +275,18 @@ static int mbr_read(const struct fw_vol *v, const uint8_t *mbr, struct fw_part *
 		uint8_t type = e[4];
 		struct fw_part *p;
 
-		/* Empty and extended (logical partitions are not read). */
-		if (!type || !count || type == 0x05 || type == 0x0f || type == 0x85)
+		if (!type || !count)
 			continue;
 		if (!start || start >= v->blocks || count > v->blocks - start) {
 			*why = "MBR partition outside the disk";
 			return FW_E_CORRUPT;
+		}
+		if (mbr_extended(type)) {
+			if (!ext_count) { /* the first extended partition is the one used */
+				ext = start;
+				ext_count = count;
+			}
+			continue;
 		}
 		if (n == max)
 			return FW_E_NOSPACE;
@@ -222,7 +296,12 @@ static int mbr_read(const struct fw_vol *v, const uint8_t *mbr, struct fw_part *
 		p->start_lba = start;
 		p->blocks = count;
 		p->mbr_type = type;
-		p->kind = type == 0xef ? FW_PART_ESP : type == 0x83 ? FW_PART_LINUX : FW_PART_OTHER;
+		p->kind = mbr_kind(type);
+	}
+	if (ext_count) {
+		ret = mbr_logical(v, ext, ext_count, parts, max, &n, why);
+		if (ret)
+			return ret;
 	}
 	return (int)n;
 }

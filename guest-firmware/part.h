@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* GPT and MBR partition tables. */
+/* GPT and MBR (primary and logical) partition tables. */
 #ifndef FW_PART_H
 #define FW_PART_H
 

@@ -160,6 +160,63 @@ START_TEST(mbr_hostile_entry)
 }
 END_TEST
 
+/* One MBR entry (or EBR entry) at byte off of disk.img. */
+static void mbr_entry(uint64_t off, uint8_t type, uint32_t start, uint32_t count)
+{
+	uint8_t e[16] = {0};
+
+	e[4] = type;
+	for (int i = 0; i < 4; i++) {
+		e[8 + i] = (uint8_t)(start >> (8 * i));
+		e[12 + i] = (uint8_t)(count >> (8 * i));
+	}
+	fwt_poke("disk.img", off, e, sizeof(e));
+	fwt_poke("disk.img", off - off % 512 + 510, "\x55\xaa", 2);
+}
+
+/* No tool here writes logical partitions (sfdisk is not installed): by hand. */
+static void make_extended(void)
+{
+	fwt_sh("rm -f disk.img && truncate -s 8M disk.img");
+	mbr_entry(446, 0x83, 2048, 2048);
+	mbr_entry(462, 0x05, 4096, 8192);
+	mbr_entry(4096 * 512 + 446, 0x83, 2048, 1024); /* sector 6144 */
+	mbr_entry(4096 * 512 + 462, 0x05, 4096, 4096); /* next EBR at 8192 */
+	mbr_entry(8192 * 512 + 446, 0x0c, 2048, 1024); /* sector 10240 */
+}
+
+START_TEST(mbr_logical_partitions)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why = NULL;
+	int n;
+
+	make_extended();
+	n = scan(parts, &table, &why);
+	ck_assert_msg(n == 3, "%d: %s", n, why);
+	ck_assert_uint_eq(parts[0].index, 1);
+	ck_assert_uint_eq(parts[1].index, 5);
+	ck_assert_uint_eq(parts[1].start_lba, 6144);
+	ck_assert_uint_eq(parts[1].blocks, 1024);
+	ck_assert_int_eq(parts[1].kind, FW_PART_LINUX);
+	ck_assert_uint_eq(parts[2].index, 6);
+	ck_assert_uint_eq(parts[2].start_lba, 10240);
+	ck_assert_uint_eq(parts[2].mbr_type, 0x0c);
+
+	/* The second EBR links back to itself. */
+	mbr_entry(8192 * 512 + 462, 0x05, 4096, 4096);
+	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
+	ck_assert_msg(why && strstr(why, "loops"), "why: %s", why);
+
+	/* A logical partition running past its extended partition. */
+	make_extended();
+	mbr_entry(8192 * 512 + 446, 0x83, 2048, 4096);
+	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
+	ck_assert_msg(why && strstr(why, "outside its extended"), "why: %s", why);
+}
+END_TEST
+
 START_TEST(protective_mbr_without_gpt)
 {
 	struct fw_part parts[FW_MAX_PARTS];
@@ -214,6 +271,7 @@ static Suite *fw_part_suite(void)
 	tcase_add_test(tc, gpt_truncated);
 	tcase_add_test(tc, mbr_from_sgdisk);
 	tcase_add_test(tc, mbr_hostile_entry);
+	tcase_add_test(tc, mbr_logical_partitions);
 	tcase_add_test(tc, protective_mbr_without_gpt);
 	tcase_add_test(tc, blank_disk);
 	tcase_add_test(tc, guid_text);
