@@ -18,6 +18,7 @@
 
 #include "blk.h"
 #include "chan_mem.h"
+#include "inproc.h"
 #include "uvcheck.h"
 #include "virtq_driver.h"
 
@@ -595,6 +596,29 @@ START_TEST(test_corrupt_entries)
 }
 END_TEST
 
+/* uvmm's --disk path: the in-process thread opens qcow2 the same way. */
+START_TEST(test_inproc)
+{
+	struct iopart_thread *t;
+	struct iopart_export e;
+	char spec[256];
+	int fd;
+
+	ck_assert_int_eq(sh("cd %s && qemu-img create -q -f raw base 1M && qemu-img create -q -f "
+			    "qcow2 -b base -F raw top 1M",
+			    dir),
+			 0);
+	ck_assert_int_eq(iopart_export_parse_disk(p("top"), &e, err, sizeof(err)), 0);
+	ck_assert_int_lt(iopart_thread_start(&t, &e, &fd, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "format=qcow2"));
+	snprintf(spec, sizeof(spec), "%s,format=qcow2,readonly=on", p("top"));
+	ck_assert_int_eq(iopart_export_parse_disk(spec, &e, err, sizeof(err)), 0);
+	ck_assert_msg(iopart_thread_start(&t, &e, &fd, err, sizeof(err)) == 0, "%s", err);
+	close(fd);
+	iopart_thread_stop(t);
+}
+END_TEST
+
 static Suite *qcow2_suite(void)
 {
 	Suite *s = suite_create("qcow2");
@@ -618,6 +642,7 @@ static Suite *qcow2_suite(void)
 	tcase_add_test(tc, test_format_override);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_corrupt_entries);
+	tcase_add_test(tc, test_inproc);
 	suite_add_tcase(s, tc);
 	return s;
 }
