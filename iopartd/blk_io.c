@@ -401,6 +401,17 @@ static void blk_queue_free(struct blk_queue *q)
 	free(q);
 }
 
+/* qcow2 requests can take an I/O per cluster: room for their completions. */
+static int blk_queue_ring(struct blk_dev *d, struct blk_queue *q)
+{
+	struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE,
+				    .cq_entries = BLK_QUEUE_DEPTH * 32};
+
+	if (!d->qc)
+		return io_uring_queue_init(BLK_QUEUE_DEPTH, &q->ring, 0);
+	return io_uring_queue_init_params(BLK_QUEUE_DEPTH, &q->ring, &p);
+}
+
 int blk_queue_start(struct blk_dev *d, unsigned idx, struct virtq *vq, const struct ioq_ops *ops,
 		    void *ctx)
 {
@@ -419,7 +430,7 @@ int blk_queue_start(struct blk_dev *d, unsigned idx, struct virtq *vq, const str
 	q->ops = ops;
 	q->ctx = ctx;
 	q->efd = -1;
-	ret = io_uring_queue_init(BLK_QUEUE_DEPTH, &q->ring, 0);
+	ret = blk_queue_ring(d, q);
 	if (ret < 0) {
 		free(q);
 		return ret;

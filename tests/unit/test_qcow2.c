@@ -293,6 +293,52 @@ START_TEST(test_refcount_table_grow)
 }
 END_TEST
 
+/* Clusters allocated in reverse order: a 1 MiB read is 256 I/Os; six at once overflow the ring. */
+START_TEST(test_fragmented)
+{
+	int raw = open_raw("ref.raw", 2 << 20);
+	struct virtq_buf b[3];
+	uint8_t *want = malloc(1 << 20);
+	unsigned done = 0;
+
+	ck_assert_int_eq(sh("qemu-img create -q -f qcow2 -o cluster_size=4096 %s 2M", p("a.qcow2")),
+			 0);
+	open_dev("a.qcow2", "");
+	for (int c = 255; c >= 0; c--)
+		write_both(raw, c * 4096ull, 4096, c);
+	ck_assert_int_eq(pread(raw, want, 1 << 20, 0), 1 << 20);
+	for (unsigned i = 0; i < 6; i++) {
+		uint64_t *h = (uint64_t *)(ram + HDR_OFF + i * 32);
+
+		memset(h, 0, 16);
+		((uint32_t *)h)[0] = htole32(VIRTIO_BLK_T_IN);
+		b[0] = (struct virtq_buf){RAM_GPA + HDR_OFF + i * 32, 16, false};
+		b[1] = (struct virtq_buf){RAM_GPA + DATA_OFF + i * (1ull << 20), 1 << 20, true};
+		b[2] = (struct virtq_buf){RAM_GPA + HDR_OFF + i * 32 + 16, 1, true};
+		ck_assert_int_ge(virtq_driver_add(&drv, b, 3, false, (void *)1), 0);
+	}
+	blk_queue_kick(dev, 0);
+	while (done < 6) {
+		uint32_t used;
+		void *tok;
+		int got = virtq_driver_get_used(&drv, &used, &tok);
+
+		if (got)
+			done++;
+		else
+			ck_assert_int_gt(blk_queue_reap(dev, 0, true), 0);
+	}
+	for (unsigned i = 0; i < 6; i++) {
+		ck_assert_uint_eq(ram[HDR_OFF + i * 32 + 16], VIRTIO_BLK_S_OK);
+		ck_assert(!memcmp(ram + DATA_OFF + i * (1ull << 20), want, 1 << 20));
+	}
+	free(want);
+	close_dev();
+	qemu_ok("a.qcow2", "ref.raw");
+	close(raw);
+}
+END_TEST
+
 /* Data written by qemu-io reads back; so do zero clusters and holes. */
 START_TEST(test_qemu_written)
 {
@@ -631,6 +677,7 @@ static Suite *qcow2_suite(void)
 	tcase_add_test(tc, test_v3_512);
 	tcase_add_test(tc, test_refblock_alloc);
 	tcase_add_test(tc, test_refcount_table_grow);
+	tcase_add_test(tc, test_fragmented);
 	tcase_add_test(tc, test_qemu_written);
 	tcase_add_test(tc, test_backing_raw);
 	tcase_add_test(tc, test_backing_qcow2);
