@@ -143,10 +143,9 @@ int fw_fat_root(struct fw_fat *fs, struct fw_file *f)
 
 int fw_fat_pread(struct fw_fat *fs, const struct fw_file *f, uint64_t off, void *buf, size_t len)
 {
-	uint32_t c = f->id, cs = fs->cluster_size;
-	uint64_t pos = 0;
+	uint32_t c = f->id, cs = fs->cluster_size, steps = 0;
+	uint64_t pos = 0; /* file offset of cluster c */
 	uint8_t *out = buf;
-	int64_t next;
 	int ret;
 
 	if (f->dir || off > f->size || len > f->size - off)
@@ -155,12 +154,30 @@ int fw_fat_pread(struct fw_fat *fs, const struct fw_file *f, uint64_t off, void 
 		return 0;
 	if (c < 2 || c > fs->clusters + 1)
 		return corrupt(fs, "file starts outside the filesystem");
-	for (uint32_t steps = 0; len; steps++) {
-		if (steps > fs->clusters)
-			return corrupt(fs, "FAT cluster chain loops");
-		if (off < pos + cs) {
-			uint32_t in = (uint32_t)(off - pos);
-			size_t n = cs - in < len ? cs - in : len;
+	for (;;) {
+		uint32_t last = c;
+		uint64_t span = cs;
+		int64_t next = 0;
+
+		/* Clusters that follow each other on disk are read at once. */
+		for (;;) {
+			if (++steps > fs->clusters + 1)
+				return corrupt(fs, "FAT cluster chain loops");
+			if (off + len <= pos + span)
+				break;
+			next = fat_next(fs, last);
+			if (next < 0)
+				return (int)next;
+			if (!next)
+				return corrupt(fs, "FAT cluster chain shorter than the file");
+			if ((uint64_t)next != (uint64_t)last + 1)
+				break;
+			last = (uint32_t)next;
+			span += cs;
+		}
+		if (off < pos + span) {
+			uint64_t in = off - pos;
+			size_t n = span - in < len ? (size_t)(span - in) : len;
 
 			ret = fw_vol_read(&fs->vol, clus_off(fs, c) + in, out, n);
 			if (ret)
@@ -169,17 +186,11 @@ int fw_fat_pread(struct fw_fat *fs, const struct fw_file *f, uint64_t off, void 
 			off += n;
 			len -= n;
 		}
-		pos += cs;
 		if (!len)
-			break;
-		next = fat_next(fs, c);
-		if (next < 0)
-			return (int)next;
-		if (!next)
-			return corrupt(fs, "FAT cluster chain shorter than the file");
+			return 0;
+		pos += span;
 		c = (uint32_t)next;
 	}
-	return 0;
 }
 
 struct fat_name {

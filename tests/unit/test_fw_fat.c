@@ -16,6 +16,9 @@ static void make_src(void)
 	fwt_sh("mkdir -p src/EFI/BOOT src/many src/loader/entries && : > src/empty && "
 	       "echo 'a long name, and its content' > 'src/Long File Name With Spaces.txt'");
 	fwt_random_file("src/big.bin", BIG_LEN, 1);
+	fwt_random_file("src/gapA", 20000, 11);
+	fwt_random_file("src/gapB", 20000, 12);
+	fwt_random_file("frag.bin", 100000, 13);
 	fwt_random_file("src/EFI/BOOT/BOOTX64.EFI", 5000, 2);
 	fwt_sh("for i in $(seq -f %%03g 0 %d); do echo \"file $i\" > src/many/file_$i.txt; done",
 	       NMANY - 1);
@@ -28,6 +31,14 @@ static void make_fat(int i)
 	fwt_sh("rm -f fat.img && truncate -s %dM fat.img && mkfs.vfat -F %d fat.img && mcopy -s -i "
 	       "fat.img src/* ::",
 	       fat_mb[i], fat_bits[i]);
+	/*
+	 * A file written into the hole gapB leaves: its chain has two runs. On
+	 * FAT32 the FSInfo "next free" hint (sector 1) must be forgotten first.
+	 */
+	fwt_sh("mdel -i fat.img ::/gapB && { [ %d != 32 ] || printf '\\377\\377\\377\\377' | "
+	       "dd of=fat.img bs=1 seek=1004 conv=notrunc status=none; } && "
+	       "mcopy -i fat.img frag.bin :: && mshowfat -i fat.img ::/frag.bin | grep -q '> <'",
+	       fat_bits[i]);
 }
 
 static void mount_fat(struct fw_img *img, struct fw_fs *fs)
@@ -72,6 +83,7 @@ START_TEST(fat_read_files)
 	check_same(&fs, "/many/file_099.txt", "src/many/file_099.txt");
 	check_same(&fs, "/many/../many/FILE_042.TXT", "src/many/file_042.txt");
 	check_same(&fs, "/empty", "src/empty");
+	check_same(&fs, "/frag.bin", "frag.bin");
 	fwt_close(&img);
 }
 END_TEST
