@@ -121,6 +121,15 @@ static void refused(const char *name, const char *opts, const char *words)
 	ck_assert_ptr_null(strchr(err, '\n'));
 }
 
+static void opens(const char *name, const char *opts)
+{
+	int ret = try_open(name, opts);
+
+	ck_assert_msg(ret == 0, "open: %s", err);
+	blk_close(dev);
+	dev = NULL;
+}
+
 static uint8_t *data(void)
 {
 	return ram + DATA_OFF;
@@ -471,6 +480,22 @@ static void compressed(const char *opts)
 	close(raw);
 }
 
+/* 16 images open (15 qcow2 and a raw base), 17 do not; nor a backing format we lack. */
+START_TEST(test_chain_limits)
+{
+	ck_assert_int_eq(
+		sh("cd %s && qemu-img create -q -f raw i0 1M && for i in $(seq 1 16); do "
+		   "qemu-img create -q -f qcow2 -b i$((i-1)) -F $([ $i = 1 ] && echo raw "
+		   "|| echo qcow2) i$i 1M || exit 1; done && qemu-img create -q -f qcow2 -u "
+		   "-b i0 -F vmdk v 1M",
+		   dir),
+		0);
+	opens("i15", "format=qcow2");
+	refused("i16", "format=qcow2", "too long");
+	refused("v", "format=qcow2", "'vmdk' is not supported");
+}
+END_TEST
+
 START_TEST(test_compressed)
 {
 	compressed("cluster_size=4096");
@@ -552,15 +577,6 @@ static void poke64(const char *name, uint64_t off, uint64_t v)
 {
 	v = htobe64(v);
 	poke(name, off, &v, 8);
-}
-
-static void opens(const char *name, const char *opts)
-{
-	int ret = try_open(name, opts);
-
-	ck_assert_msg(ret == 0, "open: %s", err);
-	blk_close(dev);
-	dev = NULL;
 }
 
 static void truncate_to(const char *name, off_t len)
@@ -683,6 +699,7 @@ static Suite *qcow2_suite(void)
 	tcase_add_test(tc, test_backing_qcow2);
 	tcase_add_test(tc, test_backing_v2_64k);
 	tcase_add_test(tc, test_chain);
+	tcase_add_test(tc, test_chain_limits);
 	tcase_add_test(tc, test_compressed);
 	tcase_add_test(tc, test_compressed_v2_64k);
 	tcase_add_test(tc, test_write_zeroes_discard);
