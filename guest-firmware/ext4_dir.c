@@ -25,12 +25,12 @@ static int dir_walk(struct fw_ext *fs, const struct fw_file *dir, ext_visit visi
 
 	if (!dir->dir)
 		return FW_E_NOTDIR;
-	if (dir->size % bs)
-		return corrupt(fs, "ext4: directory size is not a multiple of the block size");
 	if (fw_le32(dir->raw + 32) & 0x10000000) {
 		fs->why = "ext4: inline-data directories are not supported";
 		return FW_E_UNSUPPORTED;
 	}
+	if (dir->size % bs)
+		return corrupt(fs, "ext4: directory size is not a multiple of the block size");
 	for (uint64_t b = 0; b < nblk; b++) {
 		ret = fw_ext_pread(fs, dir, b * bs, fs->blk, bs);
 		if (ret)

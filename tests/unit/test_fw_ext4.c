@@ -226,6 +226,31 @@ START_TEST(ext_broken_images)
 }
 END_TEST
 
+/* inline_data: what fits in i_block is read, the rest refused by name. */
+START_TEST(ext_inline_data)
+{
+	struct fw_img img;
+	struct fw_file f;
+	struct fw_fs fs;
+	uint8_t buf[128];
+	size_t len;
+	int ret;
+
+	fwt_sh("rm -rf il ext.img && mkdir -p il/sub && head -c 30 src/bigfile > il/small && "
+	       "head -c 100 src/bigfile > il/medium && echo x > il/sub/f && "
+	       "truncate -s 8M ext.img && mkfs.ext4 -F -q -O inline_data -d il ext.img");
+	mount_ext(&img, &fs);
+	check_same(&fs, "/small", "il/small");
+	ret = fw_fs_read_file(&fs, "/medium", buf, sizeof(buf), &len);
+	ck_assert_msg(ret == FW_E_UNSUPPORTED, "%d %s", ret, fw_fs_why(&fs));
+	ck_assert_msg(strstr(fw_fs_why(&fs), "inline data"), "why: %s", fw_fs_why(&fs));
+	ret = fw_fs_open(&fs, "/sub/f", &f);
+	ck_assert_int_eq(ret, FW_E_UNSUPPORTED);
+	ck_assert_msg(strstr(fw_fs_why(&fs), "inline-data directories"), "why: %s", fw_fs_why(&fs));
+	fwt_close(&img);
+}
+END_TEST
+
 static Suite *fw_ext4_suite(void)
 {
 	Suite *s = suite_create("fw_ext4");
@@ -236,6 +261,7 @@ static Suite *fw_ext4_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, ext_variant, 0, n);
 	tcase_add_test(tc, ext_broken_images);
+	tcase_add_test(tc, ext_inline_data);
 	suite_add_tcase(s, tc);
 	return s;
 }
