@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * qcow2 images the back end refuses (hand-corrupted headers, chains too long,
- * format= misuse) and corrupt tables met during I/O; the in-process path.
+ * format= misuse), corrupt tables met during I/O, the in-process path, and
+ * a writer killed at random points.
  */
+#include <signal.h>
+
 #include "inproc.h"
+#include "qcow2.h"
 #include "qcow2_util.h"
 
 /* 16 images open (15 qcow2 and a raw base), 17 do not; nor a backing format we lack. */
@@ -129,6 +133,47 @@ START_TEST(test_inproc)
 }
 END_TEST
 
+/* Writes until killed: allocations of data, L2 tables and refcount blocks. */
+static void crash_child(const char *img, unsigned seed)
+{
+	static uint8_t buf[4096];
+	struct qcow2 *q;
+	int fd = open(img, O_RDWR);
+
+	srand(seed);
+	if (fd < 0 || qcow2_open(&q, fd, img, false, false, err, sizeof(err)))
+		_exit(2);
+	for (;;) {
+		uint64_t off = (uint64_t)(rand() % (64 << 20 >> 9)) << 9;
+
+		memset(buf, rand(), sizeof(buf));
+		if (off + sizeof(buf) <= (64 << 20) && qcow2_write(q, off, buf, sizeof(buf)))
+			_exit(3);
+	}
+}
+
+/* A process killed at any point leaves leaks at worst: qemu-img check exits 0 or 3. */
+START_TEST(test_kill_anywhere)
+{
+	ck_assert_int_eq(
+		sh("qemu-img create -q -f qcow2 -o cluster_size=4096 %s 64M", p("a.qcow2")), 0);
+	for (unsigned i = 0; i < 12; i++) {
+		pid_t pid = fork();
+		int st, ret;
+
+		ck_assert_int_ge(pid, 0);
+		if (!pid)
+			crash_child(p("a.qcow2"), i);
+		usleep(20000 + i * 7000);
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFSIGNALED(st), "writer exited with %d", WEXITSTATUS(st));
+		ret = sh("qemu-img check -q %s >/dev/null 2>&1", p("a.qcow2"));
+		ck_assert_msg(ret == 0 || ret == 3, "qemu-img check: %d after kill %u", ret, i);
+	}
+}
+END_TEST
+
 static Suite *qcow2_refuse_suite(void)
 {
 	Suite *s = suite_create("qcow2_refuse");
@@ -141,6 +186,7 @@ static Suite *qcow2_refuse_suite(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_corrupt_entries);
 	tcase_add_test(tc, test_inproc);
+	tcase_add_test(tc, test_kill_anywhere);
 	suite_add_tcase(s, tc);
 	return s;
 }
