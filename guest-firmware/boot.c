@@ -120,11 +120,18 @@ static bool id_matches(const char *pat, const char *id)
 	return fw_glob(pat, full);
 }
 
+static bool exists(struct boot_search *s, const char *path)
+{
+	struct fw_file f;
+
+	return fw_fs_open(s->fs, path, &f) == 0 && !f.dir;
+}
+
 /* 0 and *best filled, FW_E_NOENTRY, or another error already noted. */
 static int find_bls_in(struct boot_search *s, const char *base, struct fw_boot_entry *best)
 {
 	char path[FW_PATH_MAX], pat[FW_ID_MAX] = "";
-	struct fw_boot_entry *cand;
+	struct fw_boot_entry *cand, *cand2;
 	struct name_list l = {0};
 	bool have = false, have_match = false;
 	size_t len;
@@ -134,7 +141,8 @@ static int find_bls_in(struct boot_search *s, const char *base, struct fw_boot_e
 	l.names = fw_arena_alloc(s->a, BLS_MAX_ENTRIES * FW_ID_MAX);
 	text = fw_arena_alloc(s->a, CFG_MAX_BYTES);
 	cand = fw_arena_alloc(s->a, sizeof(*cand));
-	if (!l.names || !text || !cand)
+	cand2 = fw_arena_alloc(s->a, sizeof(*cand2));
+	if (!l.names || !text || !cand || !cand2)
 		return FW_E_NOSPACE;
 	msg_set(path, sizeof(path), base, "/loader/entries", NULL, NULL);
 	ret = fw_fs_list(s->fs, path, collect_conf, &l);
@@ -155,6 +163,13 @@ static int find_bls_in(struct boot_search *s, const char *base, struct fw_boot_e
 		}
 		if (fw_bls_parse(text, len, l.names[i], base, cand))
 			continue;
+		/*
+		 * Entries in /boot/loader/entries of a root filesystem name files
+		 * relative to /boot; some generators write /boot/... anyway.
+		 */
+		if (base[0] && !exists(s, cand->kernel) &&
+		    !fw_bls_parse(text, len, l.names[i], "", cand2) && exists(s, cand2->kernel))
+			*cand = *cand2;
 		memcpy(cand->config, path, sizeof(path));
 		/* The default pattern wins over order; otherwise the last in order. */
 		match = pat[0] && id_matches(pat, cand->id);

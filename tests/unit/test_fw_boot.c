@@ -163,6 +163,26 @@ START_TEST(bls_in_root_boot)
 }
 END_TEST
 
+/* Some generators write /boot/... in /boot/loader/entries: found too. */
+START_TEST(bls_in_root_boot_full_paths)
+{
+	struct fw_fs fs;
+	int ret;
+
+	fwt_sh("mkdir -p esp root/boot/loader/entries");
+	fwt_write_file("root/boot/loader/entries/f.conf", "linux /boot/vmlinuz-f\n"
+							  "initrd /boot/initrd-f\n");
+	fwt_random_file("root/boot/vmlinuz-f", 50000, 71);
+	fwt_random_file("root/boot/initrd-f", 500, 72);
+	make_disk(false);
+	ret = find(&fs);
+	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	ck_assert_str_eq(e.kernel, "/boot/vmlinuz-f");
+	ck_assert_str_eq(e.initrd[0], "/boot/initrd-f");
+	check_kernel(&fs, "root/boot/vmlinuz-f");
+}
+END_TEST
+
 START_TEST(extlinux_on_mbr)
 {
 	struct fw_fs fs;
@@ -388,6 +408,7 @@ static Suite *fw_boot_suite(void)
 	tcase_add_test(tc, bls_on_esp_newest_version);
 	tcase_add_test(tc, bls_loader_conf_default);
 	tcase_add_test(tc, bls_in_root_boot);
+	tcase_add_test(tc, bls_in_root_boot_full_paths);
 	tcase_add_test(tc, extlinux_on_mbr);
 	tcase_add_test(tc, syslinux_superfloppy);
 	tcase_add_test(tc, no_entry);
