@@ -265,42 +265,50 @@ static int map_extent(struct fw_ext *fs, const struct fw_file *f, uint64_t lblk,
 	return corrupt(fs, "ext4: extent tree too deep");
 }
 
-static int map_blockmap(struct fw_ext *fs, const struct fw_file *f, uint64_t lblk, uint64_t *pblk)
+/* As map_extent(); *run counts the blocks that follow on disk in the same table. */
+static int map_blockmap(struct fw_ext *fs, const struct fw_file *f, uint64_t lblk, uint64_t *pblk,
+			uint64_t *run)
 {
-	uint64_t per = fs->block_size / 4, span = 1;
-	uint32_t b;
+	uint64_t per = fs->block_size / 4, span = 1, idx = lblk, n = 12;
+	const uint8_t *tab = f->raw + 40;
 	int slot, levels;
+	uint32_t b;
 	int ret;
 
 	*pblk = 0;
-	if (lblk < 12) {
-		b = fw_le32(f->raw + 40 + 4 * lblk);
-		goto out;
+	*run = 1;
+	if (lblk >= 12) {
+		lblk -= 12;
+		for (levels = 1, slot = 12; levels <= 3; levels++, slot++) {
+			span *= per;
+			if (lblk < span)
+				break;
+			lblk -= span;
+		}
+		if (levels > 3)
+			return corrupt(fs, "ext4: block beyond the triple-indirect map");
+		b = fw_le32(f->raw + 40 + 4 * slot);
+		while (levels--) {
+			if (!b)
+				return 0;
+			ret = load_map(fs, b);
+			if (ret)
+				return ret;
+			span /= per;
+			b = fw_le32(fs->map + 4 * (lblk / span));
+			idx = lblk / span;
+			lblk %= span;
+		}
+		tab = fs->map;
+		n = per;
 	}
-	lblk -= 12;
-	for (levels = 1, slot = 12; levels <= 3; levels++, slot++) {
-		span *= per;
-		if (lblk < span)
-			break;
-		lblk -= span;
-	}
-	if (levels > 3)
-		return corrupt(fs, "ext4: block beyond the triple-indirect map");
-	b = fw_le32(f->raw + 40 + 4 * slot);
-	while (levels--) {
-		if (!b)
-			return 0;
-		ret = load_map(fs, b);
-		if (ret)
-			return ret;
-		span /= per;
-		b = fw_le32(fs->map + 4 * (lblk / span));
-		lblk %= span;
-	}
-out:
+	b = fw_le32(tab + 4 * idx);
 	if (b >= fs->blocks)
 		return corrupt(fs, "ext4: block map points outside the filesystem");
 	*pblk = b;
+	while (b && idx + *run < n && b + *run < fs->blocks &&
+	       fw_le32(tab + 4 * (idx + *run)) == b + *run)
+		(*run)++;
 	return 0;
 }
 
@@ -329,7 +337,7 @@ int fw_ext_pread(struct fw_ext *fs, const struct fw_file *f, uint64_t off, void 
 		if (flags & FL_EXTENTS)
 			ret = map_extent(fs, f, lblk, &pblk, &run);
 		else
-			ret = map_blockmap(fs, f, lblk, &pblk);
+			ret = map_blockmap(fs, f, lblk, &pblk, &run);
 		if (ret)
 			return ret;
 		n = run * bs - in;
