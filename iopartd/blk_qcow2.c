@@ -69,11 +69,26 @@ static int blk_qcow2_sync(struct blk_req *r, struct qcow2 *qc, uint64_t pos, siz
 	return ret;
 }
 
+/* Pieces for the synchronous path, merged while they follow each other. */
+struct blk_sync {
+	uint64_t pos;
+	uint64_t len;
+};
+
+static int blk_qcow2_flush(struct blk_req *r, struct qcow2 *qc, struct blk_sync *s)
+{
+	int ret = s->len ? blk_qcow2_sync(r, qc, s->pos, s->len) : 0;
+
+	s->len = 0;
+	return ret;
+}
+
 int blk_qcow2_rw(struct blk_req *r)
 {
 	struct qcow2 *qc = r->q->dev->qc;
 	unsigned cs = qcow2_cluster_size(qc);
 	struct blk_run run = {0};
+	struct blk_sync sync = {0};
 	uint64_t pos = 0;
 	int ret = 0;
 
@@ -87,20 +102,27 @@ int blk_qcow2_rw(struct blk_req *r)
 		int m = qcow2_map(qc, r->off + pos, r->len - pos, r->type == VIRTIO_BLK_T_OUT,
 				  &host, &n);
 
-		if (m == 1 && run.len && run.host + run.len == host) {
-			run.len += n;
-		} else if (m == 1) {
-			ret = blk_qcow2_queue(r, &run);
-			run = (struct blk_run){pos, host, n, run.used, run.max};
+		if (m == 1) {
+			ret = blk_qcow2_flush(r, qc, &sync);
+			if (!ret && run.len && run.host + run.len == host) {
+				run.len += n;
+			} else if (!ret) {
+				ret = blk_qcow2_queue(r, &run);
+				run = (struct blk_run){pos, host, n, run.used, run.max};
+			}
 		} else if (m == 0) {
 			ret = blk_qcow2_queue(r, &run);
-			if (!ret)
-				ret = blk_qcow2_sync(r, qc, pos, n);
+			if (sync.len)
+				sync.len += n;
+			else
+				sync = (struct blk_sync){pos, n};
 		} else {
 			ret = m;
 		}
 		pos += n;
 	}
+	if (!ret)
+		ret = blk_qcow2_flush(r, qc, &sync);
 	if (!ret)
 		ret = blk_qcow2_queue(r, &run);
 	if (ret)

@@ -202,7 +202,6 @@ static int qcow2_load(struct qcow2 *q, const struct qcow2_hdr *h)
 	q->l1_off = h->l1_off;
 	q->l1_size = h->l1_size;
 	q->rt_off = h->rt_off;
-	q->meta_end = h->l1_off + h->l1_size * 8ull;
 	if (q->readonly)
 		return 0;
 	q->rt_entries = h->rt_clusters * q->cluster_size / 8;
@@ -211,8 +210,6 @@ static int qcow2_load(struct qcow2 *q, const struct qcow2_hdr *h)
 		return -EIO;
 	for (uint64_t i = 0; i < q->rt_entries; i++)
 		q->rt[i] = be64toh(q->rt[i]);
-	if (h->rt_off + q->rt_entries * 8 > q->meta_end)
-		q->meta_end = h->rt_off + q->rt_entries * 8;
 	return 0;
 }
 

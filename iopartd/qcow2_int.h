@@ -35,8 +35,7 @@ struct qcow2 {
 	uint64_t *l1; /* host endian */
 	uint64_t rt_off;
 	uint64_t rt_entries;
-	uint64_t *rt;	   /* refcount table, host endian; writable opens only */
-	uint64_t meta_end; /* for the overlap check: header, L1, refcount table */
+	uint64_t *rt; /* refcount table, host endian; writable opens only */
 	struct qcow2_l2 l2[QCOW2_L2_CACHE];
 	uint64_t l2_tick;
 	uint8_t *cbuf; /* a compressed cluster as read */
@@ -50,5 +49,17 @@ struct qcow2 {
 /* Reads metadata at off, which must lie inside the file. */
 int qcow2_meta_read(struct qcow2 *q, uint64_t off, void *buf, size_t len);
 int qcow2_meta_write(struct qcow2 *q, uint64_t off, const void *buf, size_t len);
+
+/* qcow2_map.c, for qcow2_write.c */
+uint64_t qcow2_min(uint64_t a, uint64_t b);
+int qcow2_sync(struct qcow2 *q);
+int qcow2_entry(struct qcow2 *q, uint64_t voff, struct qcow2_l2 **l2, unsigned *idx, uint64_t *e);
+int qcow2_read_backing(struct qcow2 *q, uint64_t off, uint8_t *buf, size_t len);
+int qcow2_inflate(struct qcow2 *q, uint64_t e);
+int qcow2_host(const struct qcow2 *q, uint64_t e, uint64_t *host);
+bool qcow2_overlaps_meta(const struct qcow2 *q, uint64_t host);
+int qcow2_rc_get(struct qcow2 *q, uint64_t cl, uint16_t *rc);
+int qcow2_rc_set(struct qcow2 *q, uint64_t cl, uint16_t rc);
+int qcow2_alloc(struct qcow2 *q, uint64_t *out);
 
 #endif

@@ -15,12 +15,12 @@
  * points at a cluster whose refcount on disk is 0.
  */
 
-static uint64_t qcow2_min(uint64_t a, uint64_t b)
+uint64_t qcow2_min(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
 }
 
-static int qcow2_sync(struct qcow2 *q)
+int qcow2_sync(struct qcow2 *q)
 {
 	return fdatasync(q->fd) < 0 ? -errno : 0;
 }
@@ -56,8 +56,7 @@ static bool qcow2_ptr_ok(const struct qcow2 *q, uint64_t off)
 }
 
 /* The L2 entry of voff: *l2 NULL (and *e 0) when its L2 table is not allocated. */
-static int qcow2_entry(struct qcow2 *q, uint64_t voff, struct qcow2_l2 **l2, unsigned *idx,
-		       uint64_t *e)
+int qcow2_entry(struct qcow2 *q, uint64_t voff, struct qcow2_l2 **l2, unsigned *idx, uint64_t *e)
 {
 	uint64_t l2_entries = q->cluster_size / 8;
 	uint64_t cl = voff >> q->cluster_bits, l1i = cl / l2_entries;
@@ -77,7 +76,7 @@ static int qcow2_entry(struct qcow2 *q, uint64_t voff, struct qcow2_l2 **l2, uns
 	return 0;
 }
 
-static int qcow2_read_backing(struct qcow2 *q, uint64_t off, uint8_t *buf, size_t len)
+int qcow2_read_backing(struct qcow2 *q, uint64_t off, uint8_t *buf, size_t len)
 {
 	size_t n = off < q->bsize ? qcow2_min(len, q->bsize - off) : 0;
 	ssize_t got = 0;
@@ -98,7 +97,7 @@ static int qcow2_read_backing(struct qcow2 *q, uint64_t off, uint8_t *buf, size_
 }
 
 /* Inflates the compressed cluster of entry e into q->dbuf. */
-static int qcow2_inflate(struct qcow2 *q, uint64_t e)
+int qcow2_inflate(struct qcow2 *q, uint64_t e)
 {
 	unsigned x = 62 - (q->cluster_bits - 8);
 	uint64_t off = e & ((1ull << x) - 1);
@@ -127,7 +126,7 @@ static int qcow2_inflate(struct qcow2 *q, uint64_t e)
 }
 
 /* A data cluster's offset: aligned, past the header, starting inside the file. */
-static int qcow2_host(const struct qcow2 *q, uint64_t e, uint64_t *host)
+int qcow2_host(const struct qcow2 *q, uint64_t e, uint64_t *host)
 {
 	*host = e & QCOW2_L2_OFF_MASK;
 	if (*host & (q->cluster_size - 1) || *host < q->cluster_size || *host >= q->file_size)
@@ -136,7 +135,7 @@ static int qcow2_host(const struct qcow2 *q, uint64_t e, uint64_t *host)
 }
 
 /* Guest data must not land on the header, the L1 or the refcount table. */
-static bool qcow2_overlaps_meta(const struct qcow2 *q, uint64_t host)
+bool qcow2_overlaps_meta(const struct qcow2 *q, uint64_t host)
 {
 	uint64_t end = host + q->cluster_size;
 
@@ -228,7 +227,7 @@ static int qcow2_rc_where(struct qcow2 *q, uint64_t cl, uint64_t *blk, uint64_t 
 	return 0;
 }
 
-static int qcow2_rc_get(struct qcow2 *q, uint64_t cl, uint16_t *rc)
+int qcow2_rc_get(struct qcow2 *q, uint64_t cl, uint16_t *rc)
 {
 	uint64_t blk, ri;
 	int ret = qcow2_rc_where(q, cl, &blk, &ri);
@@ -242,7 +241,7 @@ static int qcow2_rc_get(struct qcow2 *q, uint64_t cl, uint16_t *rc)
 	return 0;
 }
 
-static int qcow2_rc_set(struct qcow2 *q, uint64_t cl, uint16_t rc)
+int qcow2_rc_set(struct qcow2 *q, uint64_t cl, uint16_t rc)
 {
 	uint64_t blk, ri;
 	int ret = qcow2_rc_where(q, cl, &blk, &ri);
@@ -373,7 +372,7 @@ static int qcow2_rt_grow(struct qcow2 *q, uint64_t c0)
  * A free cluster at the end of the file, its refcount set to 1 (not yet
  * synced). The file grows by appending; clusters in use are skipped.
  */
-static int qcow2_alloc(struct qcow2 *q, uint64_t *out)
+int qcow2_alloc(struct qcow2 *q, uint64_t *out)
 {
 	for (unsigned tries = 0; tries < 1024; tries++) {
 		uint64_t cl = (q->file_size + q->cluster_size - 1) >> q->cluster_bits;
@@ -407,154 +406,4 @@ static int qcow2_alloc(struct qcow2 *q, uint64_t *out)
 		}
 	}
 	return -EIO;
-}
-
-/* The L2 table of voff, allocated (zeroed, refcounted, synced) when missing. */
-static int qcow2_l2_alloc(struct qcow2 *q, uint64_t voff, struct qcow2_l2 **l2, unsigned *idx,
-			  uint64_t *e)
-{
-	uint64_t l1i = (voff >> q->cluster_bits) / (q->cluster_size / 8), off, be;
-	int ret = qcow2_entry(q, voff, l2, idx, e);
-
-	if (ret || *l2)
-		return ret;
-	ret = qcow2_alloc(q, &off);
-	if (ret)
-		return ret;
-	memset(q->dbuf, 0, q->cluster_size);
-	ret = qcow2_meta_write(q, off, q->dbuf, q->cluster_size);
-	if (!ret)
-		ret = qcow2_sync(q);
-	be = htobe64(off | QCOW2_COPIED);
-	if (!ret)
-		ret = qcow2_meta_write(q, q->l1_off + l1i * 8, &be, 8);
-	if (ret)
-		return ret;
-	q->l1[l1i] = off | QCOW2_COPIED;
-	return qcow2_entry(q, voff, l2, idx, e);
-}
-
-/* Drops the references of a compressed cluster, after its replacement is durable. */
-static void qcow2_unref_compressed(struct qcow2 *q, uint64_t e)
-{
-	unsigned x = 62 - (q->cluster_bits - 8);
-	uint64_t off = e & ((1ull << x) - 1) & ~511ull;
-	uint64_t nsect = ((e >> x) & ((1ull << (q->cluster_bits - 8)) - 1)) + 1;
-	uint64_t first = off >> q->cluster_bits;
-	uint64_t last = (off + nsect * 512 - 1) >> q->cluster_bits;
-
-	if (qcow2_sync(q))
-		return; /* the old clusters leak */
-	for (uint64_t cl = first; cl <= last; cl++) {
-		uint16_t rc;
-
-		if (!qcow2_rc_get(q, cl, &rc) && rc)
-			qcow2_rc_set(q, cl, rc - 1);
-	}
-}
-
-/* Copy-on-write of the cluster of voff into a new (or preallocated zero) cluster. */
-static int qcow2_cow(struct qcow2 *q, struct qcow2_l2 *l2, unsigned idx, uint64_t e, uint64_t voff,
-		     const uint8_t *buf, size_t n)
-{
-	uint64_t start = voff & ~(q->cluster_size - 1), host = 0, be;
-	int ret = 0;
-
-	if (e & QCOW2_ZERO && !(e & QCOW2_COMPRESSED) && (ret = qcow2_host(q, e, &host)) < 0)
-		host = 0; /* a bad preallocation: leave it, take a new cluster */
-	if (!host || qcow2_overlaps_meta(q, host))
-		ret = qcow2_alloc(q, &host);
-	if (ret)
-		return ret;
-	if (e & QCOW2_COMPRESSED)
-		ret = qcow2_inflate(q, e);
-	else if (e & QCOW2_ZERO)
-		memset(q->dbuf, 0, q->cluster_size);
-	else
-		ret = qcow2_read_backing(q, start, q->dbuf, q->cluster_size);
-	if (ret)
-		return ret;
-	if (buf)
-		memcpy(q->dbuf + (voff - start), buf, n);
-	else
-		memset(q->dbuf + (voff - start), 0, n);
-	ret = qcow2_meta_write(q, host, q->dbuf, q->cluster_size);
-	if (!ret)
-		ret = qcow2_sync(q);
-	be = htobe64(host | QCOW2_COPIED);
-	if (!ret)
-		ret = qcow2_meta_write(q, l2->off + idx * 8ull, &be, 8);
-	if (ret)
-		return ret;
-	l2->t[idx] = be;
-	if (e & QCOW2_COMPRESSED)
-		qcow2_unref_compressed(q, e);
-	return 0;
-}
-
-/*
- * A whole cluster of zeroes on v3: the zero flag, the cluster (if any) kept
- * allocated. No refcount changes, so no ordering to keep.
- */
-static int qcow2_zero_flag(struct qcow2 *q, struct qcow2_l2 *l2, unsigned idx, uint64_t e)
-{
-	uint64_t host = 0, be;
-	int ret;
-
-	if (e && !(e & QCOW2_ZERO) && qcow2_host(q, e, &host))
-		return -EIO;
-	if (e & QCOW2_ZERO)
-		host = e & QCOW2_L2_OFF_MASK;
-	be = htobe64(host ? host | QCOW2_COPIED | QCOW2_ZERO : QCOW2_ZERO);
-	ret = qcow2_meta_write(q, l2->off + idx * 8ull, &be, 8);
-	if (!ret)
-		l2->t[idx] = be;
-	return ret;
-}
-
-static int qcow2_write_piece(struct qcow2 *q, uint64_t voff, const uint8_t *buf, size_t n)
-{
-	struct qcow2_l2 *l2;
-	unsigned idx;
-	uint64_t e, host;
-	int ret = qcow2_l2_alloc(q, voff, &l2, &idx, &e);
-
-	if (ret)
-		return ret;
-	/* Zeroes over what reads as zeroes already need nothing. */
-	if (!buf && ((e & QCOW2_ZERO && !(e & QCOW2_COMPRESSED)) || (!e && q->bfd < 0 && !q->bq)))
-		return 0;
-	if (!buf && q->version >= 3 && n == q->cluster_size && !(e & QCOW2_COMPRESSED))
-		return qcow2_zero_flag(q, l2, idx, e);
-	if (!e || e & (QCOW2_COMPRESSED | QCOW2_ZERO))
-		return qcow2_cow(q, l2, idx, e, voff, buf, n);
-	if (qcow2_host(q, e, &host) || qcow2_overlaps_meta(q, host))
-		return -EIO;
-	if (!buf) {
-		memset(q->dbuf, 0, n);
-		buf = q->dbuf;
-	}
-	return qcow2_meta_write(q, host + (voff & (q->cluster_size - 1)), buf, n);
-}
-
-int qcow2_write(struct qcow2 *q, uint64_t off, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-
-	if (q->readonly)
-		return -EROFS;
-	if (off > q->size || len > q->size - off)
-		return -EIO;
-	while (len) {
-		size_t n = qcow2_min(len, q->cluster_size - (off & (q->cluster_size - 1)));
-		int ret = qcow2_write_piece(q, off, b, n);
-
-		if (ret)
-			return ret;
-		off += n;
-		if (b)
-			b += n;
-		len -= n;
-	}
-	return 0;
 }
