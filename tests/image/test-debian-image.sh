@@ -54,6 +54,7 @@ cleanup() {
 	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	rm -f "$tmp/disk.$fmt"
 	((ok)) && rm -rf "$tmp"
+	true
 }
 trap cleanup EXIT
 
