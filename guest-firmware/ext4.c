@@ -139,11 +139,11 @@ int fw_ext_mount(struct fw_ext *fs, const struct fw_vol *v, struct fw_arena *a)
 	return 0;
 }
 
-int fw_ext_iget(struct fw_ext *fs, uint32_t ino, struct fw_file *f)
+int fw_ext_inode_off(struct fw_ext *fs, uint32_t ino, uint64_t *off)
 {
-	uint32_t group, idx, mode, flags;
+	uint32_t group, idx;
 	uint8_t gd[64];
-	uint64_t table, off;
+	uint64_t table;
 	int ret;
 
 	if (!ino || ino > fs->inodes)
@@ -159,11 +159,25 @@ int fw_ext_iget(struct fw_ext *fs, uint32_t ino, struct fw_file *f)
 	table = fw_le32(gd + 8);
 	if (fs->desc_size >= 64)
 		table |= (uint64_t)fw_le32(gd + 0x28) << 32;
-	off = (uint64_t)idx * fs->inode_size;
-	if (!table || table >= fs->blocks || off / fs->block_size >= fs->blocks - table)
+	*off = (uint64_t)idx * fs->inode_size;
+	/* An inode never straddles a block: its size divides the block size. */
+	if (!table || table >= fs->blocks || *off / fs->block_size >= fs->blocks - table)
 		return corrupt(fs, "ext4: inode table outside the filesystem");
+	*off += table * fs->block_size;
+	return 0;
+}
+
+int fw_ext_iget(struct fw_ext *fs, uint32_t ino, struct fw_file *f)
+{
+	uint32_t mode, flags;
+	uint64_t off;
+	int ret;
+
+	ret = fw_ext_inode_off(fs, ino, &off);
+	if (ret)
+		return ret;
 	memset(f, 0, sizeof(*f));
-	ret = fw_vol_read(&fs->vol, table * fs->block_size + off, f->raw, sizeof(f->raw));
+	ret = fw_vol_read(&fs->vol, off, f->raw, sizeof(f->raw));
 	if (ret)
 		return ret;
 	mode = fw_le16(f->raw);
@@ -320,15 +334,8 @@ int fw_ext_pread(struct fw_ext *fs, const struct fw_file *f, uint64_t off, void 
 
 	if (off > f->size || len > f->size - off)
 		return FW_E_INVAL;
-	if (flags & FL_INLINE) {
-		/* Only the part kept in i_block; larger ones live in an xattr. */
-		if (f->size > 60 || f->dir) {
-			fs->why = "ext4: inline data beyond the inode is not supported";
-			return FW_E_UNSUPPORTED;
-		}
-		memcpy(buf, f->raw + 40 + off, len);
-		return 0;
-	}
+	if (flags & FL_INLINE)
+		return fw_ext_inline_read(fs, f, off, buf, len);
 	while (len) {
 		uint64_t lblk = off / bs, pblk, run = 1;
 		uint32_t in = off % bs;

@@ -32,6 +32,13 @@ int fw_ext_pread(struct fw_ext *fs, const struct fw_file *f, uint64_t off, void 
 int fw_ext_lookup(struct fw_ext *fs, const struct fw_file *dir, const char *name, size_t len,
 		  struct fw_file *out);
 int fw_ext_list(struct fw_ext *fs, const struct fw_file *dir, fw_dir_fn fn, void *arg);
+/* Internal: where inode ino is; inline data ("system.data" in the inode). */
+int fw_ext_inode_off(struct fw_ext *fs, uint32_t ino, uint64_t *off);
+int fw_ext_inline_tail(struct fw_ext *fs, const struct fw_file *f, const uint8_t **val,
+		       uint32_t *len);
+int fw_ext_inline_read(struct fw_ext *fs, const struct fw_file *f, uint64_t off, void *buf,
+		       size_t len);
+
 /* The target of symlink f, terminated, in buf[0..cap); returns its length. */
 int fw_ext_readlink(struct fw_ext *fs, const struct fw_file *f, char *buf, size_t cap);
 

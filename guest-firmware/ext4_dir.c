@@ -17,6 +17,50 @@ static int corrupt(struct fw_ext *fs, const char *why)
 	return FW_E_CORRUPT;
 }
 
+/* The entries of one directory block (or inline region) of size bytes. */
+static int walk_dirents(struct fw_ext *fs, const uint8_t *buf, uint32_t size, ext_visit visit,
+			void *arg)
+{
+	int ret;
+
+	for (uint32_t off = 0; off < size;) {
+		const uint8_t *de = buf + off;
+		uint32_t rec, nlen;
+
+		if (size - off < 8)
+			return corrupt(fs, "ext4: directory entry crosses its block");
+		rec = fw_le16(de + 4);
+		if (rec == 0 || rec == 65535)
+			rec = 65536; /* how a 64 KiB block's single entry is stored */
+		nlen = de[6];
+		if (rec < 8 || rec % 4 || rec > size - off || nlen + 8u > rec)
+			return corrupt(fs, "ext4: bad directory entry length");
+		if (fw_le32(de) && nlen) {
+			ret = visit(fs, de, arg);
+			if (ret)
+				return ret;
+		}
+		off += rec;
+	}
+	return 0;
+}
+
+/* Inline: the parent's number, entries in the rest of i_block, then in the xattr. */
+static int inline_walk(struct fw_ext *fs, const struct fw_file *dir, ext_visit visit, void *arg)
+{
+	const uint8_t *tail = NULL;
+	uint32_t tlen = 0;
+	int ret;
+
+	ret = walk_dirents(fs, dir->raw + 44, 56, visit, arg);
+	if (ret)
+		return ret;
+	ret = fw_ext_inline_tail(fs, dir, &tail, &tlen);
+	if (ret || !tlen)
+		return ret;
+	return walk_dirents(fs, tail, tlen, visit, arg);
+}
+
 static int dir_walk(struct fw_ext *fs, const struct fw_file *dir, ext_visit visit, void *arg)
 {
 	uint32_t bs = fs->block_size;
@@ -25,35 +69,17 @@ static int dir_walk(struct fw_ext *fs, const struct fw_file *dir, ext_visit visi
 
 	if (!dir->dir)
 		return FW_E_NOTDIR;
-	if (fw_le32(dir->raw + 32) & 0x10000000) {
-		fs->why = "ext4: inline-data directories are not supported";
-		return FW_E_UNSUPPORTED;
-	}
+	if (fw_le32(dir->raw + 32) & 0x10000000)
+		return inline_walk(fs, dir, visit, arg);
 	if (dir->size % bs)
 		return corrupt(fs, "ext4: directory size is not a multiple of the block size");
 	for (uint64_t b = 0; b < nblk; b++) {
 		ret = fw_ext_pread(fs, dir, b * bs, fs->blk, bs);
 		if (ret)
 			return ret;
-		for (uint32_t off = 0; off < bs;) {
-			const uint8_t *de = fs->blk + off;
-			uint32_t rec, nlen;
-
-			if (bs - off < 8)
-				return corrupt(fs, "ext4: directory entry crosses its block");
-			rec = fw_le16(de + 4);
-			if (rec == 0 || rec == 65535)
-				rec = 65536; /* how a 64 KiB block's single entry is stored */
-			nlen = de[6];
-			if (rec < 8 || rec % 4 || rec > bs - off || nlen + 8u > rec)
-				return corrupt(fs, "ext4: bad directory entry length");
-			if (fw_le32(de) && nlen) {
-				ret = visit(fs, de, arg);
-				if (ret)
-					return ret;
-			}
-			off += rec;
-		}
+		ret = walk_dirents(fs, fs->blk, bs, visit, arg);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -83,6 +109,9 @@ int fw_ext_lookup(struct fw_ext *fs, const struct fw_file *dir, const char *name
 
 	if (len > 255)
 		return FW_E_NAMETOOLONG;
+	/* An inline directory keeps its parent's number instead of a ".." entry. */
+	if (dir->dir && fw_le32(dir->raw + 32) & 0x10000000 && len == 2 && !memcmp(name, "..", 2))
+		return fw_ext_iget(fs, fw_le32(dir->raw + 40), out);
 	ret = dir_walk(fs, dir, lookup_visit, &la);
 	if (ret < 0)
 		return ret;

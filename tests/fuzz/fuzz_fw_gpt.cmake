@@ -1,1 +1,1 @@
-uv_add_fuzzer(fuzz_fw_gpt guest-firmware/fw.c guest-firmware/part.c guest-firmware/fat.c guest-firmware/ext4.c guest-firmware/ext4_dir.c guest-firmware/fs.c guest-firmware/bootcfg.c guest-firmware/extlinux.c guest-firmware/boot.c)
+uv_add_fuzzer(fuzz_fw_gpt guest-firmware/fw.c guest-firmware/part.c guest-firmware/fat.c guest-firmware/ext4.c guest-firmware/ext4_dir.c guest-firmware/ext4_inline.c guest-firmware/fs.c guest-firmware/bootcfg.c guest-firmware/extlinux.c guest-firmware/boot.c)

@@ -226,27 +226,28 @@ START_TEST(ext_broken_images)
 }
 END_TEST
 
-/* inline_data: what fits in i_block is read, the rest refused by name. */
+/* inline_data: small files and directories live in the inode. */
 START_TEST(ext_inline_data)
 {
 	struct fw_img img;
-	struct fw_file f;
 	struct fw_fs fs;
-	uint8_t buf[128];
-	size_t len;
-	int ret;
 
-	fwt_sh("rm -rf il ext.img && mkdir -p il/sub && head -c 30 src/bigfile > il/small && "
-	       "head -c 100 src/bigfile > il/medium && echo x > il/sub/f && "
-	       "truncate -s 8M ext.img && mkfs.ext4 -F -q -O inline_data -d il ext.img");
+	fwt_need("debugfs", "e2fsprogs");
+	fwt_sh("rm -rf il ext.img && mkdir -p il/sub/deeper && head -c 30 src/bigfile > il/small "
+	       "&& "
+	       "head -c 100 src/bigfile > il/medium && head -c 5000 src/bigfile > il/large && "
+	       "echo x > il/sub/f && echo y > il/sub/deeper/g && ln -s ../small il/sub/up && "
+	       "truncate -s 8M ext.img && mkfs.ext4 -F -q -I 256 -O inline_data -d il ext.img && "
+	       "debugfs -R 'stat /medium' ext.img | grep -q 'Size of inline data: 100' && "
+	       "debugfs -R 'stat /sub' ext.img | grep -q 'Flags: 0x10000000'");
 	mount_ext(&img, &fs);
 	check_same(&fs, "/small", "il/small");
-	ret = fw_fs_read_file(&fs, "/medium", buf, sizeof(buf), &len);
-	ck_assert_msg(ret == FW_E_UNSUPPORTED, "%d %s", ret, fw_fs_why(&fs));
-	ck_assert_msg(strstr(fw_fs_why(&fs), "inline data"), "why: %s", fw_fs_why(&fs));
-	ret = fw_fs_open(&fs, "/sub/f", &f);
-	ck_assert_int_eq(ret, FW_E_UNSUPPORTED);
-	ck_assert_msg(strstr(fw_fs_why(&fs), "inline-data directories"), "why: %s", fw_fs_why(&fs));
+	check_same(&fs, "/medium", "il/medium");
+	check_same(&fs, "/large", "il/large");
+	check_same(&fs, "/sub/f", "il/sub/f");
+	check_same(&fs, "/sub/deeper/g", "il/sub/deeper/g");
+	check_same(&fs, "/sub/deeper/../f", "il/sub/f");
+	check_same(&fs, "/sub/up", "il/small");
 	fwt_close(&img);
 }
 END_TEST
