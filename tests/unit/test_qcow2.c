@@ -63,7 +63,7 @@ START_TEST(test_v3_512)
 }
 END_TEST
 
-/* 4k clusters: one refcount block covers 8 MiB, so 12 MiB of writes need more. */
+/* 4k clusters: one refcount block covers 8 MiB, so 9 MiB of writes need more. */
 START_TEST(test_refblock_alloc)
 {
 	uint64_t size = 16 << 20;
@@ -72,8 +72,9 @@ START_TEST(test_refblock_alloc)
 	ck_assert_int_eq(
 		sh("qemu-img create -q -f qcow2 -o cluster_size=4096 %s 16M", p("a.qcow2")), 0);
 	open_dev("a.qcow2", "format=qcow2");
-	for (uint64_t off = 0; off < (12 << 20); off += MAX_LEN)
+	for (uint64_t off = 0; off < (8 << 20); off += MAX_LEN)
 		write_both(raw, off, MAX_LEN, off >> 20);
+	write_both(raw, 8 << 20, 1 << 20, 8);
 	read_check(raw, 0, MAX_LEN);
 	close_dev();
 	qemu_ok("a.qcow2", "ref.raw");
@@ -90,8 +91,9 @@ START_TEST(test_refcount_table_grow)
 	ck_assert_int_eq(sh("qemu-img create -q -f qcow2 -o cluster_size=512 %s 16M", p("a.qcow2")),
 			 0);
 	open_dev("a.qcow2", "");
-	for (uint64_t off = 0; off < (12 << 20); off += MAX_LEN)
+	for (uint64_t off = 0; off < (8 << 20); off += MAX_LEN)
 		write_both(raw, off, MAX_LEN, off >> 20);
+	write_both(raw, 8 << 20, 1 << 20, 8);
 	read_check(raw, 0, MAX_LEN);
 	close_dev();
 	fd = open(p("a.qcow2"), O_RDONLY);
