@@ -126,6 +126,20 @@ refuse "--virtio-console file: in a missing directory" --grep "$UV_TMP/no-dir/ou
 refuse "--virtio-console vhost-user on no socket" --grep "$UV_TMP/no.sock" \
 	run --kernel "$k" --initrd "$i" --virtio-console "vhost-user=$UV_TMP/no.sock" --cmdline "$cmdline"
 
+# --- the guest firmware (no --kernel) -----------------------------------------------
+fwdisk=$UV_TMP/fw-disk.img
+truncate -s 1M "$fwdisk"
+refuse "neither --kernel nor --disk" --grep "--kernel PATH or --disk" run --cmdline "$cmdline"
+refuse "--kernel and --firmware" --grep "exclude" \
+	run --kernel "$k" --firmware "$k" --disk "$fwdisk" --cmdline "$cmdline"
+refuse "--initrd without --kernel" --grep "--initrd" run --initrd "$i" --disk "$fwdisk"
+refuse "missing --firmware file" --grep "$UV_TMP/no-such-fw.bin" \
+	run --disk "$fwdisk" --firmware "$UV_TMP/no-such-fw.bin"
+: >"$UV_TMP/empty-fw.bin"
+refuse "empty --firmware file" --grep "empty-fw.bin" run --disk "$fwdisk" --firmware "$UV_TMP/empty-fw.bin"
+truncate -s 1M "$UV_TMP/big-fw.bin"
+refuse "--firmware file too large" --grep "big-fw.bin" run --disk "$fwdisk" --firmware "$UV_TMP/big-fw.bin"
+
 # --- --help and --version -----------------------------------------------------
 # opt_ok OPTION: `uvmm OPTION` exits 0 and prints something on stdout.
 opt_ok() {
