@@ -124,6 +124,41 @@ START_TEST(options_hugepages)
 }
 END_TEST
 
+/*
+ * Without --kernel the firmware boots the first --disk. An explicit
+ * --firmware needs no disk (its console self-test does not).
+ */
+START_TEST(options_firmware_boot)
+{
+	char *disk_only[] = {"run", "--disk", "/d.img", NULL};
+	char *with_fw[] = {"run", "--disk", "/d.img", "--firmware", "/fw.bin", NULL};
+	char *fw_only[] = {"run", "--firmware", "/fw.bin", NULL};
+	static char *bad[][6] = {
+		{"run", "--cmdline", "x"},
+		{"run", "--kernel", "/k", "--firmware", "/fw.bin"},
+		{"run", "--initrd", "/i", "--disk", "/d.img"},
+		{"run", "--rng"},
+	};
+	char err[OPT_ERR_LEN];
+	struct vm_options o;
+
+	ck_assert_int_eq(run_parse(&o, err, 3, disk_only), 0);
+	ck_assert_ptr_null(o.kernel);
+	ck_assert_ptr_null(o.firmware);
+	ck_assert_int_eq(run_parse(&o, err, 5, with_fw), 0);
+	ck_assert_str_eq(o.firmware, "/fw.bin");
+	ck_assert_int_eq(run_parse(&o, err, 3, fw_only), 0);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int argc = 0;
+
+		while (argc < 6 && bad[i][argc])
+			argc++;
+		ck_assert_msg(run_parse(&o, err, argc, bad[i]) == -1, "case %u accepted", i);
+		ck_assert(err[0]);
+	}
+}
+END_TEST
+
 START_TEST(options_bad)
 {
 	static char *cases[][4] = {
@@ -213,6 +248,7 @@ int main(void)
 	tcase_add_test(tc, options_good);
 	tcase_add_test(tc, options_defaults);
 	tcase_add_test(tc, options_hugepages);
+	tcase_add_test(tc, options_firmware_boot);
 	tcase_add_test(tc, options_bad);
 	tcase_add_test(tc, options_virtio_console);
 	tcase_add_test(tc, options_missing_value);
