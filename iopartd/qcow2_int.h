@@ -38,8 +38,9 @@ struct qcow2 {
 	uint64_t *rt; /* refcount table, host endian; writable opens only */
 	struct qcow2_l2 l2[QCOW2_L2_CACHE];
 	uint64_t l2_tick;
-	uint8_t *cbuf; /* a compressed cluster as read */
-	uint8_t *dbuf; /* a cluster: decompressed, or being copied */
+	uint8_t *cbuf;	 /* a compressed cluster as read */
+	uint8_t *dbuf;	 /* a cluster: decompressed, or being copied */
+	uint64_t dbuf_e; /* the compressed entry dbuf holds inflated; 0: none */
 	/* The backing image: none (bfd < 0), raw (bq NULL) or qcow2. */
 	int bfd;
 	uint64_t bsize;

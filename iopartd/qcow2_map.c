@@ -106,6 +106,9 @@ int qcow2_inflate(struct qcow2 *q, uint64_t e)
 	z_stream s;
 	int ret;
 
+	if (e == q->dbuf_e) /* a guest reading a cluster in pieces */
+		return 0;
+	q->dbuf_e = 0;
 	if (off < q->cluster_size || off >= q->file_size)
 		return -EIO;
 	csize = qcow2_min(csize, q->file_size - off);
@@ -122,6 +125,7 @@ int qcow2_inflate(struct qcow2 *q, uint64_t e)
 	inflateEnd(&s);
 	if ((ret != Z_STREAM_END && ret != Z_BUF_ERROR) || s.avail_out)
 		return -EIO;
+	q->dbuf_e = e;
 	return 0;
 }
 

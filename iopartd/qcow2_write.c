@@ -190,6 +190,7 @@ int qcow2_write(struct qcow2 *q, uint64_t off, const void *buf, size_t len)
 	if (!b)
 		return -ENOMEM;
 	b->n = 0;
+	q->dbuf_e = 0; /* dbuf is scratch space here */
 	while (len && !ret) {
 		size_t n = qcow2_min(len, q->cluster_size - (off & (q->cluster_size - 1)));
 
