@@ -6,19 +6,23 @@
 #      dd, and the queue's MSI-X interrupt reaching the vCPU; a read-only
 #      disk refuses the write; a line typed on the console comes back. Each
 #      takes seconds: no Linux boot.
+#      The same write/read-back on qcow2 images (in-process and iopartd):
+#      `qemu-img check` accepts them afterwards and their data, converted to
+#      raw, holds the pattern.
 #   2. Broken disks end with their exit status, never a hang: a blank disk
 #      5, a BLS entry naming a missing kernel 6, a truncated kernel 6, a
 #      corrupt ext4 superblock 6.
 #   3. A GPT disk with an ext4 partition holding the test kernel, initramfs
-#      and a Boot Loader Specification entry boots to userspace; the entry's
-#      options arrive, followed by uvmm's own --cmdline words.
+#      and a Boot Loader Specification entry boots to userspace, read through
+#      a qcow2 overlay (format=qcow2, backing file: the raw disk); the
+#      entry's options arrive, followed by uvmm's own --cmdline words.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
 IOPARTD=${UV_IOPARTD:-$UV_BUILD_DIR/iopartd/iopartd}
 [[ -x $IOPARTD ]] || uv_fail "iopartd not found at $IOPARTD (build it first)"
-for tool in mkfs.ext4 sgdisk dd cmp; do
+for tool in mkfs.ext4 sgdisk dd cmp qemu-img; do
 	command -v "$tool" >/dev/null || uv_fail "$tool is not installed (scripts/install-deps)"
 done
 dir=$UV_LOCAL_TMP
@@ -68,6 +72,31 @@ uv_boot_fw --disk "$img2,readonly=on" --memory 128M --cmdline "uvfw.test=blk-ro"
 grep -q '^UVFW blk-ro write=refused$' "$UV_LOG" || uv_fail "a read-only disk took a write"
 [[ $(tr -d '\0' <"$img2" | wc -c) == 0 ]] || uv_fail "the read-only image changed"
 uv_info "readonly=on: the back end refused the write, the image is unchanged"
+
+# qcow2_check QCOW2: qemu-img check is happy and the data holds the pattern.
+qcow2_check() {
+	qemu-img check -q "$1" || uv_fail "qemu-img check finds fault with $1"
+	qemu-img convert -O raw "$1" "$dir/converted.raw"
+	check_pattern "$dir/converted.raw"
+	rm -f "$dir/converted.raw"
+}
+
+q1=$dir/q1.qcow2
+qemu-img create -q -f qcow2 "$q1" 32M
+uv_boot_fw --disk "$q1" --memory 128M --cmdline "uvfw.test=blk"
+grep -q '^UVFW result=pass$' "$UV_LOG" || uv_fail "blk self-test on qcow2 did not pass"
+qcow2_check "$q1"
+q2=$dir/q2.qcow2
+qemu-img create -q -f qcow2 -o cluster_size=4096 "$q2" 32M
+"$IOPARTD" --export "vhost-user-blk,path=$q2,socket=$sock" 2>"$UV_TMP/iopartd.err" &
+iopartd_pid=$!
+uv_wait_file -S "$sock" "$(uv_timeout 10)" || uv_fail "iopartd did not create $sock"
+uv_boot_fw --disk "vhost-user=$sock" --memory 128M --cmdline "uvfw.test=blk"
+kill "$iopartd_pid"
+wait "$iopartd_pid" || uv_fail "iopartd exited non-zero: $(cat "$UV_TMP/iopartd.err")"
+grep -q '^UVFW result=pass$' "$UV_LOG" || uv_fail "blk self-test on qcow2 through iopartd did not pass"
+qcow2_check "$q2"
+uv_info "qcow2 (64 KiB clusters in-process, 4 KiB through iopartd): written, qemu-img check clean, data right"
 
 line="uvfw echo $$-$RANDOM a.b/c=d [x]"
 UV_STDIN=$dir/console.in
@@ -148,11 +177,14 @@ uv_info "a corrupt superblock: status $UV_RC ($(uv_status_name "$UV_RC"))"
 
 # --- 3. Linux from the disk -----------------------------------------------------
 disk=$(make_disk good)
-uv_boot_fw --disk "$disk" --memory 256M --cmdline "console=ttyS0 uv.fwtest=1"
+overlay=$dir/good-overlay.qcow2
+qemu-img create -q -f qcow2 -F raw -b "$disk" "$overlay"
+uv_boot_fw --disk "$overlay,format=qcow2" --memory 256M --cmdline "console=ttyS0 uv.fwtest=1"
 uv_expect_status 0
 grep -q "^uvfw: booting 'Ultravisor test guest'" "$UV_LOG" || uv_fail "the firmware did not say what it boots"
 grep -q "$UV_BANNER" "$UV_LOG" || uv_fail "Linux did not reach userspace"
 cmdline=$(uv_value cmdline)
 [[ $cmdline == "panic=-1 uv.report=1 uv.action=poweroff console=ttyS0 uv.fwtest=1" ]] ||
 	uv_fail "the kernel got '$cmdline'"
-uv_info "GPT + ext4 + BLS: Linux booted from the disk with the entry's options"
+qemu-img check -q "$overlay" || uv_fail "qemu-img check finds fault with the overlay"
+uv_info "GPT + ext4 + BLS through a qcow2 overlay: Linux booted from the disk with the entry's options"
