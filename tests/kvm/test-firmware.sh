@@ -54,15 +54,23 @@ grep -q '^UVFW result=pass$' "$UV_LOG" || uv_fail "blk,irq self-tests did not pa
 check_pattern "$img"
 uv_info "in-process back end: the firmware's writes are on the image; $(grep '^UVFW irq' "$UV_LOG")"
 
+# selftest_iopartd IMG TESTS: the firmware's self-tests TESTS on IMG served
+# by iopartd; iopartd must then exit 0 on SIGTERM.
+sock=$dir/vu.sock
+selftest_iopartd() {
+	local pid
+	"$IOPARTD" --export "vhost-user-blk,path=$1,socket=$sock" 2>"$UV_TMP/iopartd.err" &
+	pid=$!
+	uv_wait_file -S "$sock" "$(uv_timeout 10)" || uv_fail "iopartd did not create $sock"
+	uv_boot_fw --disk "vhost-user=$sock" --memory 128M --cmdline "uvfw.test=$2"
+	kill "$pid"
+	wait "$pid" || uv_fail "iopartd exited non-zero: $(cat "$UV_TMP/iopartd.err")"
+	grep -q '^UVFW result=pass$' "$UV_LOG" || uv_fail "self-tests $2 on $1 through iopartd did not pass"
+}
+
 img2=$dir/blank2.img
 truncate -s 32M "$img2"
-sock=$dir/vu.sock
-"$IOPARTD" --export "vhost-user-blk,path=$img2,socket=$sock" 2>"$UV_TMP/iopartd.err" &
-iopartd_pid=$!
-uv_wait_file -S "$sock" "$(uv_timeout 10)" || uv_fail "iopartd did not create $sock"
-uv_boot_fw --disk "vhost-user=$sock" --memory 128M --cmdline "uvfw.test=blk,irq"
-kill "$iopartd_pid"
-wait "$iopartd_pid" || uv_fail "iopartd exited non-zero: $(cat "$UV_TMP/iopartd.err")"
+selftest_iopartd "$img2" blk,irq
 check_pattern "$img2"
 uv_info "iopartd: the firmware's writes are on the image"
 
@@ -88,13 +96,7 @@ grep -q '^UVFW result=pass$' "$UV_LOG" || uv_fail "blk self-test on qcow2 did no
 qcow2_check "$q1"
 q2=$dir/q2.qcow2
 qemu-img create -q -f qcow2 -o cluster_size=4096 "$q2" 32M
-"$IOPARTD" --export "vhost-user-blk,path=$q2,socket=$sock" 2>"$UV_TMP/iopartd.err" &
-iopartd_pid=$!
-uv_wait_file -S "$sock" "$(uv_timeout 10)" || uv_fail "iopartd did not create $sock"
-uv_boot_fw --disk "vhost-user=$sock" --memory 128M --cmdline "uvfw.test=blk"
-kill "$iopartd_pid"
-wait "$iopartd_pid" || uv_fail "iopartd exited non-zero: $(cat "$UV_TMP/iopartd.err")"
-grep -q '^UVFW result=pass$' "$UV_LOG" || uv_fail "blk self-test on qcow2 through iopartd did not pass"
+selftest_iopartd "$q2" blk
 qcow2_check "$q2"
 uv_info "qcow2 (64 KiB clusters in-process, 4 KiB through iopartd): written, qemu-img check clean, data right"
 
