@@ -2,7 +2,7 @@
 # Boots the Debian 12 image of scripts/build-debian-image to its login prompt
 # on the serial console, and fails clearly if it does not get there.
 #
-#   test-debian-image.sh [--vmm qemu|uvmm] [--timeout SECS] [IMAGE]
+#   test-debian-image.sh [--vmm qemu|uvmm] [--in-place] [--timeout SECS] [IMAGE]
 #
 #   --vmm qemu (default): qemu-system-x86_64 -accel tcg with SeaBIOS, so GRUB
 #       in the MBR and the BIOS boot partition boots the image. QEMU runs
@@ -10,7 +10,8 @@
 #   --vmm uvmm: $UV_BUILD_DIR/vmm/uvmm run --disk COPY --memory 1G, the
 #       guest firmware reading the BLS entry. uvmm writes to its disk, so it
 #       boots a sparse copy in $UV_IMAGE_TMP (default $TMPDIR, else /tmp;
-#       in the nested harness give a --rw directory); needs /dev/kvm (run it
+#       in the nested harness give a --rw directory), or with --in-place
+#       IMAGE itself (a copy the caller made); needs /dev/kvm (run it
 #       through scripts/kvm-run or scripts/nested-run).
 #
 # IMAGE defaults to the raw image that build-debian-image --print-path names
@@ -22,11 +23,13 @@ top=$(cd "$here/../.." && pwd)
 vmm=qemu
 timeout=${UV_IMAGE_TIMEOUT:-1200}
 img=
+in_place=0
 while (($#)); do
 	case $1 in
 	--vmm) vmm=$2 && shift 2 ;;
 	--timeout) timeout=$2 && shift 2 ;;
-	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
+	--in-place) in_place=1 && shift ;;
+	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' && exit 0 ;;
 	-*) echo "test-debian-image: unknown option $1" >&2 && exit 2 ;;
 	*) img=$1 && shift ;;
 	esac
@@ -66,8 +69,12 @@ qemu)
 uvmm)
 	uvmm=${UV_UVMM:-${UV_BUILD_DIR:-$top/build}/vmm/uvmm}
 	[[ -x $uvmm ]] || fail "uvmm not found at $uvmm (build it first)"
-	cp --sparse=always "$img" "$tmp/disk.$fmt"
-	cmd=("$uvmm" run --disk "$tmp/disk.$fmt" --memory 1G)
+	disk=$img
+	if ((!in_place)); then
+		disk=$tmp/disk.$fmt
+		cp --sparse=always "$img" "$disk"
+	fi
+	cmd=("$uvmm" run --disk "$disk" --memory 1G)
 	;;
 *) fail "--vmm must be qemu or uvmm" ;;
 esac
