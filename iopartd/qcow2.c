@@ -335,8 +335,10 @@ static int qcow2_setup(struct qcow2 *q, const char *path, bool probed, struct qc
 	char fmt[32] = "";
 
 	memset(&h, 0, sizeof(h));
-	if (qcow2_meta_read(q, 0, &h, QCOW2_V2_HDR_LEN) || be32toh(h.magic) != QCOW2_MAGIC)
-		return qcow2_fail(err, errlen, path, "not a qcow2 image (truncated header)");
+	if (pread(q->fd, &h.magic, 4, 0) != 4 || be32toh(h.magic) != QCOW2_MAGIC)
+		return qcow2_fail(err, errlen, path, "not a qcow2 image (no QFI\\xfb magic)");
+	if (qcow2_meta_read(q, 0, &h, QCOW2_V2_HDR_LEN))
+		return qcow2_fail(err, errlen, path, "qcow2 header is truncated");
 	if (be32toh(h.version) >= 3 &&
 	    qcow2_meta_read(q, 0, &h, q->file_size < sizeof(h) ? QCOW2_V3_HDR_LEN : sizeof(h)))
 		return qcow2_fail(err, errlen, path, "qcow2 header is truncated");

@@ -67,6 +67,8 @@ START_TEST(test_refusals)
 	fresh(), poke32("a.qcow2", 100, 4096 * 1024), refused("a.qcow2", "", "header length");
 	fresh(), truncate_to("a.qcow2", 60);
 	refused("a.qcow2", "format=qcow2", "truncated");
+	fresh(), poke32("a.qcow2", 0, 0x12345678);
+	refused("a.qcow2", "format=qcow2", "not a qcow2 image");
 	/* A raw disk the guest wrote a qcow2 header with a backing path into. */
 	fresh(), poke64("a.qcow2", 8, 512), poke32("a.qcow2", 16, 11);
 	poke("a.qcow2", 512, "/etc/passwd", 11), refused("a.qcow2", "", "format=qcow2");
