@@ -51,6 +51,7 @@ esac
 
 tmp=$(mktemp -d "${UV_IMAGE_TMP:-${TMPDIR:-/tmp}}/debian-image-XXXXXX")
 log=$tmp/console.log
+: >"$log" || fail "cannot write $log"
 pid=
 ok=0
 cleanup() {
