@@ -12,7 +12,7 @@
 #define QCOW2_COMPRESSED   (1ull << 62)
 #define QCOW2_ZERO	   1ull
 #define QCOW2_L2_CACHE	   8
-#define QCOW2_MAX_L1	   (32u << 20) / 8 /* entries, as QEMU's limit */
+#define QCOW2_MAX_L1	   ((32u << 20) / 8) /* entries, as QEMU's limit */
 #define QCOW2_MAX_RT_BYTES (8u << 20)
 
 struct qcow2_l2 {
