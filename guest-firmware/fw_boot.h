@@ -23,7 +23,8 @@
  * filesystem), FW_E_CORRUPT/FW_E_UNSUPPORTED (a table or filesystem that
  * could not be read, when nothing else was found), FW_E_NOKERNEL (an entry
  * names a missing kernel or initrd), FW_E_NOENTRY (nothing bootable),
- * FW_E_IO, FW_E_NOSPACE (arena too small).
+ * FW_E_IO, FW_E_NOSPACE (arena too small). On success msg may still
+ * describe a partition that was skipped (worth a warning, no more).
  */
 int fw_find_boot(const struct fw_disk *disk, struct fw_arena *a, struct fw_fs *fs,
 		 struct fw_boot_entry *e, char *msg, size_t msgcap);
