@@ -8,7 +8,7 @@
  */
 #include <asm/bootparam.h>
 
-#include "boot.h"
+#include "fw_boot.h"
 #include "linux.h"
 
 #define ARENA_SIZE (4u << 20)
