@@ -75,7 +75,7 @@ uvmm)
 		disk=$tmp/disk.$fmt
 		cp --sparse=always "$img" "$disk"
 	fi
-	cmd=("$uvmm" run --disk "$disk" --memory 1G)
+	cmd=("$uvmm" run --disk "$disk,format=$fmt" --memory 1G)
 	;;
 *) fail "--vmm must be qemu or uvmm" ;;
 esac
