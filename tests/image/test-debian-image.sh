@@ -105,5 +105,10 @@ done
 elapsed=$((SECONDS - start))
 tr -d '\r' <"$log" | grep -a -m1 'login:' >&2
 grep -a -q 'Linux version' "$log" || fail "a login prompt, but no kernel banner"
+# The boot went through the boot loader under test.
+case $vmm in
+qemu) grep -a -q "Booting \`Debian GNU/Linux 12" "$log" || fail "GRUB did not say it booted the Debian entry" ;;
+uvmm) grep -a -q "uvfw: booting 'Debian GNU/Linux 12" "$log" || fail "uvfw did not say it booted the BLS entry" ;;
+esac
 ok=1
 echo "test-debian-image: PASS: $vmm reached the login prompt in ${elapsed}s" >&2
