@@ -70,10 +70,24 @@ die() { # REASON MESSAGE...
 say "init started"
 trace "loading modules"
 
+# modparams MODULE: its parameters from the kernel command line
+# (MODULE.PARAM=VALUE, as modprobe would take them), as PARAM=VALUE words.
+modparams() {
+	name=$(echo "$1" | tr - _)
+	out=
+	# shellcheck disable=SC2013 # words, not lines
+	for w in $(cat /proc/cmdline); do
+		case $w in "$name".*=*) out="$out ${w#"$name".}" ;; esac
+	done
+	echo "$out"
+}
+
 while read -r mod; do
 	[ -n "$mod" ] || continue
-	trace "insmod $mod"
-	insmod "/lib/modules/$mod.ko" || say "insmod $mod failed"
+	params=$(modparams "$mod")
+	trace "insmod $mod$params"
+	# shellcheck disable=SC2086 # one word per parameter
+	insmod "/lib/modules/$mod.ko" $params || say "insmod $mod$params failed"
 done </modules.list
 
 trace "modules loaded"
