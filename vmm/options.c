@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cpu_features.h"
 #include "memory.h"
 #include "options.h"
 #include "parse.h"
@@ -29,6 +31,7 @@ enum {
 	OPT_RNG,
 	OPT_VIRTIO_CONSOLE,
 	OPT_FIRMWARE,
+	OPT_CPU_FEATURES,
 };
 
 static const struct option run_options[] = {
@@ -45,6 +48,7 @@ static const struct option run_options[] = {
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"virtio-console", required_argument, NULL, OPT_VIRTIO_CONSOLE},
 	{"firmware", required_argument, NULL, OPT_FIRMWARE},
+	{"cpu-features", required_argument, NULL, OPT_CPU_FEATURES},
 	{NULL, 0, NULL, 0},
 };
 
@@ -150,6 +154,18 @@ static int options_parse_memory(const char *arg, struct vm_options *o, char err[
 	return 0;
 }
 
+static int options_parse_cpu_features(const char *what, const char *arg, struct vm_options *o,
+				      char err[OPT_ERR_LEN])
+{
+	char why[160];
+
+	if (cpu_features_parse(arg, &o->cpu_hide, why, sizeof(why))) {
+		snprintf(err, OPT_ERR_LEN, "%s: %s", what, why);
+		return -1;
+	}
+	return 0;
+}
+
 static int options_apply(int opt, const char *arg, struct vm_options *o, char err[OPT_ERR_LEN])
 {
 	uint64_t v;
@@ -163,6 +179,11 @@ static int options_apply(int opt, const char *arg, struct vm_options *o, char er
 		break;
 	case OPT_FIRMWARE:
 		o->firmware = arg;
+		break;
+	case OPT_CPU_FEATURES:
+		if (options_parse_cpu_features("--cpu-features", arg, o, err))
+			return -1;
+		o->cpu_features_set = true;
 		break;
 	case OPT_CMDLINE:
 		o->cmdline = arg;
@@ -252,5 +273,9 @@ int options_parse_run(int argc, char **argv, struct vm_options *o, char err[OPT_
 		snprintf(err, OPT_ERR_LEN, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
+	/* The environment's default, for harnesses that run many uvmms (nested-run). */
+	if (!o->cpu_features_set && getenv("UVMM_CPU_FEATURES") &&
+	    options_parse_cpu_features("UVMM_CPU_FEATURES", getenv("UVMM_CPU_FEATURES"), o, err))
+		return -1;
 	return options_check_boot(o, err);
 }

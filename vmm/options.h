@@ -16,7 +16,9 @@ struct vm_options {
 	const char *cmdline;
 	unsigned cpus;
 	uint64_t memory;
-	bool hugepages; /* guest RAM from huge pages (memfd MFD_HUGETLB) */
+	bool hugepages;	       /* guest RAM from huge pages (memfd MFD_HUGETLB) */
+	uint32_t cpu_hide;     /* enum cpu_feature bits taken from the guest */
+	bool cpu_features_set; /* --cpu-features given (else UVMM_CPU_FEATURES) */
 	struct console_cfg console;
 	const char *log_level;
 	/* virtio devices in PCI slot order; e.socket set = vhost-user back end */

@@ -11,6 +11,7 @@
 
 #include "console.h"
 #include "cpuid.h"
+#include "cpu_features.h"
 #include "fw_exit.h"
 #include "i8042.h"
 #include "layout.h"
@@ -331,9 +332,12 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 	if (vm_open_kvm(vm, err))
 		goto out;
 	*status = VM_EXIT_ERROR;
-	if (vm_setup_kvm(vm, err) || vm_setup_memory(vm, o->memory, o->hugepages, err) ||
-	    vm_setup_events(vm, err) || vm_setup_devices(vm, o, err) || vm_virtio_setup(vm, err) ||
-	    vcpu_init_signals() || vm_create_vcpus(vm, err))
+	if (vm_setup_kvm(vm, err))
+		goto out;
+	cpu_features_hide(vm->cpuid, o->cpu_hide);
+	if (vm_setup_memory(vm, o->memory, o->hugepages, err) || vm_setup_events(vm, err) ||
+	    vm_setup_devices(vm, o, err) || vm_virtio_setup(vm, err) || vcpu_init_signals() ||
+	    vm_create_vcpus(vm, err))
 		goto out;
 	*status = VM_EXIT_USAGE;
 	if (vm_load_linux(vm, o, &in, err))

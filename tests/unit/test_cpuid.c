@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_features.h"
 #include "cpuid.h"
 
 static struct kvm_cpuid2 *table(bool amd)
@@ -38,6 +39,38 @@ static struct kvm_cpuid2 *table(bool amd)
 	c->nent = n;
 	return c;
 }
+
+/* --cpu-features -xsave: XSAVE and what needs it gone, leaf 0xD removed, the rest kept. */
+START_TEST(hide_xsave)
+{
+	struct kvm_cpuid2 *c = table(true);
+	unsigned n = c->nent;
+	uint32_t hide = 0;
+	char err[160];
+
+	c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+		.function = 7, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .ebx = 0xffffffff};
+	c->entries[c->nent++] = (struct kvm_cpuid_entry2){.function = 0xd,
+							  .index = 0,
+							  .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+							  .eax = 0x207};
+	c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+		.function = 0xd, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 1};
+	ck_assert_int_eq(cpu_features_parse("-xsave", &hide, err, sizeof(err)), 0);
+	ck_assert_uint_eq(hide, CPU_FEAT_XSAVE);
+	cpu_features_hide(c, hide);
+	ck_assert_uint_eq(c->nent, n + 1);
+	ck_assert_ptr_null(cpuid_find(c, 0xd, 0));
+	ck_assert_uint_eq(cpuid_find(c, 1, 0)->ecx & (1u << 26 | 1u << 27 | 1u << 28), 0);
+	ck_assert_uint_eq(cpuid_find(c, 1, 0)->ecx & 1u, 1u); /* SSE3 stays */
+	ck_assert_uint_eq(cpuid_find(c, 7, 0)->ebx & (1u << 5 | 1u << 16), 0);
+	ck_assert_uint_eq(cpuid_find(c, 7, 0)->ebx & 1u, 1u); /* FSGSBASE stays */
+	ck_assert_int_eq(cpu_features_parse("-avx", &hide, err, sizeof(err)), -1);
+	ck_assert(strstr(err, "-avx") != NULL);
+	ck_assert_int_eq(cpu_features_parse("-xsave,xsave", &hide, err, sizeof(err)), -1);
+	free(c);
+}
+END_TEST
 
 START_TEST(topology_amd)
 {
@@ -121,6 +154,7 @@ int main(void)
 	Suite *s = suite_create("cpuid");
 	TCase *tc = tcase_create("core");
 
+	tcase_add_test(tc, hide_xsave);
 	tcase_add_test(tc, topology_amd);
 	tcase_add_test(tc, topology_intel);
 	tcase_add_test(tc, filter_is_idempotent_per_copy);
