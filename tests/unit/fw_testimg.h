@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "fw.h"
 #include "uvcheck.h"
 
@@ -195,6 +196,22 @@ static inline struct fw_arena *fwt_arena(void)
 	ck_assert(buf != NULL);
 	fw_arena_init(&a, buf, FWT_ARENA_SIZE);
 	return &a;
+}
+
+/* fwt_check_same FS PATH SRC: PATH in the mounted FS reads exactly as the host file SRC. */
+static inline void fwt_check_same(struct fw_fs *fs, const char *path, const char *src)
+{
+	size_t want_len, len = 0;
+	uint8_t *want = fwt_load(src, &want_len);
+	uint8_t *buf = malloc(want_len + 16);
+	int ret;
+
+	ret = fw_fs_read_file(fs, path, buf, want_len + 16, &len);
+	ck_assert_msg(ret == 0, "%s: %s (%s)", path, fw_strerror(ret), fw_fs_why(fs));
+	ck_assert_uint_eq(len, want_len);
+	ck_assert_msg(!memcmp(buf, want, len), "%s differs from %s", path, src);
+	free(buf);
+	free(want);
 }
 
 #endif

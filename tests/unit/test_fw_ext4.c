@@ -59,21 +59,6 @@ static void mount_ext(struct fw_img *img, struct fw_fs *fs)
 	ck_assert_int_eq(fs->type, FW_FS_EXT);
 }
 
-static void check_same(struct fw_fs *fs, const char *path, const char *src)
-{
-	size_t want_len, len = 0;
-	uint8_t *want = fwt_load(src, &want_len);
-	uint8_t *buf = malloc(want_len + 16);
-	int ret;
-
-	ret = fw_fs_read_file(fs, path, buf, want_len + 16, &len);
-	ck_assert_msg(ret == 0, "%s: %s (%s)", path, fw_strerror(ret), fw_fs_why(fs));
-	ck_assert_uint_eq(len, want_len);
-	ck_assert_msg(!memcmp(buf, want, len), "%s differs from %s", path, src);
-	free(buf);
-	free(want);
-}
-
 static void ext_read_files(void)
 {
 	struct fw_file f;
@@ -81,13 +66,13 @@ static void ext_read_files(void)
 	struct fw_fs fs;
 
 	mount_ext(&img, &fs);
-	check_same(&fs, "/boot/vmlinuz-6.1.0-test", "src/boot/vmlinuz-6.1.0-test");
-	check_same(&fs, "/boot/initrd.img-6.1.0-test", "src/boot/initrd.img-6.1.0-test");
-	check_same(&fs, "/bigfile", "src/bigfile");
-	check_same(&fs, "/sparse", "src/sparse");
-	check_same(&fs, "/empty", "src/empty");
-	check_same(&fs, "/big/some_longish_file_name_number_600.txt",
-		   "src/big/some_longish_file_name_number_600.txt");
+	fwt_check_same(&fs, "/boot/vmlinuz-6.1.0-test", "src/boot/vmlinuz-6.1.0-test");
+	fwt_check_same(&fs, "/boot/initrd.img-6.1.0-test", "src/boot/initrd.img-6.1.0-test");
+	fwt_check_same(&fs, "/bigfile", "src/bigfile");
+	fwt_check_same(&fs, "/sparse", "src/sparse");
+	fwt_check_same(&fs, "/empty", "src/empty");
+	fwt_check_same(&fs, "/big/some_longish_file_name_number_600.txt",
+		       "src/big/some_longish_file_name_number_600.txt");
 	ck_assert_int_eq(fw_fs_open(&fs, "/sparse", &f), 0);
 	if (fw_le32(f.raw + 32) & 0x80000) /* extents: the tree has an index level */
 		ck_assert_uint_ge(fw_le16(f.raw + 40 + 6), 1);
@@ -101,12 +86,12 @@ static void ext_symlinks(void)
 	struct fw_fs fs;
 
 	mount_ext(&img, &fs);
-	check_same(&fs, "/boot/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
-	check_same(&fs, "/boot/initrd.img", "src/boot/initrd.img-6.1.0-test");
-	check_same(&fs, "/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
-	check_same(&fs, "/up/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
-	check_same(&fs, "/slow", "src/boot/" LONGDIR "/kernel");
-	check_same(&fs, "/boot/" LONGDIR "/dotdot", "src/boot/vmlinuz-6.1.0-test");
+	fwt_check_same(&fs, "/boot/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
+	fwt_check_same(&fs, "/boot/initrd.img", "src/boot/initrd.img-6.1.0-test");
+	fwt_check_same(&fs, "/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
+	fwt_check_same(&fs, "/up/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
+	fwt_check_same(&fs, "/slow", "src/boot/" LONGDIR "/kernel");
+	fwt_check_same(&fs, "/boot/" LONGDIR "/dotdot", "src/boot/vmlinuz-6.1.0-test");
 	ck_assert_int_eq(fw_fs_open(&fs, "/loop1", &f), FW_E_LOOP);
 	ck_assert_int_eq(fw_fs_open(&fs, "/loop2/x", &f), FW_E_LOOP);
 	ck_assert_int_eq(fw_fs_open(&fs, "/boot/nope", &f), FW_E_NOENT);
@@ -139,10 +124,10 @@ static void ext_htree_directory(int _i)
 		ck_assert_msg(fw_le32(f.raw + 32) & 0x1000, "directory is not htree-indexed");
 	ck_assert_int_eq(fw_fs_list(&fs, "/big", count, &n), 0);
 	ck_assert_uint_eq(n, NBIG);
-	check_same(&fs, "/big/some_longish_file_name_number_1.txt",
-		   "src/big/some_longish_file_name_number_1.txt");
-	check_same(&fs, "/big/some_longish_file_name_number_333.txt",
-		   "src/big/some_longish_file_name_number_333.txt");
+	fwt_check_same(&fs, "/big/some_longish_file_name_number_1.txt",
+		       "src/big/some_longish_file_name_number_1.txt");
+	fwt_check_same(&fs, "/big/some_longish_file_name_number_333.txt",
+		       "src/big/some_longish_file_name_number_333.txt");
 	fwt_close(&img);
 }
 
@@ -156,8 +141,8 @@ static void ext_4k_device(void)
 	fwt_open_bs(&img, "ext.img", 4096);
 	fw_vol_whole(&v, &img.disk);
 	ck_assert_int_eq(fw_fs_mount(&fs, &v, fwt_arena()), 0);
-	check_same(&fs, "/boot/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
-	check_same(&fs, "/sparse", "src/sparse");
+	fwt_check_same(&fs, "/boot/vmlinuz", "src/boot/vmlinuz-6.1.0-test");
+	fwt_check_same(&fs, "/sparse", "src/sparse");
 	fwt_close(&img);
 }
 
@@ -241,13 +226,13 @@ START_TEST(ext_inline_data)
 	       "debugfs -R 'stat /medium' ext.img | grep -q 'Size of inline data: 100' && "
 	       "debugfs -R 'stat /sub' ext.img | grep -q 'Flags: 0x10000000'");
 	mount_ext(&img, &fs);
-	check_same(&fs, "/small", "il/small");
-	check_same(&fs, "/medium", "il/medium");
-	check_same(&fs, "/large", "il/large");
-	check_same(&fs, "/sub/f", "il/sub/f");
-	check_same(&fs, "/sub/deeper/g", "il/sub/deeper/g");
-	check_same(&fs, "/sub/deeper/../f", "il/sub/f");
-	check_same(&fs, "/sub/up", "il/small");
+	fwt_check_same(&fs, "/small", "il/small");
+	fwt_check_same(&fs, "/medium", "il/medium");
+	fwt_check_same(&fs, "/large", "il/large");
+	fwt_check_same(&fs, "/sub/f", "il/sub/f");
+	fwt_check_same(&fs, "/sub/deeper/g", "il/sub/deeper/g");
+	fwt_check_same(&fs, "/sub/deeper/../f", "il/sub/f");
+	fwt_check_same(&fs, "/sub/up", "il/small");
 	fwt_close(&img);
 }
 END_TEST

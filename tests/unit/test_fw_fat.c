@@ -51,21 +51,6 @@ static void mount_fat(struct fw_img *img, struct fw_fs *fs)
 	ck_assert_int_eq(fs->type, FW_FS_FAT);
 }
 
-static void check_same(struct fw_fs *fs, const char *path, const char *src)
-{
-	size_t want_len, len = 0;
-	uint8_t *want = fwt_load(src, &want_len);
-	uint8_t *buf = malloc(want_len + 16);
-	int ret;
-
-	ret = fw_fs_read_file(fs, path, buf, want_len + 16, &len);
-	ck_assert_msg(ret == 0, "%s: %s (%s)", path, fw_strerror(ret), fw_fs_why(fs));
-	ck_assert_uint_eq(len, want_len);
-	ck_assert_msg(!memcmp(buf, want, len), "%s differs from %s", path, src);
-	free(buf);
-	free(want);
-}
-
 START_TEST(fat_read_files)
 {
 	struct fw_img img;
@@ -74,16 +59,17 @@ START_TEST(fat_read_files)
 	make_fat(_i);
 	mount_fat(&img, &fs);
 	ck_assert_uint_eq(fs.fat.bits, fat_bits[_i]);
-	check_same(&fs, "/big.bin", "src/big.bin");
-	check_same(&fs, "/EFI/BOOT/BOOTX64.EFI", "src/EFI/BOOT/BOOTX64.EFI");
+	fwt_check_same(&fs, "/big.bin", "src/big.bin");
+	fwt_check_same(&fs, "/EFI/BOOT/BOOTX64.EFI", "src/EFI/BOOT/BOOTX64.EFI");
 	/* Case-insensitive, on both long and 8.3 names, and ".." */
-	check_same(&fs, "/efi/boot/bootx64.efi", "src/EFI/BOOT/BOOTX64.EFI");
-	check_same(&fs, "//Efi/./Boot/../BOOT/BootX64.efi", "src/EFI/BOOT/BOOTX64.EFI");
-	check_same(&fs, "/long file name with spaces.txt", "src/Long File Name With Spaces.txt");
-	check_same(&fs, "/many/file_099.txt", "src/many/file_099.txt");
-	check_same(&fs, "/many/../many/FILE_042.TXT", "src/many/file_042.txt");
-	check_same(&fs, "/empty", "src/empty");
-	check_same(&fs, "/frag.bin", "frag.bin");
+	fwt_check_same(&fs, "/efi/boot/bootx64.efi", "src/EFI/BOOT/BOOTX64.EFI");
+	fwt_check_same(&fs, "//Efi/./Boot/../BOOT/BootX64.efi", "src/EFI/BOOT/BOOTX64.EFI");
+	fwt_check_same(&fs, "/long file name with spaces.txt",
+		       "src/Long File Name With Spaces.txt");
+	fwt_check_same(&fs, "/many/file_099.txt", "src/many/file_099.txt");
+	fwt_check_same(&fs, "/many/../many/FILE_042.TXT", "src/many/file_042.txt");
+	fwt_check_same(&fs, "/empty", "src/empty");
+	fwt_check_same(&fs, "/frag.bin", "frag.bin");
 	fwt_close(&img);
 }
 END_TEST
