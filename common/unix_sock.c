@@ -10,7 +10,7 @@
 #include "unix_sock.h"
 
 /* 0 when the path is free (now), -EEXIST or -EADDRINUSE when it is not ours. */
-static int unix_clear_stale(const struct sockaddr_un *sa)
+static int unix_clear_stale(const struct sockaddr_un *sa, int type)
 {
 	struct stat st;
 	int fd, ret;
@@ -19,17 +19,23 @@ static int unix_clear_stale(const struct sockaddr_un *sa)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Of the listener's type: another type gets EPROTOTYPE, not "nobody there". */
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) ? -errno : 0;
 	close(fd);
-	if (!ret)
+	if (!ret || ret == -EPROTOTYPE)
 		return -EADDRINUSE;
 	return unlink(sa->sun_path) && errno != ENOENT ? -errno : 0;
 }
 
 int unix_listen(const char *path, int backlog, char *err, size_t errlen)
+{
+	return unix_listen_type(path, SOCK_STREAM, backlog, err, errlen);
+}
+
+int unix_listen_type(const char *path, int type, int backlog, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, ret;
@@ -39,7 +45,7 @@ int unix_listen(const char *path, int backlog, char *err, size_t errlen)
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
-	ret = unix_clear_stale(&sa);
+	ret = unix_clear_stale(&sa, type);
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", path,
 			 ret == -EEXIST	      ? "exists and is not a socket"
@@ -47,7 +53,7 @@ int unix_listen(const char *path, int backlog, char *err, size_t errlen)
 					      : strerror(-ret));
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;

@@ -11,5 +11,7 @@
  * refused. Returns the fd, or -1 with the reason in err.
  */
 int unix_listen(const char *path, int backlog, char *err, size_t errlen);
+/* The same for another socket type (SOCK_SEQPACKET for control sockets). */
+int unix_listen_type(const char *path, int type, int backlog, char *err, size_t errlen);
 
 #endif
