@@ -320,3 +320,50 @@ int fw_loader_default(const char *text, size_t len, char *pat, size_t cap)
 	}
 	return found;
 }
+
+/* Whether the space-separated words of line include w[0..n) exactly. */
+static bool cmdline_has_word(const char *line, const char *w, size_t n)
+{
+	for (const char *p = line; *p;) {
+		const char *end = p;
+
+		while (*end && *end != ' ')
+			end++;
+		if ((size_t)(end - p) == n && !memcmp(p, w, n))
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+int fw_cmdline_merge(char *out, size_t cap, const char *entry, const char *vmm)
+{
+	size_t n = strlen(entry);
+
+	if (!cap)
+		return FW_E_NAMETOOLONG;
+	if (n >= cap) {
+		out[0] = 0;
+		return FW_E_NAMETOOLONG;
+	}
+	memcpy(out, entry, n + 1);
+	for (const char *p = vmm; *p;) {
+		const char *end = p;
+		size_t wl;
+
+		while (*end && *end != ' ')
+			end++;
+		wl = (size_t)(end - p);
+		if (wl && (wl < 5 || memcmp(p, "uvfw.", 5)) && !cmdline_has_word(entry, p, wl)) {
+			if (n + (n > 0) + wl >= cap)
+				return FW_E_NAMETOOLONG;
+			if (n)
+				out[n++] = ' ';
+			memcpy(out + n, p, wl);
+			n += wl;
+			out[n] = 0;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}

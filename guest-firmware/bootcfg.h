@@ -62,4 +62,13 @@ int fw_loader_default(const char *text, size_t len, char *pat, size_t cap);
  */
 int fw_extlinux_parse(const char *text, size_t len, const char *dir, struct fw_boot_entry *e);
 
+/*
+ * The kernel command line the firmware hands over: the entry's options, then
+ * the words of the VMM's command line, less the firmware's own ("uvfw.*")
+ * and those the entry already has verbatim (a second console=ttyS0 would
+ * open the console twice). Always NUL-terminated; returns FW_E_NAMETOOLONG
+ * when something did not fit.
+ */
+int fw_cmdline_merge(char *out, size_t cap, const char *entry, const char *vmm);
+
 #endif

@@ -37,23 +37,6 @@ const char *rt_cmdline_value(const char *cmdline, const char *key, char *buf, si
 	return NULL;
 }
 
-/* The entry's options, then uvmm's words that are not for the firmware. */
-static void boot_make_cmdline(const struct fw_boot_entry *e, const char *fw_cmdline)
-{
-	size_t n = 0, cap = sizeof(boot_cmdline);
-
-	n += rt_snprintf(boot_cmdline, cap, "%s", e->cmdline);
-	for (const char *p = fw_cmdline; *p && n < cap;) {
-		const char *end = p;
-
-		while (*end && *end != ' ')
-			end++;
-		if (end > p && memcmp(p, "uvfw.", 5))
-			n += rt_snprintf(boot_cmdline + n, cap - n, " %.*s", (int)(end - p), p);
-		p = *end ? end + 1 : end;
-	}
-}
-
 __attribute__((noreturn)) static void boot_fail(enum rt_exit code, const char *what,
 						const char *why)
 {
@@ -140,7 +123,8 @@ __attribute__((noreturn)) static void boot_disk(struct rt_mem *m, const struct b
 			boot_fail(RT_EXIT_BOOTFAIL, e.initrd[i], fw_strerror(ret));
 		off += (f.size + 3) & ~3ULL;
 	}
-	boot_make_cmdline(&e, cmdline);
+	if (fw_cmdline_merge(boot_cmdline, sizeof(boot_cmdline), e.cmdline, cmdline))
+		boot_fail(RT_EXIT_BOOTFAIL, "kernel command line", "too long");
 	rt_printf("uvfw: options %s\n", boot_cmdline);
 	linux_boot(&k, bp, (uintptr_t)initrd, total, boot_cmdline);
 }

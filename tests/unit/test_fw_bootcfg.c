@@ -197,6 +197,33 @@ START_TEST(extlinux_menu_default_and_fallbacks)
 }
 END_TEST
 
+START_TEST(cmdline_merge)
+{
+	char out[64];
+
+	/* uvmm's words follow the entry's, less uvfw.* and exact repeats. */
+	ck_assert_int_eq(fw_cmdline_merge(out, sizeof(out), "root=/dev/vda2 console=ttyS0",
+					  "console=ttyS0 uvfw.test=blk panic=-1"),
+			 0);
+	ck_assert_str_eq(out, "root=/dev/vda2 console=ttyS0 panic=-1");
+	/* A different value is not a repeat; a word prefix is not either. */
+	ck_assert_int_eq(fw_cmdline_merge(out, sizeof(out), "console=tty0 ro", "console=ttyS0 r"),
+			 0);
+	ck_assert_str_eq(out, "console=tty0 ro console=ttyS0 r");
+	ck_assert_int_eq(fw_cmdline_merge(out, sizeof(out), "", "  a  b "), 0);
+	ck_assert_str_eq(out, "a b");
+	ck_assert_int_eq(fw_cmdline_merge(out, sizeof(out), "x", ""), 0);
+	ck_assert_str_eq(out, "x");
+	/* Too long: refused, still terminated. */
+	ck_assert_int_eq(fw_cmdline_merge(out, 8, "abc", "defgh"), FW_E_NAMETOOLONG);
+	ck_assert_uint_lt(strlen(out), 8);
+	ck_assert_int_eq(fw_cmdline_merge(out, 4, "abcd", ""), FW_E_NAMETOOLONG);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(fw_cmdline_merge(out, 9, "abc", "defg"), 0);
+	ck_assert_str_eq(out, "abc defg");
+}
+END_TEST
+
 static Suite *fw_bootcfg_suite(void)
 {
 	Suite *s = suite_create("fw_bootcfg");
@@ -210,6 +237,7 @@ static Suite *fw_bootcfg_suite(void)
 	tcase_add_test(tc, loader_conf);
 	tcase_add_test(tc, extlinux_default);
 	tcase_add_test(tc, extlinux_menu_default_and_fallbacks);
+	tcase_add_test(tc, cmdline_merge);
 	suite_add_tcase(s, tc);
 	return s;
 }
