@@ -159,6 +159,10 @@ static int parse_obj(const char *buf, size_t n, json_object **out, char *err, si
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
+	if (jerr == json_tokener_success && !obj) {
+		snprintf(err, errlen, "message is not a JSON object"); /* it was null */
+		return -EBADMSG;
+	}
 	if (!obj || jerr != json_tokener_success) {
 		json_object_put(obj);
 		snprintf(err, errlen, "not JSON: %s",
@@ -328,10 +332,9 @@ int ctl_get_int(json_object *msg, const char *key, int64_t min, int64_t max, int
 
 	if (ret)
 		return ret;
-	errno = 0;
 	x = json_object_get_int64(v);
-	/* json-c clamps what does not fit an int64 and says so in errno. */
-	if (errno || x < min || x > max) {
+	/* json-c silently clamps what does not fit: the extremes mean "too big". */
+	if (x == INT64_MAX || x == INT64_MIN || x < min || x > max) {
 		snprintf(err, errlen, "'%s' must be in [%lld, %lld]", key, (long long)min,
 			 (long long)max);
 		return -ERANGE;

@@ -149,7 +149,7 @@ struct ctl_conn *ctl_conn_new(struct event_base *base, int fd, const struct ctl_
  * When the socket is full the message is queued and sent when it drains;
  * a peer that lets CTL_CONN_QUEUE_MAX messages pile up is disconnected.
  */
-#define CTL_CONN_QUEUE_MAX 256
+#define CTL_CONN_QUEUE_MAX 4096
 int ctl_conn_send(struct ctl_conn *c, json_object *msg, const int *fds, int nfds);
 /* Shorthands: reply to req, put the reply. */
 int ctl_conn_reply_ok(struct ctl_conn *c, json_object *req);
