@@ -97,7 +97,11 @@ static void relay_sock_written(struct bufferevent *bev, void *arg)
 	struct relay *r = arg;
 
 	(void)bev;
-	if (!r->in_eof && r->in_ev)
+	if (r->end == RELAY_DETACHED) {
+		event_base_loopbreak(r->base);
+		return;
+	}
+	if (!r->in_eof)
 		event_add(r->in_ev, NULL);
 	relay_maybe_shut(r);
 }
@@ -111,6 +115,19 @@ static void relay_sock_event(struct bufferevent *bev, short what, void *arg)
 		relay_sock_read(bev, arg);
 		relay_stop(r, RELAY_CLOSED);
 	}
+}
+
+/* What was typed before Ctrl-] is still owed to the guest: the write callback ends the loop. */
+static void relay_detach(struct relay *r)
+{
+	static const struct timeval grace = {1, 0};
+
+	r->end = RELAY_DETACHED;
+	event_del(r->in_ev);
+	if (!evbuffer_get_length(bufferevent_get_output(r->sock)))
+		event_base_loopbreak(r->base);
+	else
+		event_base_loopexit(r->base, &grace);
 }
 
 static void relay_input(evutil_socket_t fd, short what, void *arg)
@@ -135,7 +152,7 @@ static void relay_input(evutil_socket_t fd, short what, void *arg)
 	esc = r->tty ? memchr(buf, CONSOLE_DETACH, (size_t)n) : NULL;
 	bufferevent_write(r->sock, buf, esc ? (size_t)(esc - buf) : (size_t)n);
 	if (esc) {
-		relay_stop(r, RELAY_DETACHED);
+		relay_detach(r);
 		return;
 	}
 	if (evbuffer_get_length(bufferevent_get_output(r->sock)) > CONSOLE_IN_PAUSE)
@@ -205,17 +222,6 @@ static int relay_setup(struct relay *r, int fd)
 	return 0;
 }
 
-/* Input typed just before Ctrl-] is still owed to the guest: a bounded, blocking last push. */
-static void relay_flush(struct relay *r)
-{
-	struct evbuffer *o = bufferevent_get_output(r->sock);
-	struct pollfd p = {.fd = bufferevent_getfd(r->sock), .events = POLLOUT};
-
-	while (evbuffer_get_length(o) && poll(&p, 1, 1000) == 1)
-		if (evbuffer_write(o, p.fd) <= 0)
-			break;
-}
-
 static void relay_teardown(struct relay *r)
 {
 	for (int i = 0; i < CONSOLE_NSIGNALS; i++)
@@ -253,8 +259,6 @@ int uvctl_console(const char *sock, const char *name, int in, int out, char *err
 		fprintf(stderr, "Connected to the console of %s. Ctrl-] detaches.\r\n", name);
 	}
 	event_base_dispatch(r.base);
-	if (r.end == RELAY_DETACHED)
-		relay_flush(&r);
 	if (r.tty) {
 		/* Every way out of the loop (detach, close, signal) passes here. */
 		tcsetattr(in, TCSADRAIN, &saved);

@@ -58,6 +58,7 @@ void uvctl_print_json(FILE *out, json_object *o)
 {
 	fprintf(out, "%s\n",
 		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							  JSON_C_TO_STRING_SPACED |
 							  JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 

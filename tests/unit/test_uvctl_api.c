@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uvctl against a stub of opsd's REST API: an evhttp server on a unix socket
+ * in a thread of the test. Checks what reaches the server (method, path,
+ * Host, Content-Type, body) and what uvctl prints and returns for answers,
+ * refusals, garbage and no server at all.
+ */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "unix_sock.h"
+#include "uvcheck.h"
+#include "uvctl.h"
+
+#define PART_WEB1                                                                                  \
+	"{\"name\":\"web1\",\"cpus\":2,\"memory_mib\":1024,\"hugepages\":false,"                   \
+	"\"disks\":[{\"path\":\"/srv/img/web1.qcow2\",\"format\":\"qcow2\",\"readonly\":false}],"  \
+	"\"nets\":[{\"tap\":\"uvtap0\"}],\"restart\":\"on-failure\",\"desired\":\"running\","      \
+	"\"stop_mode\":\"shutdown\",\"generation\":7,"                                             \
+	"\"actual\":{\"state\":\"running\",\"pid\":4242,\"iopartd\":\"a\",\"reason\":\"\"}}"
+#define PART_DB                                                                                    \
+	"{\"name\":\"database-long-name\",\"cpus\":16,\"memory_mib\":65536,\"hugepages\":true,"    \
+	"\"disks\":[],\"nets\":[],\"restart\":\"never\",\"desired\":\"stopped\","                  \
+	"\"stop_mode\":\"destroy\",\"generation\":9,"                                              \
+	"\"actual\":{\"state\":\"failed\",\"pid\":0,\"iopartd\":\"\",\"reason\":\"no memory\"}}"
+
+/* What the stub saw last, and how it should answer. */
+static struct stub {
+	char dir[64], sock[96];
+	pthread_t thread;
+	struct event_base *base;
+	struct evhttp *http;
+	int stop_pipe[2];
+	bool garbage;	/* answer everything with 200 and no JSON */
+	int force_code; /* answer everything with this and an HTML body */
+	char method[16], uri[256], host[64], ctype[64], expect[64];
+	char *body;
+} st;
+
+/* uvctl's stdout and stderr in the last run(). */
+static char *out, *err;
+
+static void stub_reply(struct evhttp_request *req, int code, const char *json)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (json) {
+		evbuffer_add(b, json, strlen(json));
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "application/json");
+	}
+	evhttp_send_reply(req, code, code < 300 ? "OK" : "Refused", b);
+	evbuffer_free(b);
+}
+
+static void stub_record(struct evhttp_request *req)
+{
+	static const char *const names[] = {"GET", "POST", "HEAD", "PUT", "DELETE"};
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	enum evhttp_cmd_type t = evhttp_request_get_command(req);
+	const char *v;
+	size_t len = evbuffer_get_length(in);
+
+	snprintf(st.method, sizeof(st.method), "%s",
+		 t == EVHTTP_REQ_GET	  ? names[0]
+		 : t == EVHTTP_REQ_POST	  ? names[1]
+		 : t == EVHTTP_REQ_PUT	  ? names[3]
+		 : t == EVHTTP_REQ_DELETE ? names[4]
+					  : "?");
+	snprintf(st.uri, sizeof(st.uri), "%s", evhttp_request_get_uri(req));
+	v = evhttp_find_header(h, "Host");
+	snprintf(st.host, sizeof(st.host), "%s", v ? v : "");
+	v = evhttp_find_header(h, "Content-Type");
+	snprintf(st.ctype, sizeof(st.ctype), "%s", v ? v : "");
+	v = evhttp_find_header(h, "Expect");
+	snprintf(st.expect, sizeof(st.expect), "%s", v ? v : "");
+	free(st.body);
+	st.body = calloc(1, len + 1);
+	evbuffer_copyout(in, st.body, len);
+}
+
+static void stub_handle(struct evhttp_request *req, void *arg)
+{
+	const char *u;
+
+	(void)arg;
+	stub_record(req);
+	u = st.uri;
+	if (st.garbage)
+		stub_reply(req, 200, "this is not JSON");
+	else if (st.force_code)
+		stub_reply(req, st.force_code, "<html>Internal Server Error</html>");
+	else if (!strcmp(st.method, "GET") && !strcmp(u, "/v1/partitions"))
+		stub_reply(req, 200,
+			   "{\"generation\":9,\"partitions\":[" PART_WEB1 "," PART_DB "]}");
+	else if (!strcmp(st.method, "GET") && !strcmp(u, "/v1/partitions/web1"))
+		stub_reply(req, 200, PART_WEB1);
+	else if (!strcmp(st.method, "POST") && !strcmp(u, "/v1/partitions"))
+		stub_reply(req, 201, PART_WEB1);
+	else if (!strcmp(st.method, "POST") && !strcmp(u, "/v1/partitions/web1/start"))
+		stub_reply(req, 202, PART_WEB1);
+	else if (!strcmp(st.method, "DELETE") && !strcmp(u, "/v1/partitions/web1"))
+		stub_reply(req, 204, NULL);
+	else if (!strcmp(st.method, "DELETE"))
+		stub_reply(req, 409, "{\"error\":{\"code\":409,\"message\":\"'db' is running\"}}");
+	else if (!strcmp(u, "/v1/status"))
+		stub_reply(req, 200,
+			   "{\"memory\":{\"total_mib\":4096,\"free_mib\":1024},"
+			   "\"iopartd\":[{\"name\":\"a\",\"healthy\":true},{\"name\":\"b\"}]}");
+	else if (!strcmp(u, "/v1/policy"))
+		stub_reply(req, 200, "{\"restart_default\":\"on-failure\",\"restart_max\":5}");
+	else if (!strncmp(u, "/v1/partitions/", 15))
+		stub_reply(req, 404,
+			   "{\"error\":{\"code\":404,\"message\":\"no partition 'nope'\"}}");
+	else
+		stub_reply(req, 500, "<html>not even JSON</html>");
+}
+
+static void stub_stop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static void *stub_main(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(st.base);
+	return NULL;
+}
+
+static void setup(void)
+{
+	struct evconnlistener *l;
+	char err[256];
+	int fd;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.dir, sizeof(st.dir), "/tmp/uvctl-api.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(st.dir));
+	snprintf(st.sock, sizeof(st.sock), "%s/opsd.sock", st.dir);
+	fd = unix_listen(st.sock, 16, err, sizeof(err));
+	ck_assert_msg(fd >= 0, "%s", err);
+	st.base = event_base_new();
+	st.http = evhttp_new(st.base);
+	l = evconnlistener_new(st.base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	ck_assert(st.base && st.http && l && !pipe(st.stop_pipe));
+	evhttp_bind_listener(st.http, l);
+	evhttp_set_gencb(st.http, stub_handle, NULL);
+	evhttp_set_allowed_methods(st.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_DELETE);
+	event_base_once(st.base, st.stop_pipe[0], EV_READ, stub_stop, st.base, NULL);
+	ck_assert_int_eq(pthread_create(&st.thread, NULL, stub_main, NULL), 0);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(write(st.stop_pipe[1], "x", 1), 1);
+	pthread_join(st.thread, NULL);
+	evhttp_free(st.http);
+	event_base_free(st.base);
+	close(st.stop_pipe[0]);
+	close(st.stop_pipe[1]);
+	unlink(st.sock);
+	rmdir(st.dir);
+	free(st.body);
+	free(out);
+	free(err);
+	out = err = NULL;
+}
+
+/* Runs "uvctl WORDS..." against the stub; its stdout and stderr land in out and err. */
+
+static int run(const char *first, ...)
+{
+	char *argv[32], perr[512];
+	struct uvctl_cmd cmd;
+	size_t olen, elen;
+	FILE *o, *e;
+	int argc = 0, status;
+	va_list ap;
+
+	argv[argc++] = (char *)"uvctl";
+	va_start(ap, first);
+	for (const char *w = first; w && argc < 31; w = va_arg(ap, const char *))
+		argv[argc++] = (char *)w;
+	va_end(ap);
+	argv[argc] = NULL;
+	ck_assert_msg(!uvctl_parse(argc, argv, &cmd, perr, sizeof(perr)), "%s", perr);
+	free(out);
+	free(err);
+	o = open_memstream(&out, &olen);
+	e = open_memstream(&err, &elen);
+	status = uvctl_run(&cmd, st.dir, o, e);
+	fclose(o);
+	fclose(e);
+	uvctl_cmd_fini(&cmd);
+	return status;
+}
+
+static void assert_has(const char *text, const char *want)
+{
+	ck_assert_msg(strstr(text, want), "'%s' lacks '%s'", text, want);
+}
+
+START_TEST(list_table)
+{
+	ck_assert_int_eq(run("list", NULL), UVCTL_OK);
+	ck_assert_str_eq(st.method, "GET");
+	ck_assert_str_eq(st.uri, "/v1/partitions");
+	ck_assert_str_eq(st.host, "localhost");
+	ck_assert_str_eq(err, "");
+	ck_assert_str_eq(out, "NAME                STATE    DESIRED  CPUS  MEMORY  IOPARTD\n"
+			      "web1                running  running  2     1G      a\n"
+			      "database-long-name  failed   stopped  16    64G     -\n");
+}
+END_TEST
+
+START_TEST(list_json)
+{
+	json_object *o;
+
+	ck_assert_int_eq(run("list", "--json", NULL), UVCTL_OK);
+	o = json_tokener_parse(out);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(o, "partitions")), 2);
+	json_object_put(o);
+	/* Pretty: one field per line, paths without escaped slashes. */
+	assert_has(out, "\n  \"generation\": 9,\n");
+	assert_has(out, "\"/srv/img/web1.qcow2\"");
+}
+END_TEST
+
+START_TEST(show_lines)
+{
+	ck_assert_int_eq(run("show", "web1", NULL), UVCTL_OK);
+	ck_assert_str_eq(st.uri, "/v1/partitions/web1");
+	ck_assert_str_eq(out, "name:       web1\n"
+			      "state:      running\n"
+			      "desired:    running\n"
+			      "stop mode:  shutdown\n"
+			      "cpus:       2\n"
+			      "memory:     1G\n"
+			      "hugepages:  no\n"
+			      "restart:    on-failure\n"
+			      "disk 0:     /srv/img/web1.qcow2 (qcow2, read-write)\n"
+			      "net 0:      tap uvtap0\n"
+			      "pid:        4242\n"
+			      "iopartd:    a\n"
+			      "generation: 7\n");
+}
+END_TEST
+
+START_TEST(unknown_partition)
+{
+	ck_assert_int_eq(run("show", "nope", NULL), UVCTL_REFUSED);
+	ck_assert_str_eq(out, "");
+	ck_assert_str_eq(err, "uvctl: error: no partition 'nope'\n");
+	ck_assert_int_eq(run("delete", "db", NULL), UVCTL_REFUSED);
+	ck_assert_str_eq(st.method, "DELETE");
+	ck_assert_str_eq(err, "uvctl: error: 'db' is running\n");
+}
+END_TEST
+
+START_TEST(create_body)
+{
+	json_object *b;
+
+	ck_assert_int_eq(run("create", "web1", "--disk", "/srv/img/web1.qcow2,format=qcow2",
+			     "--cpus", "2", "--memory", "1G", "--net", "tap=uvtap0", NULL),
+			 UVCTL_OK);
+	ck_assert_str_eq(st.method, "POST");
+	ck_assert_str_eq(st.uri, "/v1/partitions");
+	ck_assert_str_eq(st.ctype, "application/json");
+	b = json_tokener_parse(st.body);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "name")), "web1");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(b, "memory_mib")), 1024);
+	json_object_put(b);
+	ck_assert_str_eq(out, "Partition web1 created (desired state: stopped)\n");
+	/* --json on a change prints opsd's answer. */
+	ck_assert_int_eq(run("--json", "create", "web1", "--disk", "/x", NULL), UVCTL_OK);
+	assert_has(out, "\"generation\": 7");
+}
+END_TEST
+
+/* Over 1 KiB: no "Expect: 100-continue" round trip that an HTTP/1.0-minded server would stall on.
+ */
+START_TEST(create_big_body)
+{
+	char path[200];
+	char *words[40] = {"create", "big"};
+	int n = 2;
+
+	memset(path, 'p', sizeof(path));
+	path[0] = '/';
+	path[sizeof(path) - 1] = 0;
+	for (int i = 0; i < 16; i++) {
+		words[n++] = "--disk";
+		words[n++] = path;
+	}
+	words[n] = NULL;
+	ck_assert_int_eq(run(words[0], words[1], words[2], words[3], words[4], words[5], words[6],
+			     words[7], words[8], words[9], words[10], words[11], words[12],
+			     words[13], words[14], words[15], words[16], words[17], words[18],
+			     words[19], words[20], words[21], words[22], words[23], words[24],
+			     words[25], words[26], words[27], words[28], words[29], words[30],
+			     words[31], words[32], words[33], NULL),
+			 UVCTL_OK);
+	ck_assert_uint_gt(strlen(st.body), 16 * sizeof(path));
+	ck_assert_str_eq(st.expect, "");
+}
+END_TEST
+
+START_TEST(change_verbs)
+{
+	ck_assert_int_eq(run("start", "web1", NULL), UVCTL_OK);
+	ck_assert_str_eq(st.method, "POST");
+	ck_assert_str_eq(st.uri, "/v1/partitions/web1/start");
+	ck_assert_str_eq(st.body, "");
+	ck_assert_str_eq(out, "Partition web1: start requested\n");
+	ck_assert_int_eq(run("delete", "web1", NULL), UVCTL_OK);
+	ck_assert_str_eq(out, "Partition web1 deleted\n");
+	/* 204 has no body: --json prints nothing rather than failing. */
+	ck_assert_int_eq(run("delete", "--json", "web1", NULL), UVCTL_OK);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(status_and_policy)
+{
+	ck_assert_int_eq(run("status", NULL), UVCTL_OK);
+	ck_assert_str_eq(out, "memory.total_mib:   4096\n"
+			      "memory.free_mib:    1024\n"
+			      "iopartd[0].name:    a\n"
+			      "iopartd[0].healthy: yes\n"
+			      "iopartd[1].name:    b\n");
+}
+END_TEST
+
+START_TEST(policy_verbs)
+{
+	json_object *b;
+
+	ck_assert_int_eq(run("policy", "get", NULL), UVCTL_OK);
+	ck_assert_str_eq(out, "restart_default: on-failure\n"
+			      "restart_max:     5\n");
+	ck_assert_int_eq(run("policy", "set", "restart_max=3", "failover=manual", NULL), UVCTL_OK);
+	ck_assert_str_eq(st.method, "PUT");
+	ck_assert_str_eq(st.uri, "/v1/policy");
+	b = json_tokener_parse(st.body);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(b, "restart_max")), 3);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "failover")), "manual");
+	ck_assert_int_eq(json_object_object_length(b), 2);
+	json_object_put(b);
+	ck_assert_str_eq(out, "Policy updated\n");
+}
+END_TEST
+
+START_TEST(bad_answers)
+{
+	st.garbage = true;
+	ck_assert_int_eq(run("list", NULL), UVCTL_UNREACHABLE);
+	assert_has(err, "not JSON");
+	st.garbage = false;
+	/* A refusal whose body is not the API's error object still says something. */
+	st.force_code = 500;
+	ck_assert_int_eq(run("status", NULL), UVCTL_REFUSED);
+	ck_assert_str_eq(err, "uvctl: error: opsd refused the request (HTTP 500)\n");
+}
+END_TEST
+
+START_TEST(unreachable)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char want[256];
+	int fd;
+
+	/* Nothing there. */
+	unlink(st.sock);
+	ck_assert_int_eq(run("list", NULL), UVCTL_UNREACHABLE);
+	snprintf(want, sizeof(want), "uvctl: error: cannot reach opsd at %s: ", st.sock);
+	assert_has(err, want);
+	assert_has(err, "No such file or directory");
+	ck_assert_str_eq(out, "");
+	/* A socket file nobody serves any more. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", st.sock);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	ck_assert_int_eq(run("start", "web1", NULL), UVCTL_UNREACHABLE);
+	assert_has(err, "Connection refused");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("uvctl_api");
+	TCase *tc = tcase_create("stub");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, list_table);
+	tcase_add_test(tc, list_json);
+	tcase_add_test(tc, show_lines);
+	tcase_add_test(tc, unknown_partition);
+	tcase_add_test(tc, create_body);
+	tcase_add_test(tc, create_big_body);
+	tcase_add_test(tc, change_verbs);
+	tcase_add_test(tc, status_and_policy);
+	tcase_add_test(tc, policy_verbs);
+	tcase_add_test(tc, bad_answers);
+	tcase_add_test(tc, unreachable);
+	suite_add_tcase(s, tc);
+	return uv_check_run(s);
+}
