@@ -1,0 +1,162 @@
+#!/bin/sh
+# uvctl against a private opsd: help and usage errors, a partition's round trip
+# (create, list, show, start, shutdown, destroy, delete), --json parsed by
+# python3, refusals, the policy, opsd down, and the console on a fake console
+# socket (socat echoing what it gets).
+set -u
+UVCTL=${UV_BUILD_DIR:?}/opsd/uvctl
+OPSD=${UV_BUILD_DIR}/opsd/opsd
+T=$(mktemp -d /tmp/uvctl-cli.XXXXXX)
+export UV_RUNTIME_DIR="$T/run" UV_STATE_DIR="$T/state"
+OPSD_PID=
+SOCAT_PID=
+cleanup() {
+	[ -n "$OPSD_PID" ] && kill -9 "$OPSD_PID" 2>/dev/null
+	[ -n "$SOCAT_PID" ] && kill -9 "$SOCAT_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+# expect STATUS PATTERN -- ARGS...: uvctl's exit status; when PATTERN is not
+# empty, stderr is one line that contains it. stdout is left in $T/out.
+expect() {
+	want=$1 pat=$2
+	shift 3
+	"$UVCTL" "$@" >"$T/out" 2>"$T/err"
+	got=$?
+	[ "$got" = "$want" ] || fail "uvctl $*: exit $got, wanted $want; stderr: $(cat "$T/err")"
+	if [ -n "$pat" ]; then
+		grep -q -- "$pat" "$T/err" || fail "uvctl $*: stderr lacks '$pat': $(cat "$T/err")"
+		[ "$(wc -l <"$T/err")" = 1 ] || fail "uvctl $*: more than one line: $(cat "$T/err")"
+	fi
+}
+# out_has REGEX: a line of the last stdout matches
+out_has() {
+	grep -Eq -- "$1" "$T/out" || fail "output lacks /$1/: $(cat "$T/out")"
+}
+# json_check PYTHON-EXPR: the last stdout is JSON and the expression (on j) is true
+json_check() {
+	python3 -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)" \
+		<"$T/out" || fail "JSON check '$1' failed on: $(cat "$T/out")"
+}
+wait_socket() {
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "no socket $1 after 10 s"
+		sleep 0.1
+	done
+}
+
+[ -x "$OPSD" ] || fail "$OPSD is not built"
+truncate -s 1M "$T/disk.img"
+
+# Help, version, usage errors (2), all before any opsd exists.
+expect 0 "" -- --help
+grep -q "^SYNOPSIS" "$T/out" || fail "--help has no SYNOPSIS"
+grep -q "^EXIT STATUS" "$T/out" || fail "--help has no EXIT STATUS"
+expect 0 "" -- create --help
+grep -q "^SYNOPSIS" "$T/out" || fail "create --help"
+expect 0 "" -- --version
+grep -q "^uvctl " "$T/out" || fail "--version"
+expect 2 "no verb" --
+expect 2 "unknown verb 'frobnicate'" -- frobnicate
+expect 2 "unknown option '--bogus'" -- --bogus list
+expect 2 "at least one --disk" -- create vm1
+expect 2 "--memory '1.5G'" -- create vm1 --disk "$T/disk.img" --memory 1.5G
+expect 2 "'on-crash'" -- create vm1 --disk "$T/disk.img" --restart on-crash
+expect 2 "which partition" -- show
+expect 2 "'Bad' is not a partition name" -- show Bad
+expect 2 "unexpected argument 'extra'" -- list extra
+expect 2 "not KEY=VALUE" -- policy set restart_max
+expect 2 "get or set" -- policy
+
+# opsd down: 3, naming the socket.
+expect 3 "$UV_RUNTIME_DIR/opsd.sock" -- list
+
+"$OPSD" 2>"$T/opsd.log" &
+OPSD_PID=$!
+wait_socket "$UV_RUNTIME_DIR/opsd.sock"
+
+# Create, and the refusals of a create.
+expect 0 "" -- create vm1 --disk "$T/disk.img" --cpus 2 --memory 512M --net tap=uvtap9
+out_has "^Partition vm1 created"
+expect 1 "uvctl: error: .*exists" -- create vm1 --disk "$T/disk.img"
+expect 1 "uvctl: error: .*cpus" -- create vm3 --disk "$T/disk.img" --cpus 999
+# A relative image path is sent as an absolute one.
+(cd "$T" && "$UVCTL" create vm2 --disk disk.img,readonly=on,format=raw --restart never \
+	--hugepages >/dev/null) || fail "create vm2 with a relative path"
+
+expect 0 "" -- list
+out_has "^NAME +STATE +DESIRED +CPUS +MEMORY +IOPARTD$"
+out_has "^vm1 +unknown +stopped +2 +512M +-$"
+out_has "^vm2 +unknown +stopped +1 +512M +-$"
+expect 0 "" -- --json list
+json_check "sorted(p['name'] for p in j['partitions']) == ['vm1', 'vm2']"
+expect 0 "" -- list --json
+json_check "'generation' in j"
+
+expect 0 "" -- show vm1
+out_has "^name: +vm1$"
+out_has "^desired: +stopped$"
+out_has "^cpus: +2$"
+out_has "^memory: +512M$"
+out_has "^disk 0: +$T/disk.img \(format detected, read-write\)$"
+out_has "^net 0: +tap uvtap9$"
+expect 0 "" -- show --json vm2
+json_check "j['disks'] == [{'path': '$T/disk.img', 'format': 'raw', 'readonly': True}]"
+json_check "j['restart'] == 'never' and j['hugepages'] is True and j['nets'] == []"
+
+# Desired state: start, a refused delete, shutdown, destroy, delete.
+expect 0 "" -- start vm1
+out_has "start requested"
+expect 0 "" -- --json show vm1
+json_check "j['desired'] == 'running'"
+expect 1 "uvctl: error: .*vm1" -- delete vm1
+expect 0 "" -- shutdown vm1
+expect 0 "" -- --json show vm1
+json_check "j['desired'] == 'stopped' and j['stop_mode'] == 'shutdown'"
+expect 0 "" -- start vm1
+expect 0 "" -- --json destroy vm1
+json_check "j['desired'] == 'stopped' and j['stop_mode'] == 'destroy'"
+expect 0 "" -- delete vm1
+out_has "^Partition vm1 deleted$"
+expect 1 "uvctl: error: no partition 'vm1'" -- show vm1
+expect 1 "uvctl: error: .*nope" -- start nope
+expect 0 "" -- list
+grep -q "^vm1 " "$T/out" && fail "vm1 still listed after delete"
+
+# Policy.
+expect 0 "" -- policy get
+out_has "^restart_max: +[0-9]+$"
+expect 0 "" -- policy set restart_max=3 failover=manual
+expect 0 "" -- policy get --json
+json_check "j['restart_max'] == 3 and j['failover'] == 'manual'"
+expect 1 "uvctl: error: .*bogus" -- policy set bogus=1
+
+# status needs ultravisord, which is not running: refused with opsd's reason.
+expect 1 "uvctl: error: .*ultravisord" -- status
+
+# opsd gone again: 3.
+kill "$OPSD_PID"
+wait "$OPSD_PID"
+OPSD_PID=
+expect 3 "cannot reach opsd at $UV_RUNTIME_DIR/opsd.sock" -- show vm2
+
+# Console: a line through a fake console socket and back; piped input ends the session.
+expect 1 "is the partition running" -- console vm2
+mkdir -p "$UV_RUNTIME_DIR/partitions/vm2"
+socat -t 5 "UNIX-LISTEN:$UV_RUNTIME_DIR/partitions/vm2/console.sock" EXEC:cat 2>"$T/socat.log" &
+SOCAT_PID=$!
+wait_socket "$UV_RUNTIME_DIR/partitions/vm2/console.sock"
+echo "hello through the console" | timeout 20 "$UVCTL" console vm2 >"$T/out" 2>"$T/err"
+st=$?
+[ "$st" = 0 ] || fail "console: exit $st; stderr: $(cat "$T/err")"
+out_has "^hello through the console$"
+wait "$SOCAT_PID"
+SOCAT_PID=
+
+echo "uvctl CLI: all checks passed"
