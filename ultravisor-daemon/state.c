@@ -84,7 +84,7 @@ static int part_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t
 	int64_t mem, cpus, pid, start;
 	bool ded, huge;
 	json_object *hc;
-	struct uvd_part *p;
+	struct uvd_part *p, **pp;
 	char why[160];
 
 	if (ctl_get_str(o, "name", &name, why, sizeof(why)) ||
@@ -116,8 +116,11 @@ static int part_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t
 	p->hugepages = huge;
 	p->pid = (pid_t)pid;
 	p->pid_start = (uint64_t)start;
-	p->next = u->parts;
-	u->parts = p;
+	/* At the tail: the order stays what it was before the restart. */
+	pp = &u->parts;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = p;
 	if (uvd_part_state_parse(state, &p->state))
 		return bad(err, errlen, "partitions", i, "unknown state");
 	if (!json_object_object_get_ex(o, "host_cpus", &hc) ||
@@ -131,7 +134,7 @@ static int chan_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t
 	const char *part, *iop;
 	int64_t id, dev, epoch;
 	json_object *spec = NULL;
-	struct uvd_chan *c;
+	struct uvd_chan *c, **cc;
 	char why[160];
 
 	if (ctl_get_int(o, "id", 1, INT32_MAX, &id, why, sizeof(why)) ||
@@ -158,8 +161,10 @@ static int chan_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t
 	c->state = UVD_CHAN_UP;
 	c->inflight_fd = -1;
 	c->device_spec = spec ? json_object_get(spec) : NULL;
-	c->next = u->chans;
-	u->chans = c;
+	cc = &u->chans;
+	while (*cc)
+		cc = &(*cc)->next;
+	*cc = c;
 	if (c->id >= u->next_chan)
 		u->next_chan = c->id + 1;
 	return 0;
@@ -167,7 +172,7 @@ static int chan_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t
 
 static int iop_apply(struct uvd *u, json_object *v, size_t i, char *err, size_t errlen)
 {
-	struct uvd_iopartd *iop;
+	struct uvd_iopartd *iop, **ip;
 	const char *name = json_object_get_string(v);
 
 	if (!json_object_is_type(v, json_type_string) || !uvd_name_ok(name))
@@ -180,8 +185,10 @@ static int iop_apply(struct uvd *u, json_object *v, size_t i, char *err, size_t 
 	snprintf(iop->name, sizeof(iop->name), "%s", name);
 	/* Dead until it registers again: its connection died with our old self. */
 	iop->health = UVD_IOP_DEAD;
-	iop->next = u->iops;
-	u->iops = iop;
+	ip = &u->iops;
+	while (*ip)
+		ip = &(*ip)->next;
+	*ip = iop;
 	return 0;
 }
 

@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ultravisord as a process: a private UV_RUNTIME_DIR and UV_STATE_DIR,
+ * readiness through NOTIFY_SOCKET, then the control messages over its socket,
+ * fake iopartds and uvmms included, and a clean SIGTERM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctl_msg.h"
+#include "daemon.h"
+#include "uvcheck.h"
+
+static char dir[64], run_dir[128], state_dir[128], sock[192], pidfile[192], state_file[256];
+static char err[512];
+static pid_t uvd_pid;
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/test_uvd_run.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	snprintf(sock, sizeof(sock), "%s/ultravisord.sock", run_dir);
+	snprintf(pidfile, sizeof(pidfile), "%s/ultravisord.pid", run_dir);
+	snprintf(state_file, sizeof(state_file), "%s/ultravisord/state.json", state_dir);
+	signal(SIGPIPE, SIG_IGN);
+	uvd_pid = 0;
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	if (uvd_pid > 0) {
+		kill(uvd_pid, SIGKILL);
+		waitpid(uvd_pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Starts ultravisord; returns its pid once it said READY=1, or fails the test. */
+static pid_t uvd_spawn(const char *pool, int *status_if_exited)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {10, 0};
+	char notify[100], buf[64];
+	pid_t pid;
+	int nfd;
+	ssize_t n;
+
+	snprintf(notify, sizeof(notify), "%s/notify", dir);
+	unlink(notify);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify);
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(nfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(nfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	pid = fork();
+	if (!pid) {
+		setenv("UV_RUNTIME_DIR", run_dir, 1);
+		setenv("UV_STATE_DIR", state_dir, 1);
+		setenv("NOTIFY_SOCKET", notify, 1);
+		execl(UVD_BIN, "ultravisord", "--memory-pool", pool, "--log-level", "debug",
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (status_if_exited) {
+		/* Expected to fail: it must exit, without READY. */
+		ck_assert_int_eq(waitpid(pid, status_if_exited, 0), pid);
+		ck_assert_int_lt(recv(nfd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+		close(nfd);
+		return 0;
+	}
+	n = recv(nfd, buf, sizeof(buf) - 1, 0);
+	close(nfd);
+	ck_assert_msg(n > 0, "ultravisord did not say READY=1");
+	buf[n] = 0;
+	ck_assert_str_eq(buf, "READY=1");
+	return pid;
+}
+
+static int uvd_stop(pid_t pid)
+{
+	int st;
+
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	uvd_pid = 0;
+	return st;
+}
+
+static int conn(void)
+{
+	struct timeval tv = {5, 0};
+	int fd = ctl_connect(sock, err, sizeof(err));
+
+	ck_assert_msg(fd >= 0, "%s", err);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* A request from JSON text (an id added) with fds[0..*nfds); the reply, with its fds. */
+static int call_fds(int fd, const char *json, json_object **rep, int *fds, int *nfds)
+{
+	json_object *req = json_tokener_parse(json);
+	int ret;
+
+	ck_assert_msg(req, "bad test JSON %s", json);
+	ret = ctl_call(fd, req, rep, fds, nfds, 5000, err, sizeof(err));
+	json_object_put(req);
+	return ret;
+}
+
+/* The same, sending no fds. */
+static int call(int fd, const char *json, json_object **rep, int *fds, int *nfds)
+{
+	if (nfds)
+		*nfds = 0;
+	return call_fds(fd, json, rep, fds, nfds);
+}
+
+static void call_ok(int fd, const char *json)
+{
+	json_object *rep;
+
+	ck_assert_msg(call(fd, json, &rep, NULL, NULL) == 0, "%s: %s", json, err);
+	json_object_put(rep);
+}
+
+static void call_refused(int fd, const char *json, const char *why)
+{
+	json_object *rep;
+
+	ck_assert_int_eq(call(fd, json, &rep, NULL, NULL), -EREMOTEIO);
+	ck_assert_msg(strstr(err, why), "%s: '%s' does not say '%s'", json, err, why);
+	json_object_put(rep);
+}
+
+static int64_t get_int(json_object *o, const char *path)
+{
+	json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(o, path, &v), "no '%s' in %s", path,
+		      json_object_to_json_string(o));
+	return json_object_get_int64(v);
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no '%s' in %s", key,
+		      json_object_to_json_string(o));
+	return json_object_get_string(v);
+}
+
+static json_object *recv_msg(int fd, int *fds, int *nfds)
+{
+	json_object *m;
+	int tmp[CTL_MAX_FDS], tn;
+
+	ck_assert_msg(ctl_recv(fd, &m, fds ? fds : tmp, nfds ? nfds : &tn, err, sizeof(err)) == 0,
+		      "%s", err);
+	if (!fds)
+		for (int i = 0; i < tn; i++)
+			close(tmp[i]);
+	return m;
+}
+
+START_TEST(test_reserve_and_refusals)
+{
+	int fd, fds[CTL_MAX_FDS], n, st;
+	json_object *rep, *h;
+	struct stat sb;
+
+	uvd_pid = uvd_spawn("256M", NULL);
+	ck_assert_int_eq(access(pidfile, F_OK), 0);
+	fd = conn();
+	call_ok(fd, "{\"op\":\"hello\",\"role\":\"client\"}");
+	ck_assert_int_eq(call(fd,
+			      "{\"op\":\"partition_reserve\",\"name\":\"g1\",\"memory_mib\":128,"
+			      "\"cpus\":1}",
+			      &rep, fds, &n),
+			 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(fstat(fds[0], &sb), 0);
+	ck_assert_int_eq(sb.st_size, 128 << 20);
+	ck_assert_int_eq(get_int(rep, "size"), 128 << 20);
+	close(fds[0]);
+	json_object_put(rep);
+
+	call_refused(fd,
+		     "{\"op\":\"partition_reserve\",\"name\":\"g2\",\"memory_mib\":129,\"cpus\":1}",
+		     "admission refused: memory pool: 129 MiB asked, 128 MiB free of 256 MiB");
+	call_refused(fd,
+		     "{\"op\":\"partition_reserve\",\"name\":\"g1\",\"memory_mib\":16,\"cpus\":1}",
+		     "partition 'g1' exists (reserved)");
+	call_refused(fd,
+		     "{\"op\":\"partition_reserve\",\"name\":\"g2\",\"memory_mib\":16,"
+		     "\"cpus\":1000}",
+		     "'cpus' must be in [1, 255]");
+	call_refused(fd,
+		     "{\"op\":\"partition_reserve\",\"name\":\"G/2\",\"memory_mib\":16,\"cpus\":1}",
+		     "bad name");
+	call_refused(fd,
+		     "{\"op\":\"partition_reserve\",\"name\":\"g2\",\"memory_mib\":\"16\","
+		     "\"cpus\":1}",
+		     "'memory_mib' must be an integer");
+	call_refused(fd, "{\"op\":\"partition_reserve\",\"memory_mib\":16,\"cpus\":1}",
+		     "missing 'name'");
+	call_refused(fd, "{\"op\":\"partition_release\",\"name\":\"nope\"}", "no partition 'nope'");
+	call_refused(fd, "{\"op\":\"frobnicate\"}", "unknown op 'frobnicate'");
+	call_refused(fd, "{\"op\":\"hello\",\"role\":\"king\"}", "unknown role 'king'");
+	/* An fd where none belongs: refused, and closed. */
+	fds[0] = 0;
+	n = 1;
+	ck_assert_int_eq(call_fds(fd, "{\"op\":\"status\"}", &rep, fds, &n), -EREMOTEIO);
+	ck_assert_str_eq(err, "'status' takes no file descriptors");
+	json_object_put(rep);
+	/* Malformed messages: an error reply each, the daemon goes on. */
+	ck_assert_int_eq(send(fd, "{nope", 5, 0), 5);
+	rep = recv_msg(fd, NULL, NULL);
+	ck_assert_ptr_nonnull(strstr(get_str(rep, "error"), "not JSON"));
+	json_object_put(rep);
+	ck_assert_int_eq(send(fd, "[]", 2, 0), 2);
+	rep = recv_msg(fd, NULL, NULL);
+	ck_assert_str_eq(get_str(rep, "error"), "message is not a JSON object");
+	json_object_put(rep);
+	{
+		static char big[CTL_MSG_MAX + 10];
+
+		memset(big, ' ', sizeof(big));
+		big[0] = '{';
+		big[sizeof(big) - 1] = '}';
+		ck_assert_int_eq(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+		rep = recv_msg(fd, NULL, NULL);
+		ck_assert_str_eq(get_str(rep, "error"), "message over 65536 bytes");
+		json_object_put(rep);
+	}
+
+	/* Release, then the pool is whole again. */
+	call_ok(fd, "{\"op\":\"partition_release\",\"name\":\"g1\"}");
+	ck_assert_int_eq(call(fd, "{\"op\":\"status\"}", &rep, NULL, NULL), 0);
+	h = json_object_object_get(rep, "host");
+	ck_assert_int_eq(get_int(h, "pool_mib"), 256);
+	ck_assert_int_eq(get_int(h, "used_mib"), 0);
+	ck_assert_int_eq(get_int(h, "free_mib"), 256);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "partitions")), 0);
+	json_object_put(rep);
+	close(fd);
+
+	st = uvd_stop(uvd_pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	ck_assert_int_eq(access(sock, F_OK), -1);
+	ck_assert_int_eq(access(pidfile, F_OK), -1);
+}
+END_TEST
+
+/* A fake iopartd: registers, and its connection gets the channels. */
+static int fake_iopartd(const char *name)
+{
+	char hello[128];
+	int fd = conn();
+
+	snprintf(hello, sizeof(hello), "{\"op\":\"hello\",\"role\":\"iopartd\",\"name\":\"%s\"}",
+		 name);
+	call_ok(fd, hello);
+	return fd;
+}
+
+/* The iopartd's side of adopt_channel: takes the back end, answers ok. */
+static int adopt(int iop, const char *want_iop, int *nfds_out)
+{
+	int fds[CTL_MAX_FDS], n;
+	json_object *m = recv_msg(iop, fds, &n), *r;
+
+	ck_assert_str_eq(get_str(m, "op"), "adopt_channel");
+	ck_assert_str_eq(get_str(m, "iopartd"), want_iop);
+	ck_assert_int_ge(n, 1);
+	for (int i = 1; i < n; i++)
+		close(fds[i]);
+	*nfds_out = n;
+	r = ctl_reply_ok(m);
+	ck_assert_int_eq(ctl_send(iop, r, NULL, 0), 0);
+	json_object_put(r);
+	json_object_put(m);
+	return fds[0];
+}
+
+/* Bytes go through the channel's two ends. */
+static void check_pair(int a, int b)
+{
+	char buf[8];
+
+	ck_assert_int_eq(write(a, "ping", 4), 4);
+	ck_assert_int_eq(read(b, buf, sizeof(buf)), 4);
+	ck_assert_int_eq(memcmp(buf, "ping", 4), 0);
+}
+
+START_TEST(test_channels)
+{
+	int cl, sub, ia, ib, fe, be, fds[CTL_MAX_FDS], n, st, mfd;
+	json_object *req, *rep, *ev;
+
+	uvd_pid = uvd_spawn("1G", NULL);
+	cl = conn();
+	sub = conn();
+	ck_assert_int_eq(call(sub, "{\"op\":\"subscribe\"}", &rep, NULL, NULL), 0);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "events")), 3);
+	json_object_put(rep);
+	ia = fake_iopartd("a");
+	ev = recv_msg(sub, NULL, NULL);
+	ck_assert_str_eq(get_str(ev, "event"), "iopartd_up");
+	ck_assert_str_eq(get_str(ev, "name"), "a");
+	json_object_put(ev);
+	call_refused(conn(), "{\"op\":\"hello\",\"role\":\"iopartd\",\"name\":\"a\"}",
+		     "iopartd 'a' is already registered");
+
+	ck_assert_int_eq(call(cl,
+			      "{\"op\":\"partition_reserve\",\"name\":\"p\",\"memory_mib\":64,"
+			      "\"cpus\":1}",
+			      &rep, fds, &n),
+			 0);
+	close(fds[0]);
+	json_object_put(rep);
+	call_refused(cl,
+		     "{\"op\":\"channel_create\",\"partition\":\"p\",\"device\":0,"
+		     "\"iopartd\":\"zz\"}",
+		     "iopartd 'zz' never registered");
+	call_refused(cl,
+		     "{\"op\":\"channel_create\",\"partition\":\"q\",\"device\":0,"
+		     "\"iopartd\":\"a\"}",
+		     "no partition 'q'");
+
+	/* channel_create: the reply waits for the iopartd's answer. */
+	req = json_tokener_parse("{\"op\":\"channel_create\",\"id\":100,\"partition\":\"p\","
+				 "\"device\":0,\"iopartd\":\"a\",\"spec\":{\"kind\":\"blk\"}}");
+	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
+	json_object_put(req);
+	be = adopt(ia, "a", &n);
+	ck_assert_int_eq(n, 1);
+	rep = recv_msg(cl, fds, &n);
+	ck_assert_msg(json_object_get_boolean(json_object_object_get(rep, "ok")), "%s",
+		      json_object_to_json_string(rep));
+	ck_assert_int_eq(get_int(rep, "id"), 100);
+	ck_assert_int_eq(get_int(rep, "channel"), 1);
+	ck_assert_int_eq(n, 1);
+	fe = fds[0];
+	check_pair(fe, be);
+	check_pair(be, fe);
+	json_object_put(rep);
+	call_refused(cl,
+		     "{\"op\":\"channel_create\",\"partition\":\"p\",\"device\":0,"
+		     "\"iopartd\":\"a\"}",
+		     "use channel_move");
+
+	/* The front end's in-flight area, kept by ultravisord. */
+	mfd = memfd_create("inflight", MFD_CLOEXEC);
+	ck_assert_int_eq(ftruncate(mfd, 4096), 0);
+	n = 1;
+	fds[0] = mfd;
+	ck_assert_int_eq(call_fds(cl,
+				  "{\"op\":\"channel_inflight\",\"partition\":\"p\",\"device\":0}",
+				  &rep, fds, &n),
+			 0);
+	json_object_put(rep);
+	close(mfd);
+
+	/* The iopartd dies: subscribers hear it, with the channels it served. */
+	ib = fake_iopartd("b");
+	json_object_put(recv_msg(sub, NULL, NULL)); /* iopartd_up b */
+	close(ia);
+	close(be);
+	ev = recv_msg(sub, NULL, NULL);
+	ck_assert_str_eq(get_str(ev, "event"), "iopartd_down");
+	ck_assert_str_eq(get_str(ev, "name"), "a");
+	ck_assert_int_eq(json_object_get_int(json_object_array_get_idx(
+				 json_object_object_get(ev, "channels"), 0)),
+			 1);
+	json_object_put(ev);
+	call_refused(cl,
+		     "{\"op\":\"channel_move\",\"partition\":\"p\",\"device\":0,"
+		     "\"iopartd\":\"a\"}",
+		     "iopartd 'a' is down");
+
+	/* channel_move to b: a new pair, the in-flight area goes along. */
+	req = json_tokener_parse("{\"op\":\"channel_move\",\"id\":101,\"partition\":\"p\","
+				 "\"device\":0,\"iopartd\":\"b\"}");
+	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
+	json_object_put(req);
+	be = adopt(ib, "b", &n);
+	ck_assert_int_eq(n, 2); /* the socket and the in-flight area */
+	rep = recv_msg(cl, fds, &n);
+	ck_assert_msg(json_object_get_boolean(json_object_object_get(rep, "ok")), "%s",
+		      json_object_to_json_string(rep));
+	ck_assert_int_eq(get_int(rep, "epoch"), 1);
+	ck_assert_str_eq(get_str(rep, "iopartd"), "b");
+	ck_assert_int_eq(n, 1);
+	close(fe);
+	fe = fds[0];
+	check_pair(fe, be);
+	json_object_put(rep);
+
+	/* An iopartd that refuses: the requester hears why, the channel stays. */
+	req = json_tokener_parse("{\"op\":\"channel_create\",\"id\":102,\"partition\":\"p\","
+				 "\"device\":1,\"iopartd\":\"b\"}");
+	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
+	json_object_put(req);
+	{
+		json_object *m = recv_msg(ib, NULL, NULL), *r = ctl_reply_err(m, "no such disk");
+
+		ck_assert_int_eq(ctl_send(ib, r, NULL, 0), 0);
+		json_object_put(r);
+		json_object_put(m);
+	}
+	rep = recv_msg(cl, fds, &n);
+	ck_assert_int_eq(n, 0);
+	ck_assert_str_eq(get_str(rep, "error"), "iopartd 'b' refused the channel: no such disk");
+	json_object_put(rep);
+
+	ck_assert_int_eq(call(cl, "{\"op\":\"status\"}", &rep, NULL, NULL), 0);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "channels")), 1);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "iopartds")), 2);
+	json_object_put(rep);
+	close(fe);
+	close(be);
+	close(ib);
+	close(cl);
+	close(sub);
+	st = uvd_stop(uvd_pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+}
+END_TEST
+
+START_TEST(test_attach_exit_restart)
+{
+	int cl, sub, fds[CTL_MAX_FDS], n, st;
+	json_object *rep, *ev, *parts;
+	char req[256], bad[300];
+	pid_t vm, second;
+
+	uvd_pid = uvd_spawn("1G", NULL);
+	/* A second one on the same directories is refused. */
+	second = uvd_spawn("1G", &st);
+	(void)second;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %#x", st);
+
+	cl = conn();
+	sub = conn();
+	call_ok(sub, "{\"op\":\"subscribe\",\"events\":[\"partition_exit\"]}");
+	call_refused(sub, "{\"op\":\"subscribe\",\"events\":[\"nope\"]}", "unknown event 'nope'");
+	ck_assert_int_eq(call(cl,
+			      "{\"op\":\"partition_reserve\",\"name\":\"vm\",\"memory_mib\":32,"
+			      "\"cpus\":1}",
+			      &rep, fds, &n),
+			 0);
+	close(fds[0]);
+	json_object_put(rep);
+	/* A stand-in uvmm: attached by pid, its exit seen through a pidfd. */
+	vm = fork();
+	if (!vm) {
+		pause();
+		_exit(0);
+	}
+	snprintf(req, sizeof(req), "{\"op\":\"partition_attach\",\"name\":\"vm\",\"pid\":%d}",
+		 (int)vm);
+	ck_assert_int_eq(call(cl, req, &rep, fds, &n), 0);
+	ck_assert_int_eq(n, 1); /* the memory again, for a uvmm started without it */
+	close(fds[0]);
+	json_object_put(rep);
+	call_refused(cl, "{\"op\":\"partition_release\",\"name\":\"vm\"}", "stop it first");
+	kill(vm, SIGKILL);
+	waitpid(vm, NULL, 0);
+	ev = recv_msg(sub, NULL, NULL);
+	ck_assert_str_eq(get_str(ev, "event"), "partition_exit");
+	ck_assert_str_eq(get_str(ev, "name"), "vm");
+	ck_assert_str_eq(get_str(ev, "state"), "stopped");
+	ck_assert_int_eq(get_int(ev, "pid"), vm);
+	json_object_put(ev);
+
+	/* Attach again with a live one, then restart ultravisord under it. */
+	vm = fork();
+	if (!vm) {
+		pause();
+		_exit(0);
+	}
+	snprintf(req, sizeof(req), "{\"op\":\"partition_attach\",\"name\":\"vm\",\"pid\":%d}",
+		 (int)vm);
+	call_ok(cl, req);
+	close(cl);
+	close(sub);
+	st = uvd_stop(uvd_pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	ck_assert_int_eq(kill(vm, 0), 0); /* the guest outlives the daemon */
+
+	uvd_pid = uvd_spawn("1G", NULL);
+	cl = conn();
+	ck_assert_int_eq(call(cl, "{\"op\":\"status\"}", &rep, NULL, NULL), 0);
+	parts = json_object_object_get(rep, "partitions");
+	ck_assert_int_eq(json_object_array_length(parts), 1);
+	ck_assert_str_eq(get_str(json_object_array_get_idx(parts, 0), "state"), "running");
+	ck_assert_int_eq(get_int(json_object_object_get(rep, "host"), "used_mib"), 32);
+	json_object_put(rep);
+	sub = conn();
+	call_ok(sub, "{\"op\":\"subscribe\"}");
+	kill(vm, SIGKILL);
+	waitpid(vm, NULL, 0);
+	ev = recv_msg(sub, NULL, NULL); /* still watched after the restart */
+	ck_assert_str_eq(get_str(ev, "event"), "partition_exit");
+	json_object_put(ev);
+	close(cl);
+	close(sub);
+	st = uvd_stop(uvd_pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+
+	/* A corrupt state file: kept aside, an empty start. */
+	ck_assert_int_eq(uv_file_write_atomic(state_file, "{garbage", 8, 0600, err, sizeof(err)),
+			 0);
+	uvd_pid = uvd_spawn("1G", NULL);
+	snprintf(bad, sizeof(bad), "%s.bad", state_file);
+	ck_assert_int_eq(access(bad, F_OK), 0);
+	cl = conn();
+	ck_assert_int_eq(call(cl, "{\"op\":\"status\"}", &rep, NULL, NULL), 0);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "partitions")), 0);
+	json_object_put(rep);
+	close(cl);
+	st = uvd_stop(uvd_pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ultravisord_run");
+	TCase *tc = tcase_create("run");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 40);
+	tcase_add_test(tc, test_reserve_and_refusals);
+	tcase_add_test(tc, test_channels);
+	tcase_add_test(tc, test_attach_exit_restart);
+	suite_add_tcase(s, tc);
+	return uv_check_run(s);
+}
