@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "unix_sock.h"
 #include "uvcheck.h"
 #include "uvctl.h"
@@ -83,7 +84,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	close(fk.lfd);
+	if (fk.lfd >= 0)
+		close(fk.lfd);
 	unlink(fk.sock);
 	rmdir(fk.dir);
 }
@@ -150,6 +152,86 @@ START_TEST(no_console)
 	ck_assert_int_eq(uvctl_console(path, "vm", 0, 1, err, sizeof(err)), UVCTL_REFUSED);
 	ck_assert_ptr_nonnull(strstr(err, path));
 	ck_assert_ptr_nonnull(strstr(err, "is the partition running?"));
+}
+END_TEST
+
+/* uvmm's own console endpoint (common/console.c), in a thread of its own. */
+static struct real {
+	struct event_base *base;
+	struct console *con;
+	char in[256]; /* what the guest would have read */
+	size_t in_len;
+	int stop[2];
+} rc;
+
+static size_t real_sink(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	if (len > sizeof(rc.in) - rc.in_len)
+		len = sizeof(rc.in) - rc.in_len;
+	memcpy(rc.in + rc.in_len, buf, len);
+	rc.in_len += len;
+	return len;
+}
+
+static void real_stop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static void *real_main(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(rc.base);
+	return NULL;
+}
+
+/*
+ * A late client first gets the recent output; piped input reaches the guest,
+ * and its end makes the console drop the client, which ends uvctl.
+ */
+START_TEST(uvmm_console)
+{
+	struct console_cfg cfg = {.kind = CONSOLE_UNIX, .path = fk.sock, .name = "test"};
+	static const char prompt[] = "\r\nDebian GNU/Linux 12 vm hvc0\r\n\r\nvm login: ";
+	int in[2], out[2], status;
+	char err[512], buf[256];
+	pthread_t t;
+
+	close(fk.lfd); /* console_create listens there itself */
+	fk.lfd = -1;
+	unlink(fk.sock);
+	memset(&rc, 0, sizeof(rc));
+	rc.base = event_base_new();
+	ck_assert(rc.base && !pipe(rc.stop));
+	rc.con = console_create(&cfg, rc.base, err, sizeof(err));
+	ck_assert_msg(rc.con, "%s", err);
+	console_set_sink(rc.con, real_sink, NULL);
+	console_write(rc.con, (const uint8_t *)prompt, sizeof(prompt) - 1);
+	event_base_once(rc.base, rc.stop[0], EV_READ, real_stop, rc.base, NULL);
+	ck_assert_int_eq(pthread_create(&t, NULL, real_main, NULL), 0);
+
+	ck_assert(!pipe(in) && !pipe(out));
+	ck_assert_int_eq(write(in[1], "root\n", 5), 5);
+	close(in[1]);
+	status = uvctl_console(fk.sock, "vm", in[0], out[1], err, sizeof(err));
+	ck_assert_int_eq(status, UVCTL_OK);
+	close(out[1]);
+	ck_assert_uint_eq(read_all(out[0], buf, sizeof(buf)), sizeof(prompt) - 1);
+	ck_assert(!memcmp(buf, prompt, sizeof(prompt) - 1));
+
+	ck_assert_int_eq(write(rc.stop[1], "x", 1), 1);
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(rc.in_len, 5);
+	ck_assert(!memcmp(rc.in, "root\n", 5));
+	console_destroy(rc.con);
+	event_base_free(rc.base);
+	close(in[0]);
+	close(out[0]);
+	close(rc.stop[0]);
+	close(rc.stop[1]);
 }
 END_TEST
 
@@ -244,6 +326,7 @@ int main(void)
 	tcase_add_test(tc, piped_input);
 	tcase_add_test(tc, far_end_closes);
 	tcase_add_test(tc, no_console);
+	tcase_add_test(tc, uvmm_console);
 	tcase_add_test(tc, tty_detach);
 	tcase_add_test(tc, tty_signal);
 	suite_add_tcase(s, tc);
