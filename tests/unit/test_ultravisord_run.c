@@ -311,7 +311,7 @@ static void check_pair(int a, int b)
 
 START_TEST(test_channels)
 {
-	int cl, sub, ia, ib, fe, be, fds[CTL_MAX_FDS], n, st, mfd;
+	int cl, sub, ia, ib, fe, be, fds[CTL_MAX_FDS], n, st, mfd, uvmm;
 	json_object *req, *rep, *ev;
 
 	uvd_pid = uvd_spawn("1G", NULL);
@@ -430,13 +430,57 @@ START_TEST(test_channels)
 	ck_assert_str_eq(get_str(rep, "error"), "iopartd 'b' refused the channel: no such disk");
 	json_object_put(rep);
 
+	call_refused(cl,
+		     "{\"op\":\"channel_create\",\"partition\":\"p\",\"device\":64,"
+		     "\"iopartd\":\"b\"}",
+		     "'device' must be in [0, 63]");
+	call_refused(cl,
+		     "{\"op\":\"channel_create\",\"partition\":\"p\",\"device\":1,"
+		     "\"iopartd\":\"b\",\"spec\":[]}",
+		     "'spec' must be an object");
+
+	/*
+	 * With the partition's uvmm connected, a move asked by somebody else
+	 * (commandd failing over) hands the new front end to the uvmm.
+	 */
+	uvmm = conn();
+	call_ok(uvmm, "{\"op\":\"hello\",\"role\":\"uvmm\",\"name\":\"p\"}");
+	ck_assert_int_eq(call(uvmm, "{\"op\":\"partition_attach\",\"name\":\"p\"}", &rep, fds, &n),
+			 0);
+	ck_assert_int_eq(get_int(rep, "pid"), getpid()); /* the peer's own, by default */
+	ck_assert_int_eq(n, 1);
+	close(fds[0]);
+	json_object_put(rep);
+	ia = fake_iopartd("a");			    /* a is back */
+	json_object_put(recv_msg(sub, NULL, NULL)); /* iopartd_up a */
+	req = json_tokener_parse("{\"op\":\"channel_move\",\"id\":103,\"partition\":\"p\","
+				 "\"device\":0,\"iopartd\":\"a\"}");
+	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
+	json_object_put(req);
+	close(be);
+	be = adopt(ia, "a", &n);
+	rep = recv_msg(cl, fds, &n);
+	ck_assert_str_eq(get_str(rep, "frontend"), "uvmm");
+	ck_assert_int_eq(n, 0);
+	json_object_put(rep);
+	ev = recv_msg(uvmm, fds, &n);
+	ck_assert_str_eq(get_str(ev, "op"), "channel_moved");
+	ck_assert_int_eq(get_int(ev, "epoch"), 2);
+	ck_assert_int_eq(n, 1);
+	close(fe);
+	fe = fds[0];
+	check_pair(fe, be);
+	json_object_put(ev);
+
 	ck_assert_int_eq(call(cl, "{\"op\":\"status\"}", &rep, NULL, NULL), 0);
 	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "channels")), 1);
 	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "iopartds")), 2);
 	json_object_put(rep);
 	close(fe);
 	close(be);
+	close(ia);
 	close(ib);
+	close(uvmm);
 	close(cl);
 	close(sub);
 	st = uvd_stop(uvd_pid);
@@ -541,6 +585,50 @@ START_TEST(test_attach_exit_restart)
 }
 END_TEST
 
+/* A peer that is neither root nor ultravisord's uid may read, not change. */
+START_TEST(test_unprivileged)
+{
+	pid_t pid;
+	int st;
+
+	uvd_pid = uvd_spawn("256M", NULL);
+	/* Let everybody reach the socket, which the 0750 directory normally prevents. */
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(chmod(run_dir, 0755), 0);
+	ck_assert_int_eq(chmod(sock, 0666), 0);
+	pid = fork();
+	if (!pid) {
+		json_object *rep;
+		int fd;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		fd = conn();
+		if (call(fd, "{\"op\":\"status\"}", &rep, NULL, NULL))
+			_exit(11);
+		json_object_put(rep);
+		if (call(fd,
+			 "{\"op\":\"partition_reserve\",\"name\":\"x\",\"memory_mib\":16,"
+			 "\"cpus\":1}",
+			 &rep, NULL, NULL) != -EREMOTEIO ||
+		    !strstr(err, "permission denied"))
+			_exit(12);
+		json_object_put(rep);
+		if (call(fd, "{\"op\":\"hello\",\"role\":\"iopartd\",\"name\":\"a\"}", &rep, NULL,
+			 NULL) != -EREMOTEIO ||
+		    !strstr(err, "permission denied"))
+			_exit(13);
+		json_object_put(rep);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "unprivileged client: step %d",
+		      WEXITSTATUS(st));
+	st = uvd_stop(uvd_pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ultravisord_run");
@@ -551,6 +639,8 @@ int main(void)
 	tcase_add_test(tc, test_reserve_and_refusals);
 	tcase_add_test(tc, test_channels);
 	tcase_add_test(tc, test_attach_exit_restart);
+	if (geteuid() == 0) /* the unprivileged peer is made with setuid */
+		tcase_add_test(tc, test_unprivileged);
 	suite_add_tcase(s, tc);
 	return uv_check_run(s);
 }
