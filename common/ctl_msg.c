@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctl_msg.h"
+#include "daemon.h"
 #include "unix_sock.h"
 
 /* Deep enough for any message of ours, shallow enough to bound the parser. */
@@ -25,6 +26,7 @@ int ctl_listen(const char *path, char *err, size_t errlen)
 	if (fd < 0)
 		return -1;
 	/* The directory (0750, group ultravisor) decides who reaches it. */
+	uv_set_group(path);
 	if (chmod(path, 0660)) {
 		snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno));
 		close(fd);

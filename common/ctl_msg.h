@@ -29,7 +29,7 @@ struct event_base;
 
 /*
  * A listening SOCK_SEQPACKET socket at path (non-blocking, close-on-exec,
- * mode 0660 so the directory's group may connect). A socket left by a dead
+ * mode 0660, group UV_GROUP when it exists, so that group may connect). A socket left by a dead
  * server is replaced; a live one (of any type) or a file that is no socket
  * is refused. Returns the fd, or -1 with the reason in err (as unix_listen).
  */

@@ -62,7 +62,7 @@ int uv_path_join(char *out, size_t outlen, const char *dir, const char *name)
 }
 
 /* The group is a convenience for admins; not having it changes nothing else. */
-static void dir_set_group(const char *path)
+void uv_set_group(const char *path)
 {
 	struct group gr, *res = NULL;
 	char buf[4096];
@@ -94,7 +94,7 @@ int uv_dir_ensure(const char *path, mode_t mode, char *err, size_t errlen)
 			/* mkdir's mode is filtered by the umask; the contract's is not. */
 			if (chmod(buf, mode))
 				pr_debug("%s: chmod: %s", buf, strerror(errno));
-			dir_set_group(buf);
+			uv_set_group(buf);
 		} else if (errno != EEXIST) {
 			snprintf(err, errlen, "%s: %s", buf, strerror(errno));
 			return -errno;

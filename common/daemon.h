@@ -45,6 +45,12 @@ int uv_path_join(char *out, size_t outlen, const char *dir, const char *name);
 int uv_dir_ensure(const char *path, mode_t mode, char *err, size_t errlen);
 
 /*
+ * Gives path group UV_GROUP when that group exists (best effort, logged at
+ * debug level): for sockets, so that the group's members may connect.
+ */
+void uv_set_group(const char *path);
+
+/*
  * Replaces path with buf[0..len) so that a crash at any point leaves either
  * the old or the new contents: writes "path.tmp.PID" in the same directory,
  * fsync, rename over path, fsync of the directory. On failure the old file
