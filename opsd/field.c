@@ -86,3 +86,41 @@ int opsd_field_unknown(const char *name, char *err, size_t errlen)
 	snprintf(err, errlen, "unknown field '%s'", name);
 	return -EINVAL;
 }
+
+json_object *opsd_json_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	json_tokener *tok = json_tokener_new_ex(32);
+	enum json_tokener_error jerr;
+	json_object *o;
+	size_t used;
+
+	if (!tok) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	used = tok->char_offset;
+	/* A bare number or literal may go on: the end of the input ends it. */
+	if (jerr == json_tokener_continue) {
+		o = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		used = len;
+	}
+	json_tokener_free(tok);
+	if (jerr == json_tokener_continue || jerr == json_tokener_error_parse_eof) {
+		snprintf(err, errlen, "malformed JSON: it ends inside a value");
+	} else if (!o && jerr == json_tokener_success) {
+		snprintf(err, errlen, "a JSON null where a JSON object is expected");
+	} else if (!o || jerr != json_tokener_success) {
+		snprintf(err, errlen, "malformed JSON at byte %zu: %s", used,
+			 json_tokener_error_desc(jerr));
+	} else if (used > len || strspn(buf + used, " \t\r\n") < len - used) {
+		snprintf(err, errlen, "malformed JSON: data after the value at byte %zu", used);
+	} else {
+		return o;
+	}
+	json_object_put(o);
+	return NULL;
+}

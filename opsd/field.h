@@ -26,6 +26,13 @@ int opsd_field_enum(json_object *v, const char *name, const char *const *names, 
 #define OPSD_FIELD_ENUM(v, name, table, out, err, errlen)                                          \
 	opsd_field_enum(v, name, table, sizeof(table) / sizeof(table[0]), out, err, errlen)
 
+/*
+ * Exactly one JSON value in buf[0..len), strictly (no single quotes, trailing
+ * commas, bad UTF-8 or other json-c leniencies), nested at most 32 deep,
+ * white space around it allowed. NULL with a one-line reason in err.
+ */
+json_object *opsd_json_parse(const char *buf, size_t len, char *err, size_t errlen);
+
 /* The refusal of a member that is not in the object's schema. */
 int opsd_field_unknown(const char *name, char *err, size_t errlen);
 

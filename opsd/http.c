@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include "ctl_msg.h"
+#include "field.h"
 #include "log.h"
 #include "opsd.h"
 #include "unix_sock.h"
 
-#define HTTP_JSON_DEPTH	 32
 #define HTTP_HEADERS_MAX 16384
 #define HTTP_ALL_METHODS                                                                           \
 	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
@@ -125,11 +125,10 @@ void opsd_reply_error(struct evhttp_request *req, int code, const char *fmt, ...
 json_object *opsd_req_body(struct opsd_req *r)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t len = evbuffer_get_length(in), used;
-	enum json_tokener_error jerr;
-	json_object *o = NULL;
-	json_tokener *tok;
+	size_t len = evbuffer_get_length(in);
 	const char *buf;
+	json_object *o;
+	char err[256];
 
 	if (!len) {
 		opsd_reply_error(r->req, 400, "the body is empty: a JSON object is expected");
@@ -140,29 +139,14 @@ json_object *opsd_req_body(struct opsd_req *r)
 		return NULL;
 	}
 	buf = (const char *)evbuffer_pullup(in, -1);
-	tok = json_tokener_new_ex(HTTP_JSON_DEPTH);
-	if (!buf || !tok) {
-		json_tokener_free(tok);
+	if (!buf) {
 		opsd_reply_error(r->req, 500, "out of memory");
 		return NULL;
 	}
-	o = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	used = tok->char_offset;
-	json_tokener_free(tok);
-	if (jerr == json_tokener_continue) {
-		opsd_reply_error(r->req, 400, "malformed JSON: the body ends inside a value");
-	} else if (!o || jerr != json_tokener_success) {
-		opsd_reply_error(r->req, 400, "malformed JSON at byte %zu: %s", used,
-				 json_tokener_error_desc(jerr));
-	} else if (used > len || strspn(buf + used, " \t\r\n") < len - used) {
-		opsd_reply_error(r->req, 400, "malformed JSON: data after the value at byte %zu",
-				 used);
-	} else {
-		return o;
-	}
-	json_object_put(o);
-	return NULL;
+	o = opsd_json_parse(buf, len, err, sizeof(err));
+	if (!o)
+		opsd_reply_error(r->req, 400, "%s", err);
+	return o;
 }
 
 bool opsd_req_may_change(struct opsd_req *r)

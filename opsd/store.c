@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "field.h"
 #include "log.h"
 #include "store.h"
 
@@ -46,35 +47,21 @@ static int store_write(const char *path, json_object *o, char *err, size_t errle
 /* Reads and parses path: 0, -ENOENT, or -EBADMSG / -errno with err set. */
 static int store_read(const char *path, json_object **out, char *err, size_t errlen)
 {
-	enum json_tokener_error jerr;
-	json_tokener *tok;
+	char *buf, why[256];
 	size_t len;
-	char *buf;
 	int ret;
 
 	*out = NULL;
 	ret = uv_file_read(path, STORE_FILE_MAX, &buf, &len, err, errlen);
 	if (ret)
 		return ret;
-	tok = json_tokener_new();
-	if (!tok) {
-		free(buf);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	*out = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	if (!*out || jerr != json_tokener_success ||
-	    strspn(buf + tok->char_offset, " \t\r\n") != len - tok->char_offset) {
-		snprintf(err, errlen, "%s: not one JSON value (%s)", path,
-			 *out ? "trailing data" : json_tokener_error_desc(jerr));
-		json_object_put(*out);
-		*out = NULL;
-		ret = -EBADMSG;
-	}
-	json_tokener_free(tok);
+	*out = opsd_json_parse(buf, len, why, sizeof(why));
 	free(buf);
-	return ret;
+	if (!*out) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 /* A damaged file goes to FILE.bad: kept for the operator, out of the next load's way. */

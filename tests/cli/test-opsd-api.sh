@@ -1,0 +1,484 @@
+#!/bin/sh
+# opsd's REST API through curl --unix-socket: every endpoint, bad input of
+# every kind, unauthorized peers, the long poll, status through a fake
+# ultravisord, restarts after kill -9 (also in the middle of writes), damaged
+# files, and a clean SIGTERM. No KVM.
+set -u
+OPSD=${UV_BUILD_DIR:?}/opsd/opsd
+for tool in curl python3; do
+	command -v $tool >/dev/null || {
+		echo "SKIP: $tool not installed"
+		exit 77
+	}
+done
+T=$(mktemp -d /tmp/opsd-api.XXXXXX)
+# Another user must reach the socket: the directories are opened for it.
+chmod 0755 "$T"
+mkdir -m 0755 "$T/run"
+mkdir -m 0777 "$T/io"
+export UV_RUNTIME_DIR="$T/run" UV_STATE_DIR="$T/state"
+SOCK=$T/run/opsd.sock
+PDIR=$T/state/opsd/partitions
+PID='' FAKE='' AS=''
+cleanup() {
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	[ -n "$FAKE" ] && kill -9 "$FAKE" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$T/log" ] && tail -20 "$T/log" >&2
+	exit 1
+}
+
+# start_opsd: runs opsd in the background, waits until it answers (a kill -9
+# leaves the old socket file, which refuses connections).
+start_opsd() {
+	"$OPSD" --log-level debug --group users 2>>"$T/log" &
+	PID=$!
+	i=0
+	while ! curl -s -o /dev/null --unix-socket "$SOCK" http://opsd/v1/policy; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "no socket after 10 s"
+		kill -0 $PID 2>/dev/null || fail "opsd died at start"
+		sleep 0.1
+	done
+}
+kill9_opsd() {
+	kill -9 $PID
+	wait $PID 2>/dev/null
+	PID=
+}
+alive() {
+	kill -0 $PID 2>/dev/null || fail "opsd is gone ($*)"
+}
+
+# req METHOD PATH [BODY]: $code; body in $T/io/body, headers in $T/io/hdr.
+# $AS runs curl as another user; extra curl options in $CURLX.
+req() {
+	m=$1 p=$2
+	shift 2
+	if [ $# -gt 0 ]; then
+		printf '%s' "$1" >"$T/io/req"
+		set -- --data-binary "@$T/io/req" -H 'Content-Type: application/json'
+	fi
+	rm -f "$T/io/body" "$T/io/hdr" # root's files: another user could not overwrite them
+	# shellcheck disable=SC2086
+	code=$($AS curl -s -S --max-time 40 --unix-socket "$SOCK" -X "$m" -o "$T/io/body" \
+		-D "$T/io/hdr" -w '%{http_code}' ${CURLX:-} "$@" "http://opsd$p")
+}
+# expect CODE METHOD PATH [BODY [PATTERN]]: status, and PATTERN in the reply's
+# body. BODY - sends none.
+expect() {
+	want=$1 pat=${5:-}
+	shift
+	if [ $# -ge 3 ] && [ "$3" != - ]; then req "$1" "$2" "$3"; else req "$1" "$2"; fi
+	[ "$code" = "$want" ] || fail "$1 $2 ${3:-}: $code, wanted $want: $(cat "$T/io/body")"
+	if [ -n "$pat" ]; then
+		grep -qF -- "$pat" "$T/io/body" || fail "$1 $2 ${3:-}: no '$pat' in $(cat "$T/io/body")"
+	fi
+	return 0
+}
+# An error body is {"error": {"code": N, "message": "..."}} with N the status.
+expect_err() {
+	expect "$@"
+	jcheck "j['error']['code'] == $1 and len(j['error']['message']) > 0" "error body"
+}
+# jcheck EXPR WHAT: a Python expression on the last body (as j) must hold.
+jcheck() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+		"$T/io/body" "$1" || fail "$2: $1 is false for $(cat "$T/io/body")"
+}
+jget() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$T/io/body" "$1"
+}
+
+# --- command line ---
+"$OPSD" --help >"$T/out" || fail "--help"
+grep -q "^SYNOPSIS" "$T/out" || fail "--help has no SYNOPSIS"
+"$OPSD" --version | grep -q "^opsd " || fail "--version"
+"$OPSD" --bogus 2>"$T/err"
+[ $? = 2 ] || fail "--bogus: not a usage error"
+grep -q bogus "$T/err" || fail "--bogus: not named"
+"$OPSD" stray 2>/dev/null
+[ $? = 2 ] || fail "a stray argument is not a usage error"
+"$OPSD" --log-level loud 2>/dev/null
+[ $? = 2 ] || fail "--log-level loud is not a usage error"
+
+# --- readiness, then reads of an empty state ---
+python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(20)
+print(s.recv(4096).decode(), flush=True)' "$T/notify" >"$T/notified" &
+NP=$!
+i=0
+while [ ! -S "$T/notify" ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "the notify receiver did not start"
+	sleep 0.1
+done
+NOTIFY_SOCKET=$T/notify start_opsd
+wait $NP
+grep -q "READY=1" "$T/notified" || fail "no READY=1 to NOTIFY_SOCKET: $(cat "$T/notified")"
+"$OPSD" 2>"$T/err"
+[ $? = 1 ] || fail "a second opsd did not exit 1: $(cat "$T/err")"
+alive "after a second instance"
+expect 200 GET /v1/partitions
+jcheck "j == {'generation': 0, 'partitions': []}" "empty list"
+expect 200 GET /v1/policy
+jcheck "j == {'restart_default': 'on-failure', 'restart_max': 5, 'restart_window_s': 60, 'cpu_pinning': 'none', 'failover': 'auto'}" "default policy"
+expect 200 GET /v1/audit
+jcheck "j == {'records': []}" "empty audit"
+
+# --- create ---
+WEB1='{"name":"web1","cpus":2,"memory_mib":1024,"hugepages":false,"disks":[{"path":"/srv/img/web1.qcow2","format":"qcow2","readonly":false}],"nets":[{"tap":"uvtap0"}],"restart":"always"}'
+expect 201 POST /v1/partitions "$WEB1"
+jcheck "j['name'] == 'web1' and j['cpus'] == 2 and j['memory_mib'] == 1024 and j['disks'][0]['format'] == 'qcow2' and j['nets'] == [{'tap': 'uvtap0'}] and j['restart'] == 'always'" "created"
+jcheck "j['desired'] == 'stopped' and j['generation'] == 1 and j['actual']['state'] == 'unknown'" "new state"
+grep -qi "^Location: /v1/partitions/web1" "$T/io/hdr" || fail "no Location header"
+expect_err 409 POST /v1/partitions '{"name":"web1"}' "exists"
+expect 201 POST /v1/partitions '{"name":"min"}'
+jcheck "j['cpus'] == 1 and j['memory_mib'] == 512 and j['disks'] == [] and j['restart'] == 'on-failure'" "defaults"
+expect 201 POST /v1/partitions '{"name":"0.a_b-c","cpus":255,"memory_mib":1048576,"hugepages":true,"disks":[{"path":"/a"},{"path":"/b","format":"raw","readonly":true}]}'
+expect 200 GET /v1/partitions/web1
+jcheck "j['name'] == 'web1' and j['nets'][0]['tap'] == 'uvtap0'" "GET one"
+expect 200 GET /v1/partitions
+jcheck "[p['name'] for p in j['partitions']] == ['0.a_b-c', 'min', 'web1'] and j['generation'] == 3" "list"
+[ -f "$PDIR/web1.json" ] || fail "no $PDIR/web1.json"
+
+# --- malformed bodies: 400 with a JSON error, nothing created ---
+for body in '' '{' '{"name":' '{"name":"x"} x' '{"name":"x"}{}' 'nul' "{'name':'x'}" \
+	'{"name":"x",}' '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]'; do
+	expect_err 400 POST /v1/partitions "$body"
+done
+for body in '[]' '"web2"' '1' 'null' 'true' '[{"name":"x"}]'; do
+	expect_err 400 POST /v1/partitions "$body" "JSON object"
+done
+# Unknown fields, named; including the ones that are opsd's or commandd's.
+for f in bogus desired generation actual stop_mode Name; do
+	expect_err 400 POST /v1/partitions "{\"name\":\"x\",\"$f\":1}" "unknown field '$f'"
+done
+expect_err 400 POST /v1/partitions '{"name":"x","disks":[{"path":"/a","size":1}]}' "unknown field 'disks[0].size'"
+expect_err 400 POST /v1/partitions '{"name":"x","nets":[{"tap":"t0","mac":"x"}]}' "unknown field 'nets[0].mac'"
+# Wrong types.
+for kv in '"cpus":"2"' '"cpus":2.0' '"cpus":true' '"cpus":null' '"memory_mib":[1024]' \
+	'"hugepages":"yes"' '"hugepages":1' '"disks":{}' '"disks":["/a"]' '"nets":"tap0"' \
+	'"nets":[{"tap":5}]' '"restart":1' '"disks":[{"path":"/a","readonly":"no"}]' \
+	'"disks":[{"path":1}]'; do
+	expect_err 400 POST /v1/partitions "{\"name\":\"x\",$kv}"
+done
+expect_err 400 POST /v1/partitions '{"name":5}' "'name' must be a string"
+# Ranges and formats.
+LONG=$(printf 'a%.0s' $(seq 64))
+for kv in '"cpus":0' '"cpus":256' '"cpus":-1' '"cpus":99999999999999999999' \
+	'"memory_mib":15' '"memory_mib":1048577' '"restart":"sometimes"' \
+	'"disks":[{"path":"relative.img"}]' '"disks":[{"path":""}]' '"disks":[{"format":"raw"}]' \
+	'"disks":[{"path":"/a","format":"vmdk"}]' '"disks":[{"path":"/a\u0000b"}]' \
+	'"nets":[{"tap":"a-name-too-long-"}]' '"nets":[{"tap":"a/b"}]' '"nets":[{"tap":""}]' \
+	'"nets":[{}]'; do
+	expect_err 400 POST /v1/partitions "{\"name\":\"x\",$kv}"
+done
+for name in "$LONG" Web -web .x '' 'a b' 'a/b' 'é'; do
+	expect_err 400 POST /v1/partitions "{\"name\":\"$name\"}"
+done
+expect_err 400 POST /v1/partitions '{"cpus":1}' "missing field 'name'"
+DISKS=$(python3 -c 'import json; print(json.dumps([{"path": "/d%d" % i} for i in range(17)]))')
+expect_err 400 POST /v1/partitions "{\"name\":\"x\",\"disks\":$DISKS}" "more than 16"
+NETS=$(python3 -c 'import json; print(json.dumps([{"tap": "t%d" % i} for i in range(9)]))')
+expect_err 400 POST /v1/partitions "{\"name\":\"x\",\"nets\":$NETS}" "more than 8"
+expect 201 POST /v1/partitions "{\"name\":\"${LONG%a}\",\"nets\":$(python3 -c 'import json; print(json.dumps([{"tap": "t%d" % i} for i in range(8)]))')}"
+expect 404 GET /v1/partitions/x
+alive "after bad bodies"
+
+# --- oversized bodies: 413, with and without Expect: 100-continue ---
+python3 -c 'print("{\"name\":\"big\",\"x\":\"" + "a" * 70000 + "\"}")' >"$T/io/big"
+for x in "" "-H Expect:"; do
+	# shellcheck disable=SC2086 # $x is two words or none
+	code=$(curl -s --unix-socket "$SOCK" -X POST $x --data-binary "@$T/io/big" \
+		-o /dev/null -w '%{http_code}' http://opsd/v1/partitions)
+	[ "$code" = 413 ] || fail "a 70 kB body ($x): $code, wanted 413"
+done
+# 64 KiB exactly is allowed (the padding is JSON white space).
+python3 -c 'b = "{\"name\":\"edge\"}"; print(b + " " * (65536 - len(b) - 1))' >"$T/io/edge"
+code=$(curl -s --unix-socket "$SOCK" -X POST --data-binary "@$T/io/edge" -o /dev/null \
+	-w '%{http_code}' http://opsd/v1/partitions)
+[ "$code" = 201 ] || fail "a body of exactly 64 KiB: $code, wanted 201"
+alive "after big bodies"
+
+# --- unknown paths and methods ---
+for p in / /v1 /v1/ /v2/partitions /v1/partitions/ /v1/partitions/web1/ /v1/partitions/web1/reboot \
+	/v1/partitions/web1/start/now /v1/partition /v1/statusx "/v1/partitions/$LONG$LONG"; do
+	expect_err 404 GET "$p"
+done
+expect_err 404 GET /v1/partitions/nope - "no partition 'nope'"
+expect_err 404 GET /v1/partitions/UPPER
+expect_err 404 GET /v1/partitions/..
+expect_err 404 POST /v1/partitions/nope/start
+expect_err 404 DELETE /v1/partitions/nope
+expect_err 404 PUT /v1/partitions/nope/actual '{"state":"running"}'
+for mp in "PATCH /v1/partitions" "DELETE /v1/partitions" "PUT /v1/partitions/web1" \
+	"POST /v1/partitions/web1" "GET /v1/partitions/web1/start" "PUT /v1/partitions/web1/start" \
+	"GET /v1/partitions/web1/actual" "POST /v1/status" "DELETE /v1/policy" "POST /v1/audit" \
+	"OPTIONS /v1/partitions" "TRACE /v1/policy"; do
+	# shellcheck disable=SC2086
+	expect_err 405 $mp
+	grep -qi "^Allow: " "$T/io/hdr" || fail "$mp: 405 without Allow"
+done
+expect_err 400 GET '/v1/partitions?foo=1' - "unknown query parameter 'foo'"
+expect_err 400 GET '/v1/partitions?wait=x'
+expect_err 400 GET '/v1/partitions?wait=-1'
+expect_err 400 GET '/v1/audit?limit=0'
+expect_err 400 GET '/v1/audit?limit=1001'
+expect_err 400 GET '/v1/audit?limit=1&limit2=2'
+code=$(curl -s --unix-socket "$SOCK" -o /dev/null -w '%{http_code}' -X FROB http://opsd/v1/partitions)
+case $code in 4?? | 501) ;; *) fail "method FROB: $code" ;; esac
+alive "after bad paths"
+
+# --- actions, actual state, delete ---
+expect 202 POST /v1/partitions/web1/start
+jcheck "j['desired'] == 'running'" "start"
+G=$(jget "j['generation']")
+expect_err 409 DELETE /v1/partitions/web1 - "shut it down"
+expect 202 POST /v1/partitions/web1/shutdown
+jcheck "j['desired'] == 'stopped' and j['stop_mode'] == 'shutdown' and j['generation'] == $G + 1" "shutdown"
+expect 202 POST /v1/partitions/web1/destroy
+jcheck "j['desired'] == 'stopped' and j['stop_mode'] == 'destroy'" "destroy"
+expect 200 PUT /v1/partitions/web1/actual '{"state":"running","pid":4242,"iopartd":"a","reason":""}'
+jcheck "j['actual'] == {'state': 'running', 'pid': 4242, 'iopartd': 'a', 'reason': ''}" "actual"
+expect 200 GET /v1/partitions
+jcheck "j['generation'] == $G + 2" "an actual report is no change of generation"
+expect_err 409 DELETE /v1/partitions/web1 - "running"
+for body in '{}' '{"state":"dancing"}' '{"state":"running","pid":-1}' '{"state":"running","pid":"1"}' \
+	'{"state":"running","cpu":1}' '[]' '{"state":"failed","reason":5}' '{"state":"x"'; do
+	expect_err 400 PUT /v1/partitions/web1/actual "$body"
+done
+expect 200 PUT /v1/partitions/web1/actual '{"state":"failed","reason":"restart policy gave up"}'
+jcheck "j['actual']['state'] == 'failed' and j['actual']['reason'] == 'restart policy gave up'" "failed"
+expect 204 DELETE /v1/partitions/web1
+[ -s "$T/io/body" ] && fail "204 with a body"
+expect_err 404 GET /v1/partitions/web1
+[ -e "$PDIR/web1.json" ] && fail "web1.json still there"
+
+# --- policy ---
+expect 200 PUT /v1/policy '{"restart_default":"never","cpu_pinning":"dedicated"}'
+jcheck "j['restart_default'] == 'never' and j['cpu_pinning'] == 'dedicated' and j['restart_max'] == 5" "policy put"
+expect 201 POST /v1/partitions '{"name":"pol"}'
+jcheck "j['restart'] == 'never'" "restart_default applies to creates"
+for body in '{"bogus":1}' '{"restart_max":-1}' '{"restart_max":1001}' '{"restart_window_s":0}' \
+	'{"cpu_pinning":"shared"}' '{"failover":true}' '[]' '{"failover":"manual","x":1}'; do
+	expect_err 400 PUT /v1/policy "$body"
+done
+expect 200 GET /v1/policy
+jcheck "j['failover'] == 'auto'" "a refused policy changes nothing"
+
+# --- audit: one record per change that succeeded ---
+expect 200 GET '/v1/audit?limit=1000'
+N=$(jget "len(j['records'])")
+[ "$N" = 11 ] || fail "audit: $N records, wanted 11: $(cat "$T/io/body")"
+jcheck "all(set(r) >= {'time','uid','gid','pid','method','path','status'} for r in j['records'])" "audit fields"
+jcheck "j['records'][0]['method'] == 'POST' and j['records'][0]['partition'] == 'web1' and j['records'][0]['status'] == 201 and j['records'][0]['uid'] == 0" "first record"
+jcheck "[r['status'] for r in j['records']][-6:] == [202, 202, 202, 204, 200, 201]" "record statuses"
+expect 200 GET '/v1/audit?limit=2'
+jcheck "[r['path'] for r in j['records']] == ['/v1/policy', '/v1/partitions']" "limit=2, oldest first"
+[ "$(wc -l <"$T/state/opsd/audit.log")" = 11 ] || fail "audit.log line count"
+
+# --- authorization by peer credentials ---
+if [ "$(id -u)" = 0 ]; then
+	AS="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	expect 200 GET /v1/partitions
+	expect 200 GET /v1/partitions/pol
+	expect 200 GET /v1/policy
+	expect 200 GET /v1/audit
+	expect_err 403 POST /v1/partitions '{"name":"evil"}' "uid 65534"
+	expect_err 403 POST /v1/partitions/pol/start
+	expect_err 403 DELETE /v1/partitions/pol
+	expect_err 403 PUT /v1/partitions/pol/actual '{"state":"running"}'
+	expect_err 403 PUT /v1/policy '{"failover":"manual"}'
+	expect_err 403 POST /v1/partitions '{not json'
+	# A member of the admin group (--group users: gid 100) may, primary or supplementary.
+	AS="setpriv --reuid=65534 --regid=65534 --groups=100"
+	expect 201 POST /v1/partitions '{"name":"bygroup"}'
+	AS="setpriv --reuid=65534 --regid=100 --clear-groups"
+	expect 202 POST /v1/partitions/bygroup/start
+	AS=
+	expect 200 GET '/v1/audit?limit=2'
+	jcheck "[r['uid'] for r in j['records']] == [65534, 65534] and j['records'][1]['gid'] == 100" "audited peers"
+	expect 200 GET /v1/partitions/pol
+	jcheck "j['desired'] == 'stopped'" "refused changes changed nothing"
+	expect 404 GET /v1/partitions/evil
+else
+	echo "not root: the unauthorized-peer checks are skipped"
+fi
+
+# --- status through ultravisord (a fake one) ---
+expect_err 503 GET /v1/status - "not reachable"
+fake_uvd() {
+	python3 - "$T/run/ultravisord.sock" "$1" <<'EOF' &
+import json, socket, sys
+path, mode = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(path)
+s.listen(8)
+open(path + ".ready", "w").close()
+keep = []
+while True:
+    c, _ = s.accept()
+    keep.append(c)
+    m = json.loads(c.recv(65536))
+    if mode == "ok":
+        c.send(json.dumps({"op": "event", "event": "noise"}).encode())
+        c.send(json.dumps({"op": m["op"], "id": m["id"], "ok": True,
+                           "cpus": 4, "iopartd": {"a": "up", "b": "up"}}).encode())
+    elif mode == "refuse":
+        c.send(json.dumps({"op": m["op"], "id": m["id"], "ok": False, "error": "not now"}).encode())
+    elif mode == "bad":
+        c.send(b"not json")
+    elif mode == "hangup":
+        c.close()
+EOF
+	FAKE=$!
+	i=0
+	while [ ! -e "$T/run/ultravisord.sock.ready" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "the fake ultravisord did not start"
+		sleep 0.1
+	done
+}
+stop_fake() {
+	kill -9 $FAKE
+	wait $FAKE 2>/dev/null
+	FAKE=
+	rm -f "$T/run/ultravisord.sock" "$T/run/ultravisord.sock.ready"
+}
+fake_uvd ok
+expect 200 GET /v1/status
+jcheck "j['ultravisord'] == {'cpus': 4, 'iopartd': {'a': 'up', 'b': 'up'}} and j['opsd']['partitions'] >= 1" "status"
+stop_fake
+fake_uvd refuse
+expect_err 502 GET /v1/status - "not now"
+stop_fake
+fake_uvd bad
+expect_err 502 GET /v1/status - "bad reply"
+stop_fake
+fake_uvd hangup
+expect_err 503 GET /v1/status - "closed"
+stop_fake
+# A silent ultravisord: 503 after ~2 s, and opsd serves others meanwhile.
+fake_uvd silent
+curl -s --unix-socket "$SOCK" -o "$T/sbody" -w '%{http_code}' http://opsd/v1/status >"$T/scode" &
+SP=$!
+sleep 0.3
+t0=$(date +%s%N)
+expect 200 GET /v1/policy
+t1=$(date +%s%N)
+[ $(((t1 - t0) / 1000000)) -lt 1000 ] || fail "opsd stalled while ultravisord was silent"
+wait $SP
+{ [ "$(cat "$T/scode")" = 503 ] && grep -q "did not answer" "$T/sbody"; } ||
+	fail "silent ultravisord: $(cat "$T/scode") $(cat "$T/sbody")"
+stop_fake
+
+# --- the long poll ---
+expect 200 GET /v1/partitions
+G=$(jget "j['generation']")
+expect 200 GET "/v1/partitions?wait=$((G - 1))"
+jcheck "j['generation'] == $G" "an old generation is answered at once"
+expect 200 GET "/v1/partitions?wait=$((G + 5))"
+jcheck "j['generation'] == $G" "a future generation (an earlier opsd's) is answered at once"
+curl -s --unix-socket "$SOCK" "http://opsd/v1/partitions?wait=$G" >"$T/poll" &
+CP=$!
+sleep 0.5
+kill -0 $CP 2>/dev/null || fail "the long poll did not wait"
+expect 201 POST /v1/partitions '{"name":"wake"}'
+wait $CP || fail "the long poll failed"
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["generation"] == int(sys.argv[2]) + 1 and "wake" in [p["name"] for p in j["partitions"]] else 1)' \
+	"$T/poll" "$G" || fail "long poll answer: $(cat "$T/poll")"
+# A waiting client that goes away is forgotten at once.
+G=$((G + 1))
+curl -s --unix-socket "$SOCK" "http://opsd/v1/partitions?wait=$G" >/dev/null &
+CP=$!
+sleep 0.5
+kill $CP
+wait $CP 2>/dev/null
+sleep 0.3
+grep -q "a client waiting on /v1/partitions?wait=$G went away" "$T/log" || fail "no cleanup of a gone client"
+alive "after a vanished client"
+# Nothing changes: answered after 30 s with the same generation.
+t0=$(date +%s)
+expect 200 GET "/v1/partitions?wait=$G"
+t1=$(date +%s)
+jcheck "j['generation'] == $G" "timed out long poll"
+{ [ $((t1 - t0)) -ge 29 ] && [ $((t1 - t0)) -le 35 ]; } || fail "long poll took $((t1 - t0)) s, wanted 30"
+
+# --- restart after kill -9: everything is still there ---
+expect 200 GET /v1/partitions
+cp "$T/io/body" "$T/before"
+kill9_opsd
+start_opsd
+expect 200 GET /v1/partitions
+python3 -c 'import json,sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+for p in a["partitions"] + b["partitions"]: p.pop("actual")
+sys.exit(0 if a == b else 1)' "$T/before" "$T/io/body" || fail "state differs after kill -9"
+jcheck "all(p['actual']['state'] == 'unknown' for p in j['partitions'])" "actual is memory only"
+expect 200 GET /v1/policy
+jcheck "j['restart_default'] == 'never'" "policy after restart"
+# A delete leaves no file behind: the generation must survive it anyway.
+expect 204 DELETE /v1/partitions/wake
+expect 200 GET /v1/partitions
+G=$(jget "j['generation']")
+kill9_opsd
+start_opsd
+expect 200 GET /v1/partitions
+jcheck "j['generation'] == $G" "generation after a delete and a restart"
+
+# --- damaged files are set aside, the rest loads ---
+kill9_opsd
+printf '{"name": "torn", "cpus": ' >"$PDIR/torn.json"
+printf '{"name": "other"}\n' >"$PDIR/mismatch.json"
+printf '{"name": "typo", "cpuz": 1}\n' >"$PDIR/typo.json"
+printf 'garbage' >"$PDIR/pol.json.tmp.123"
+printf '{"restart_max": "many"}' >"$T/state/opsd/policy.json"
+start_opsd
+for f in torn mismatch typo; do
+	[ -e "$PDIR/$f.json.bad" ] || fail "$f.json not moved aside"
+	grep -q "$f.json" "$T/log" || fail "$f.json not reported in the log"
+done
+[ -e "$PDIR/pol.json.tmp.123" ] && fail "a leftover temporary file stayed"
+[ -e "$T/state/opsd/policy.json.bad" ] || fail "the bad policy not moved aside"
+expect 200 GET /v1/partitions
+jcheck "'pol' in [p['name'] for p in j['partitions']] and 'torn' not in [p['name'] for p in j['partitions']]" "the rest loads"
+
+# --- kill -9 in the middle of writes: never a torn file ---
+for pause in 0.05 0.13 0.21 0.34 0.47; do
+	(
+		while :; do
+			req POST /v1/partitions/pol/start
+			req POST /v1/partitions/pol/shutdown
+			req PUT /v1/policy '{"restart_max":7}'
+		done
+	) >/dev/null 2>&1 &
+	LOOP=$!
+	sleep $pause
+	kill9_opsd
+	kill $LOOP
+	wait $LOOP 2>/dev/null
+	start_opsd
+	for f in "$PDIR"/*.json "$T/state/opsd/policy.json"; do
+		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$f" || fail "$f torn after kill -9"
+	done
+	set -- "$PDIR"/*.bad
+	[ $# = 3 ] || fail "a file was damaged by kill -9: $*"
+	expect 200 GET /v1/partitions/pol
+done
+
+# --- SIGTERM: exit 0, socket and pid file removed ---
+kill -TERM $PID
+wait $PID
+rc=$?
+PID=
+[ $rc = 0 ] || fail "SIGTERM: exit $rc"
+[ -e "$SOCK" ] && fail "socket left behind"
+[ -e "$T/run/opsd.pid" ] && fail "pid file left behind"
+grep -q -e "runtime error" -e "Sanitizer" "$T/log" && fail "sanitizer report"
+echo "PASS"
