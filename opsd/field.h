@@ -27,8 +27,9 @@ int opsd_field_enum(json_object *v, const char *name, const char *const *names, 
 	opsd_field_enum(v, name, table, sizeof(table) / sizeof(table[0]), out, err, errlen)
 
 /*
- * Exactly one JSON value in buf[0..len), strictly (no single quotes, trailing
- * commas, bad UTF-8 or other json-c leniencies), nested at most 32 deep,
+ * Exactly one JSON value in buf[0..len), in json-c's strict mode (no
+ * single-quoted values, trailing commas, comments or bad UTF-8; it still takes
+ * a single-quoted key and NaN, which no field of ours has the type of), nested at most 32 deep,
  * white space around it allowed. NULL with a one-line reason in err.
  */
 json_object *opsd_json_parse(const char *buf, size_t len, char *err, size_t errlen);

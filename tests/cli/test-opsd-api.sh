@@ -450,7 +450,9 @@ expect 200 GET /v1/partitions
 jcheck "'pol' in [p['name'] for p in j['partitions']] and 'torn' not in [p['name'] for p in j['partitions']]" "the rest loads"
 
 # --- kill -9 in the middle of writes: never a torn file ---
-for pause in 0.05 0.13 0.21 0.34 0.47; do
+expect 200 GET /v1/partitions
+G=$(jget "j['generation']")
+for pause in 0.15 0.3 0.45 0.6 0.75; do
 	(
 		while :; do
 			req POST /v1/partitions/pol/start
@@ -464,13 +466,16 @@ for pause in 0.05 0.13 0.21 0.34 0.47; do
 	kill $LOOP
 	wait $LOOP 2>/dev/null
 	start_opsd
-	for f in "$PDIR"/*.json "$T/state/opsd/policy.json"; do
+	for f in "$PDIR"/*.json "$T/state/opsd/policy.json" "$T/state/opsd/generation"; do
+		[ -e "$f" ] || continue # no policy written yet
 		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$f" || fail "$f torn after kill -9"
 	done
 	set -- "$PDIR"/*.bad
 	[ $# = 3 ] || fail "a file was damaged by kill -9: $*"
 	expect 200 GET /v1/partitions/pol
 done
+expect 200 GET /v1/partitions
+[ "$(jget "j['generation']")" -gt "$G" ] || fail "no write happened between the kills"
 
 # --- SIGTERM: exit 0, socket and pid file removed ---
 kill -TERM $PID
