@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -26,19 +27,20 @@ unsigned gmem_layout(uint64_t size, struct gmem_region regions[GMEM_MAX_REGIONS]
 	return 2;
 }
 
-int gmem_create(struct gmem *m, uint64_t size, bool hugepages)
+int gmem_create(struct gmem *m, uint64_t size, bool hugepages, int fd)
 {
 	int err;
 
 	memset(m, 0, sizeof(*m));
-	m->fd = -1;
 	/*
 	 * A memfd rather than anonymous memory: back ends map the same pages.
 	 * Sealed against resizing, which back ends insist on (chan_mem.h).
+	 * ultravisord makes it so when it hands us one: it is used as it is.
 	 */
-	m->fd = chan_memfd_create("uvmm-guest-ram", size, hugepages);
+	m->fd = fd >= 0 ? fd : chan_memfd_create("uvmm-guest-ram", size, hugepages);
 	if (m->fd < 0)
 		return m->fd;
+	fcntl(m->fd, F_SETFD, FD_CLOEXEC);
 	/*
 	 * Huge pages are reserved at mmap time, so a host short of them fails
 	 * here (ENOMEM) rather than with SIGBUS when the guest touches them.

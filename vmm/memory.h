@@ -36,8 +36,12 @@ struct gmem {
 unsigned gmem_layout(uint64_t size, struct gmem_region regions[GMEM_MAX_REGIONS]);
 #define GMEM_HUGE_PAGE (2ULL << 20)
 
-/* hugepages: back RAM with the default huge page size (2 MiB on x86). */
-int gmem_create(struct gmem *m, uint64_t size, bool hugepages);
+/*
+ * hugepages: back RAM with the default huge page size (2 MiB on x86).
+ * fd >= 0: RAM is that memfd (already size bytes and sealed), which m takes
+ * over, even on failure; else a new one.
+ */
+int gmem_create(struct gmem *m, uint64_t size, bool hugepages, int fd);
 void gmem_destroy(struct gmem *m);
 /* Registers the regions as KVM memory slots. */
 int gmem_register(const struct gmem *m, int vm_fd);

@@ -32,6 +32,9 @@ enum {
 	OPT_VIRTIO_CONSOLE,
 	OPT_FIRMWARE,
 	OPT_CPU_FEATURES,
+	OPT_MEMORY_FD,
+	OPT_PARTITION,
+	OPT_ULTRAVISORD,
 };
 
 static const struct option run_options[] = {
@@ -49,6 +52,9 @@ static const struct option run_options[] = {
 	{"virtio-console", required_argument, NULL, OPT_VIRTIO_CONSOLE},
 	{"firmware", required_argument, NULL, OPT_FIRMWARE},
 	{"cpu-features", required_argument, NULL, OPT_CPU_FEATURES},
+	{"memory-fd", required_argument, NULL, OPT_MEMORY_FD},
+	{"partition", required_argument, NULL, OPT_PARTITION},
+	{"ultravisord", required_argument, NULL, OPT_ULTRAVISORD},
 	{NULL, 0, NULL, 0},
 };
 
@@ -85,28 +91,37 @@ static int options_parse_inproc(int opt, const char *arg, struct iopart_export *
 	}
 }
 
+static enum iopart_kind options_device_kind(int opt)
+{
+	return opt == OPT_DISK ? IOPART_BLK : opt == OPT_NET ? IOPART_NET : IOPART_CONSOLE;
+}
+
 /* --disk, --net, --rng, --virtio-console: one more virtio device, in-process or on a socket. */
 static int options_add_device(int opt, const char *arg, struct vm_options *o, char err[OPT_ERR_LEN])
 {
 	const char *name = options_device_name(opt);
 	struct iopart_export *e = &o->devices[o->nr_devices];
+	struct vm_dev_link *l = &o->links[o->nr_devices];
 	char why[OPT_ERR_LEN - 64];
-	size_t plen = strlen(VHOST_USER_PREFIX);
+	size_t plen = strlen(VHOST_USER_PREFIX), flen = strlen(OPT_VHOST_USER_FD);
 
 	if (o->nr_devices == OPT_MAX_DEVICES) {
 		snprintf(err, OPT_ERR_LEN, "%s: at most %u virtio devices", name, OPT_MAX_DEVICES);
 		return -1;
 	}
 	memset(e, 0, sizeof(*e));
-	if (opt != OPT_RNG && !strncmp(arg, VHOST_USER_PREFIX, plen)) {
+	*l = (struct vm_dev_link){.fd = -1, .channel = -1};
+	if (opt != OPT_RNG && !strncmp(arg, OPT_VHOST_USER_FD, flen)) {
+		if (options_parse_vu_fd(name, arg + flen, l, err))
+			return -1;
+		e->kind = options_device_kind(opt);
+	} else if (opt != OPT_RNG && !strncmp(arg, VHOST_USER_PREFIX, plen)) {
 		if (!arg[plen] || strlen(arg + plen) >= sizeof(e->socket)) {
 			snprintf(err, OPT_ERR_LEN, "%s: '%s' is not a usable socket path", name,
 				 arg + plen);
 			return -1;
 		}
-		e->kind = opt == OPT_DISK  ? IOPART_BLK
-			  : opt == OPT_NET ? IOPART_NET
-					   : IOPART_CONSOLE;
+		e->kind = options_device_kind(opt);
 		strcpy(e->socket, arg + plen);
 	} else if (options_parse_inproc(opt, arg, e, why, sizeof(why))) {
 		snprintf(err, OPT_ERR_LEN, "%s %s: %s", name, arg, why);
@@ -210,6 +225,12 @@ static int options_apply(int opt, const char *arg, struct vm_options *o, char er
 	case OPT_LOG_LEVEL:
 		o->log_level = arg;
 		break;
+	case OPT_MEMORY_FD:
+		return options_parse_memory_fd(arg, o, err);
+	case OPT_PARTITION:
+		return options_parse_partition(arg, o, err);
+	case OPT_ULTRAVISORD:
+		return options_parse_ultravisord(arg, o, err);
 	case OPT_DISK:
 	case OPT_NET:
 	case OPT_RNG:
@@ -251,6 +272,9 @@ int options_parse_run(int argc, char **argv, struct vm_options *o, char err[OPT_
 	o->memory = OPT_DEFAULT_MEMORY;
 	o->cmdline = OPT_DEFAULT_CMDLINE;
 	o->console.kind = CONSOLE_STDIO;
+	o->memory_fd = -1;
+	for (unsigned i = 0; i < OPT_MAX_DEVICES; i++)
+		o->links[i] = (struct vm_dev_link){.fd = -1, .channel = -1};
 
 	optind = 0; /* also resets getopt's internal state */
 	opterr = 0;
@@ -277,5 +301,7 @@ int options_parse_run(int argc, char **argv, struct vm_options *o, char err[OPT_
 	if (!o->cpu_features_set && getenv("UVMM_CPU_FEATURES") &&
 	    options_parse_cpu_features("UVMM_CPU_FEATURES", getenv("UVMM_CPU_FEATURES"), o, err))
 		return -1;
-	return options_check_boot(o, err);
+	if (options_check_boot(o, err))
+		return -1;
+	return options_check_suite(o, err);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #define VHOST_RETRY_US	    100000
 #define VHOST_RETRY_LOG_SEC 5
 #define VHOST_TIMEOUT_MS    15000
+#define VHOST_QUIESCE_MS    1000 /* an old back end still answering, on a move */
 
 static bool vhost_has_proto(const struct vhost_dev *d, unsigned bit)
 {
@@ -67,6 +69,9 @@ static int vhost_set_inflight(struct vhost_dev *d, bool reconnect)
 		if (err)
 			return err;
 		d->have_inflight = true;
+		/* ultravisord keeps a copy, for a back end it moves the channel to. */
+		if (d->on_inflight)
+			d->on_inflight(d->inflight_ctx, d->channel, d->inflight.fd);
 	}
 	return vu_front_set_inflight(&d->f, &d->inflight);
 }
@@ -167,8 +172,8 @@ static int vhost_start(void *be, uint64_t features, struct vpci_queue *q, unsign
 		err = -ENOTCONN;
 	else if (d->connected) /* else the reconnection will start it */
 		err = vhost_setup(d, false);
-	/* With a socket, a lost back end is waited for, not an error. */
-	if (err && d->socket[0] && vhost_conn_error(d, err))
+	/* In another process, a lost back end is waited for, not an error. */
+	if (err && !d->thread && vhost_conn_error(d, err))
 		err = 0;
 	d->running = !err;
 	pthread_mutex_unlock(&d->lock);
@@ -218,17 +223,30 @@ static void vhost_retry_later(struct vhost_dev *d)
 	evtimer_add(d->retry_ev, &tv);
 }
 
-/* Called with d->lock held; returns whether the guest must be told. */
-static bool vhost_lost(struct vhost_dev *d)
+static void vhost_drop(struct vhost_dev *d)
 {
-	event_free(d->sock_ev);
+	if (d->sock_ev)
+		event_free(d->sock_ev);
 	d->sock_ev = NULL;
 	vu_front_close(&d->f);
 	d->connected = false;
-	if (!d->socket[0]) {
+}
+
+/* Called with d->lock held; returns whether the guest must be told. */
+static bool vhost_lost(struct vhost_dev *d)
+{
+	vhost_drop(d);
+	if (d->thread) {
 		pr_err("%s: the in-process back end stopped", d->name);
 		d->gone = true;
 		return true;
+	}
+	/* A channel ultravisord made has no path to go back to: it moves it. */
+	if (d->adopted) {
+		pr_warn("%s: its back end went away; the guest waits until ultravisord moves "
+			"channel %d to another",
+			d->name, d->channel);
+		return false;
 	}
 	pr_warn("%s: back end on %s went away; the guest waits while uvmm reconnects", d->name,
 		d->socket);
@@ -264,10 +282,31 @@ static void vhost_on_sock(evutil_socket_t fd, short what, void *arg)
 		virtio_pci_needs_reset(&d->vp);
 }
 
+/*
+ * Called with d->lock held and d->f on a new connection: the handshake, and
+ * when the driver runs the device, the replay of its state (vhost_setup).
+ */
+static int vhost_resume(struct vhost_dev *d)
+{
+	int err = vu_front_handshake(&d->f);
+
+	if (!err && d->running)
+		err = vhost_setup(d, true);
+	if (!err)
+		err = vhost_watch(d, event_get_base(d->retry_ev));
+	if (err) {
+		if (d->sock_ev)
+			event_free(d->sock_ev);
+		d->sock_ev = NULL;
+		return err;
+	}
+	d->connected = true;
+	return 0;
+}
+
 static void vhost_on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct vhost_dev *d = arg;
-	struct event_base *base = event_get_base(d->retry_ev);
 	int err;
 
 	(void)fd;
@@ -276,11 +315,7 @@ static void vhost_on_retry(evutil_socket_t fd, short what, void *arg)
 	d->retries++;
 	err = vu_front_connect(&d->f, d->socket);
 	if (!err)
-		err = vu_front_handshake(&d->f);
-	if (!err && d->running)
-		err = vhost_setup(d, true);
-	if (!err)
-		err = vhost_watch(d, base);
+		err = vhost_resume(d);
 	if (err) {
 		if (time(NULL) - d->last_retry_log >= VHOST_RETRY_LOG_SEC) {
 			pr_warn("%s: still reconnecting to %s (%u tries): %s", d->name, d->socket,
@@ -290,9 +325,64 @@ static void vhost_on_retry(evutil_socket_t fd, short what, void *arg)
 		vu_front_close(&d->f);
 		vhost_retry_later(d);
 	} else {
-		d->connected = true;
 		pr_info("%s: reconnected to %s after %u tries", d->name, d->socket, d->retries);
 	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * An old back end that still answers (a planned move) stops its rings before
+ * the new one starts, so the two never serve a ring at once; what it had in
+ * flight stays in the in-flight area for the new one. A dead one fails at once.
+ */
+static void vhost_quiesce(struct vhost_dev *d)
+{
+	int timeout = d->f.timeout_ms;
+	uint16_t base;
+
+	d->f.timeout_ms = VHOST_QUIESCE_MS;
+	for (unsigned i = 0; d->running && i < d->nq; i++)
+		if (d->q[i].enabled && vu_front_vring_stop(&d->f, i, &base))
+			break;
+	d->f.timeout_ms = timeout;
+}
+
+int vhost_dev_move(struct vhost_dev *d, int fd)
+{
+	int err;
+
+	if (d->thread || !d->retry_ev) {
+		close(fd);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&d->lock);
+	evtimer_del(d->retry_ev);
+	if (d->connected)
+		vhost_quiesce(d);
+	vhost_drop(d);
+	d->adopted = true;
+	vu_front_attach(&d->f, fd);
+	err = vhost_resume(d);
+	if (err) {
+		pr_err("%s: the back end channel %d moved to failed to start: %s; waiting for "
+		       "another move",
+		       d->name, d->channel, d->f.err);
+		vu_front_close(&d->f);
+	} else {
+		pr_info("%s: channel %d moved to a new back end", d->name, d->channel);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return err;
+}
+
+void vhost_dev_set_inflight_hook(struct vhost_dev *d, void (*fn)(void *ctx, int channel, int fd),
+				 void *ctx)
+{
+	pthread_mutex_lock(&d->lock);
+	d->on_inflight = fn;
+	d->inflight_ctx = ctx;
+	if (fn && d->have_inflight)
+		fn(ctx, d->channel, d->inflight.fd);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -313,14 +403,45 @@ static const char *vhost_opt_name(enum iopart_kind kind)
 	return "--virtio-console";
 }
 
-int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e, unsigned index, char *err,
-		   size_t errlen)
+/* Connects, adopts an inherited socket, or starts the in-process back end. */
+static int vhost_dev_link(struct vhost_dev *d, const struct iopart_export *e,
+			  const struct vm_dev_link *l, char *err, size_t errlen)
+{
+	char why[256];
+	int fd, ret;
+
+	if (l->fd >= 0) {
+		fcntl(l->fd, F_SETFD, FD_CLOEXEC);
+		vu_front_attach(&d->f, l->fd);
+		d->adopted = true;
+	} else if (d->socket[0]) {
+		ret = vu_front_connect(&d->f, d->socket);
+		if (ret) {
+			snprintf(err, errlen, "%s: cannot connect to vhost-user socket %s: %s",
+				 d->name, d->socket, d->f.err);
+			return ret;
+		}
+	} else {
+		ret = iopart_thread_start(&d->thread, e, &fd, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "%s: %s", vhost_opt_name(e->kind), why);
+			return ret;
+		}
+		vu_front_attach(&d->f, fd);
+	}
+	return 0;
+}
+
+int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e,
+		   const struct vm_dev_link *l, unsigned index, char *err, size_t errlen)
 {
 	struct vhost_dev *d = calloc(1, sizeof(*d));
-	int fd, ret;
+	int ret;
 
 	*out = d;
 	if (!d) {
+		if (l->fd >= 0)
+			close(l->fd);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -329,29 +450,19 @@ int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e, unsign
 	/* A slow back end pauses a vCPU; one that never answers is given up on. */
 	d->f.timeout_ms = VHOST_TIMEOUT_MS;
 	d->info = virtio_dev_info(e->kind);
+	d->channel = -1;
 	if (!d->info) {
+		if (l->fd >= 0)
+			close(l->fd);
 		snprintf(err, errlen, "device %u: unknown kind", index);
 		return -EINVAL;
 	}
 	snprintf(d->name, sizeof(d->name), "%s%u", d->info->name, index);
 	memcpy(d->socket, e->socket, sizeof(d->socket));
-	if (d->socket[0]) {
-		ret = vu_front_connect(&d->f, d->socket);
-		if (ret) {
-			snprintf(err, errlen, "%s: cannot connect to vhost-user socket %s: %s",
-				 d->name, d->socket, d->f.err);
-			return ret;
-		}
-	} else {
-		char why[256];
-
-		ret = iopart_thread_start(&d->thread, e, &fd, why, sizeof(why));
-		if (ret) {
-			snprintf(err, errlen, "%s: %s", vhost_opt_name(e->kind), why);
-			return ret;
-		}
-		vu_front_attach(&d->f, fd);
-	}
+	d->channel = l->channel;
+	ret = vhost_dev_link(d, e, l, err, errlen);
+	if (ret)
+		return ret;
 	ret = vu_front_handshake(&d->f);
 	if (ret) {
 		snprintf(err, errlen, "%s: vhost-user handshake failed: %s", d->name, d->f.err);

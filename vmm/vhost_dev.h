@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "export.h"
+#include "options.h"
 #include "virtio_pci.h"
 #include "vu_front.h"
 
@@ -39,6 +40,10 @@ struct vhost_dev {
 	struct iopart_thread *thread;
 	struct event *sock_ev, *retry_ev;
 	bool realized, connected, running, gone;
+	bool adopted; /* a channel ultravisord made: lost, it waits for a move */
+	int channel;  /* ultravisord's device number, or -1 */
+	void (*on_inflight)(void *ctx, int channel, int fd);
+	void *inflight_ctx;
 	uint64_t features; /* acked by the driver */
 	struct vpci_queue *q;
 	unsigned nq;
@@ -54,13 +59,33 @@ struct vhost_dev {
  * so that a missing image or socket is a usage error. err says why. On
  * failure *out may still need vhost_dev_destroy().
  */
-/* e->socket set: a back end in another process; empty: one in a thread of ours. */
-int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e, unsigned index, char *err,
-		   size_t errlen);
+/*
+ * l->fd >= 0: a connected socket to a back end (inherited; taken, even on
+ * failure); else e->socket set: a back end listening there; empty: one in a
+ * thread of ours. l->channel is the number ultravisord knows the channel by.
+ */
+int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e,
+		   const struct vm_dev_link *l, unsigned index, char *err, size_t errlen);
 /* Builds the transport and plugs it into the PCI bus; watches the back end on base. */
 int vhost_dev_realize(struct vhost_dev *d, const struct gmem *mem, struct event_base *base,
 		      const struct vpci_host_ops *host, void *host_ctx, struct pci_bus *pb,
 		      char *err, size_t errlen);
 void vhost_dev_destroy(struct vhost_dev *d);
+/*
+ * ultravisord moved the channel to another back end (failover): fd is the
+ * new connection (taken). The old one is dropped (its rings stopped first if
+ * it still answers) and the new one gets what a reconnection gets: memory
+ * table, in-flight area, running rings from the used index the guest saw.
+ * On failure the device waits for another move. From the event loop's thread,
+ * after vhost_dev_realize.
+ */
+int vhost_dev_move(struct vhost_dev *d, int fd);
+/*
+ * fn(ctx, channel, fd) is called (any thread, under the device's lock: it
+ * must only copy fd) with every new in-flight area the back end hands out,
+ * and now with the current one.
+ */
+void vhost_dev_set_inflight_hook(struct vhost_dev *d, void (*fn)(void *ctx, int channel, int fd),
+				 void *ctx);
 
 #endif

@@ -100,6 +100,17 @@ static void vm_on_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(vm->base);
 }
 
+/* commandd's graceful stop: the guest is asked, and powers off (S5) when it will. */
+static void vm_on_sigpwr(evutil_socket_t sig, short what, void *arg)
+{
+	struct vm *vm = arg;
+
+	(void)sig;
+	(void)what;
+	pr_info("SIGPWR: pressing the power button");
+	pm_power_button(vm->pm);
+}
+
 static void vm_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -183,9 +194,11 @@ static int vm_setup_kvm(struct vm *vm, char err[VM_ERR_LEN])
 	return 0;
 }
 
-static int vm_setup_memory(struct vm *vm, uint64_t size, bool hugepages, char err[VM_ERR_LEN])
+static int vm_setup_memory(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN])
 {
-	int ret = gmem_create(&vm->mem, size, hugepages);
+	uint64_t size = o->memory;
+	bool hugepages = o->hugepages;
+	int ret = gmem_create(&vm->mem, size, hugepages, o->memory_fd);
 
 	if (!ret)
 		ret = gmem_register(&vm->mem, vm->vm_fd);
@@ -280,8 +293,10 @@ static int vm_setup_events(struct vm *vm, char err[VM_ERR_LEN])
 	vm->stop_ev = event_new(vm->base, -1, 0, vm_on_stop, vm);
 	vm->sigterm_ev = evsignal_new(vm->base, SIGTERM, vm_on_signal, vm);
 	vm->sigint_ev = evsignal_new(vm->base, SIGINT, vm_on_signal, vm);
-	if (!vm->stop_ev || !vm->sigterm_ev || !vm->sigint_ev ||
-	    evsignal_add(vm->sigterm_ev, NULL) || evsignal_add(vm->sigint_ev, NULL))
+	vm->sigpwr_ev = evsignal_new(vm->base, SIGPWR, vm_on_sigpwr, vm);
+	if (!vm->stop_ev || !vm->sigterm_ev || !vm->sigint_ev || !vm->sigpwr_ev ||
+	    evsignal_add(vm->sigterm_ev, NULL) || evsignal_add(vm->sigint_ev, NULL) ||
+	    evsignal_add(vm->sigpwr_ev, NULL))
 		goto err;
 	return 0;
 err:
@@ -335,12 +350,16 @@ int vm_create(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN], i
 	if (vm_setup_kvm(vm, err))
 		goto out;
 	cpu_features_hide(vm->cpuid, o->cpu_hide);
-	if (vm_setup_memory(vm, o->memory, o->hugepages, err) || vm_setup_events(vm, err) ||
+	if (vm_setup_memory(vm, o, err) || vm_setup_events(vm, err) ||
 	    vm_setup_devices(vm, o, err) || vm_virtio_setup(vm, err) || vcpu_init_signals() ||
 	    vm_create_vcpus(vm, err))
 		goto out;
 	*status = VM_EXIT_USAGE;
 	if (vm_load_linux(vm, o, &in, err))
+		goto out;
+	/* Last: the partition is attached only by a uvmm that is about to run it. */
+	*status = VM_EXIT_ERROR;
+	if (vm_broker_setup(vm, o, err))
 		goto out;
 	*status = VM_EXIT_POWEROFF;
 	ret = 0;
@@ -396,6 +415,8 @@ void vm_destroy(struct vm *vm)
 		event_free(vm->sigterm_ev);
 	if (vm->sigint_ev)
 		event_free(vm->sigint_ev);
+	if (vm->sigpwr_ev)
+		event_free(vm->sigpwr_ev);
 	if (vm->base)
 		event_base_free(vm->base);
 	free(vm->cpuid);

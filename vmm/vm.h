@@ -36,6 +36,7 @@ struct pm;
 struct fw_exit;
 struct kvm_cpuid2;
 struct vhost_dev;
+struct broker;
 
 struct vm {
 	int kvm_fd, vm_fd;
@@ -48,7 +49,7 @@ struct vm {
 	struct vcpu *vcpus;
 
 	struct event_base *base;
-	struct event *stop_ev, *sigterm_ev, *sigint_ev;
+	struct event *stop_ev, *sigterm_ev, *sigint_ev, *sigpwr_ev;
 	struct console *console;
 	struct serial *com1;
 	struct rtc *rtc;
@@ -61,6 +62,7 @@ struct vm {
 	unsigned nr_virtio;
 	struct kvm_msi_chip msi;
 	bool msi_ready, ioeventfd_any_len;
+	struct broker *broker; /* with --partition: the link to ultravisord */
 
 	pthread_mutex_t exit_lock;
 	bool stopping;
@@ -99,6 +101,8 @@ int vm_virtio_open(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LE
 /* Puts the virtio devices on the PCI bus, with MSI routing. */
 int vm_virtio_setup(struct vm *vm, char err[VM_ERR_LEN]);
 void vm_virtio_destroy(struct vm *vm);
+/* With --partition: attaches to ultravisord and follows its channel moves. */
+int vm_broker_setup(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN]);
 /* First caller wins; stops every vCPU and the event loop. Any thread. */
 void vm_request_exit(struct vm *vm, int status, const char *why);
 

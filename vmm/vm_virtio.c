@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
+#include "broker.h"
 #include "layout.h"
 #include "log.h"
 #include "vhost_dev.h"
@@ -75,7 +77,8 @@ int vm_virtio_open(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LE
 		return -1;
 	}
 	for (unsigned i = 0; i < o->nr_devices; i++) {
-		int ret = vhost_dev_open(&vm->virtio[i], &o->devices[i], i, err, VM_ERR_LEN);
+		int ret = vhost_dev_open(&vm->virtio[i], &o->devices[i], &o->links[i], i, err,
+					 VM_ERR_LEN);
 
 		vm->nr_virtio = i + 1;
 		if (ret)
@@ -110,8 +113,55 @@ int vm_virtio_setup(struct vm *vm, char err[VM_ERR_LEN])
 	return 0;
 }
 
+static void vm_channel_moved(void *ctx, unsigned device, int fd)
+{
+	struct vm *vm = ctx;
+
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		if (vm->virtio[i]->channel == (int)device) {
+			vhost_dev_move(vm->virtio[i], fd);
+			return;
+		}
+	pr_warn("ultravisord moved channel %u, which is none of this guest's devices", device);
+	close(fd);
+}
+
+static const struct broker_ops vm_broker_ops = {
+	.channel_moved = vm_channel_moved,
+};
+
+static void vm_inflight_to_broker(void *ctx, int channel, int fd)
+{
+	broker_set_inflight(ctx, channel, fd);
+}
+
+int vm_broker_setup(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN])
+{
+	struct broker_cfg cfg = {
+		.path = o->ultravisord,
+		.partition = o->partition,
+		.pid = getpid(),
+	};
+
+	if (!o->partition)
+		return 0;
+	vm->broker = broker_new(vm->base, &cfg, &vm_broker_ops, vm);
+	if (!vm->broker) {
+		snprintf(err, VM_ERR_LEN, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		if (vm->virtio[i]->channel >= 0)
+			vhost_dev_set_inflight_hook(vm->virtio[i], vm_inflight_to_broker,
+						    vm->broker);
+	return 0;
+}
+
 void vm_virtio_destroy(struct vm *vm)
 {
+	/* Nothing runs any more: the devices' hooks are not called after this. */
+	broker_free(vm->broker);
+	vm->broker = NULL;
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		vhost_dev_destroy(vm->virtio[i]);
 	vm->nr_virtio = 0;
