@@ -322,6 +322,9 @@ int opsd_http_start(struct opsd *d, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	evhttp_set_max_body_size(d->http, OPSD_BODY_MAX);
+	/* Read (and drop) an oversized body before the 413: a client still sending it
+	 * when the connection closed would see a reset instead of the answer. */
+	evhttp_set_flags(d->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_max_headers_size(d->http, HTTP_HEADERS_MAX);
 	evhttp_set_timeout(d->http, OPSD_CONN_TIMEOUT);
 	/* Every method reaches us, so that a wrong one gets a JSON 405. */
