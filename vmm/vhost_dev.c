@@ -364,8 +364,8 @@ int vhost_dev_move(struct vhost_dev *d, int fd)
 	vu_front_attach(&d->f, fd);
 	err = vhost_resume(d);
 	if (err) {
-		pr_err("%s: the back end channel %d moved to failed to start: %s; waiting for "
-		       "another move",
+		pr_err("%s: channel %d's new back end failed to start: %s; waiting for another "
+		       "move",
 		       d->name, d->channel, d->f.err);
 		vu_front_close(&d->f);
 	} else {
