@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,8 +206,17 @@ static void held_client_closed(evutil_socket_t fd, short what, void *arg)
 	struct opsd_held *h = arg;
 	struct evhttp_connection *conn = evhttp_request_get_connection(h->req);
 
-	(void)fd;
 	(void)what;
+	/*
+	 * A client that only shut down its sending side still waits for the answer.
+	 * On a unix socket, a send of nothing fails (EPIPE) only once the peer has
+	 * closed: then nobody reads any more. Otherwise the timeout ends the wait.
+	 */
+	if (!send(fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT)) {
+		event_free(h->closed);
+		h->closed = NULL;
+		return;
+	}
 	pr_debug("a client waiting on %s went away", evhttp_request_get_uri(h->req));
 	evhttp_connection_set_closecb(conn, NULL, NULL);
 	held_conn_closed(conn, h);

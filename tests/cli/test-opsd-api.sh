@@ -479,6 +479,54 @@ wait $CP 2>/dev/null
 sleep 0.3
 grep -q "a client waiting on /v1/partitions?wait=$G went away" "$T/log" || fail "no cleanup of a gone client"
 alive "after a vanished client"
+# A client that shuts down its sending side still gets its answer.
+$PY - "$SOCK" "$G" >"$T/half" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(b"GET /v1/partitions?wait=%s HTTP/1.1\r\nHost: x\r\n\r\n" % sys.argv[2].encode())
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(data.split(b"\r\n")[0].decode())
+PY
+HP=$!
+sleep 0.5
+expect 201 POST /v1/partitions '{"name":"wake2"}'
+wait $HP
+grep -q "200 OK" "$T/half" || fail "a half-closed client: $(cat "$T/half")"
+G=$((G + 1))
+# At most 256 wait at once (503 beyond); once they hang up, none is left counted.
+$PY - "$SOCK" "$G" <<'PY' || fail "300 long polls"
+import socket, sys, time
+socks, n503 = [], 0
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.sendall(b"GET /v1/partitions?wait=%s HTTP/1.1\r\nHost: x\r\n\r\n" % sys.argv[2].encode())
+    socks.append(s)
+time.sleep(1)
+for s in socks:
+    s.setblocking(False)
+    try:
+        n503 += b" 503 " in s.recv(4096).split(b"\r\n")[0]
+    except BlockingIOError:
+        pass
+    s.close()
+sys.exit(0 if n503 == 300 - 256 else "%d refused, wanted 44" % n503)
+PY
+sleep 0.5
+curl -s --unix-socket "$SOCK" "http://opsd/v1/partitions?wait=$G" >"$T/poll" &
+CP=$!
+sleep 0.5
+kill -0 $CP 2>/dev/null || fail "no long poll waits after 300 went away: $(cat "$T/poll")"
+expect 204 DELETE /v1/partitions/wake2
+wait $CP
+grep -q '"generation"' "$T/poll" || fail "the long poll after 300: $(cat "$T/poll")"
 # Nothing changed on the second opsd: its long poll is answered after 30 s, unchanged.
 wait $POLL30
 s=$(cat "$T/poll30.s")
