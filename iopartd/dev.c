@@ -156,9 +156,11 @@ int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct 
 	return d->kind->open(&d->priv, e, base, err, errlen);
 }
 
-/* Logs name the channel by its socket, or (in-process) by what it serves. */
+/* Logs name the channel by its label, its socket, or (in-process) by what it serves. */
 static const char *dev_label(const struct iopart_dev *d)
 {
+	if (d->label)
+		return d->label;
 	if (d->e.socket[0])
 		return d->e.socket;
 	return d->kind->label ? d->kind->label(&d->e) : d->e.path;

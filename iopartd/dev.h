@@ -21,6 +21,8 @@ struct iopart_dev {
 	void *priv; /* struct blk_dev, net_dev, rng_dev or vcon_dev */
 	struct vu_back *back;
 	struct vu_dev_ops ops; /* dev.c's, less what this kind lacks */
+	/* What logs call the connection (set after iopart_dev_open); else socket or path. */
+	const char *label;
 	/* Told when the front end goes away (after back is freed). */
 	void (*on_disconnect)(struct iopart_dev *d);
 	void *owner;

@@ -179,7 +179,9 @@ static int export_check(const struct iopart_export *e, bool need_socket, char *e
 	return 0;
 }
 
-int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, size_t errlen)
+/* "TYPE,key=value,...": with a socket= key (--export), or without (an adopted channel). */
+static int export_parse(const char *spec, struct iopart_export *e, bool channel, char *err,
+			size_t errlen)
 {
 	static const enum iopart_kind kinds[] = {IOPART_BLK, IOPART_NET, IOPART_RNG,
 						 IOPART_CONSOLE};
@@ -205,10 +207,24 @@ int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, si
 			   s, "");
 	else if (comma)
 		ret = export_keys(e, comma + 1, err, errlen);
+	/* A channel's socket is the one it came with: a socket= would be ignored, so say so. */
+	if (!ret && channel && e->socket[0])
+		ret = export_err(err, errlen, "unknown key '%s' for a channel (%s)", "socket",
+				 "its socket comes with it");
 	if (!ret)
-		ret = export_check(e, true, err, errlen);
+		ret = export_check(e, !channel, err, errlen);
 	free(s);
 	return ret;
+}
+
+int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, size_t errlen)
+{
+	return export_parse(spec, e, false, err, errlen);
+}
+
+int iopart_export_parse_channel(const char *spec, struct iopart_export *e, char *err, size_t errlen)
+{
+	return export_parse(spec, e, true, err, errlen);
 }
 
 static int export_parse_inproc(const char *spec, struct iopart_export *e, enum iopart_kind kind,

@@ -64,6 +64,12 @@ struct iopart_export {
  * -EINVAL with a message naming the bad key in err. Files are not opened.
  */
 int iopart_export_parse(const char *spec, struct iopart_export *e, char *err, size_t errlen);
+/*
+ * An adopted channel's device (iopartd --name, docs/iopartd.md "Suite mode"):
+ * the same syntax without socket=, which it refuses.
+ */
+int iopart_export_parse_channel(const char *spec, struct iopart_export *e, char *err,
+				size_t errlen);
 /* uvmm's --disk: "PATH[,readonly=on][,direct=on][,num-queues=N][,serial=S][,format=F]". */
 int iopart_export_parse_disk(const char *spec, struct iopart_export *e, char *err, size_t errlen);
 /* uvmm's --net: "tap=IFNAME[,mac=XX:XX:XX:XX:XX:XX]". */

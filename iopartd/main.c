@@ -2,14 +2,17 @@
 /* iopartd: an I/O partition serving block, network, rng and console devices over vhost-user. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "dev.h"
 #include "log.h"
+#include "suite.h"
 
 #define IOPARTD_MAX_EXPORTS 64
 
@@ -19,6 +22,7 @@ static const char usage_text[] =
 	"\n"
 	"SYNOPSIS\n"
 	"    iopartd --export SPEC [--export SPEC]... [--log-level LEVEL]\n"
+	"    iopartd --name NAME [--ultravisord PATH] [--export SPEC]... [--log-level LEVEL]\n"
 	"    iopartd --help | --version\n"
 	"\n"
 	"DESCRIPTION\n"
@@ -29,7 +33,22 @@ static const char usage_text[] =
 	"    reconnect once the previous one has gone, and requests left in flight\n"
 	"    are resubmitted from the in-flight area.\n"
 	"\n"
+	"    With --name, iopartd is a member of the suite: it registers with\n"
+	"    ultravisord and serves the channels ultravisord hands it, each on\n"
+	"    the device its spec names. Exports, if any, are served as well.\n"
+	"\n"
 	"OPTIONS\n"
+	"    --name NAME\n"
+	"        Suite mode as iopartd NAME ([a-z0-9][a-z0-9_-], at most 31\n"
+	"        characters). Pid file $UV_RUNTIME_DIR/iopartd-NAME.pid: a second\n"
+	"        iopartd of the same name is refused. READY=1 goes to $NOTIFY_SOCKET\n"
+	"        once ultravisord has accepted the registration. While ultravisord\n"
+	"        is away (not started yet, restarting), the channels keep running\n"
+	"        and iopartd tries to reconnect every 100 ms.\n"
+	"    --ultravisord PATH\n"
+	"        ultravisord's control socket (default\n"
+	"        $UV_RUNTIME_DIR/ultravisord.sock; UV_RUNTIME_DIR defaults to\n"
+	"        /run/ultravisor).\n"
 	"    --export vhost-user-blk,path=IMG,socket=SOCK[,readonly=on][,direct=on]\n"
 	"                          [,num-queues=N][,serial=S][,format=raw|qcow2]\n"
 	"        A virtio-blk disk on the image IMG: raw (size a multiple of 512)\n"
@@ -53,12 +72,12 @@ static const char usage_text[] =
 	"\n"
 	"SIGNALS\n"
 	"    SIGTERM, SIGINT: stop accepting, finish outstanding I/O, remove the\n"
-	"    sockets and exit 0.\n"
+	"    sockets (and the pid file) and exit 0.\n"
 	"\n"
 	"EXIT STATUS\n"
 	"    0 after a clean shutdown; 1 on a runtime failure (a socket that cannot\n"
-	"    be created); 2 on bad usage, a bad export spec or a device that cannot\n"
-	"    be opened.\n";
+	"    be created, another iopartd of the same name); 2 on bad usage, a bad\n"
+	"    export spec or a device that cannot be opened.\n";
 
 struct iopartd_export {
 	struct iopart_dev dev;
@@ -70,7 +89,12 @@ struct iopartd {
 	struct event_base *base;
 	unsigned n;
 	struct iopartd_export ex[IOPARTD_MAX_EXPORTS];
-	struct event *sig[2];
+	struct uv_stop stop;
+	/* Suite mode (--name): the pid file and the membership. */
+	const char *name, *uvd_sock;
+	char pidpath[PATH_MAX];
+	int pidfd;
+	struct iopart_suite *suite;
 };
 
 static void iopartd_accept(void *ctx, int fd)
@@ -86,19 +110,12 @@ static void iopartd_accept(void *ctx, int fd)
 		pr_info("%s: front end connected", x->dev.e.socket);
 }
 
-static void iopartd_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct iopartd *d = arg;
-
-	(void)what;
-	pr_info("signal %d: shutting down", (int)sig);
-	event_base_loopbreak(d->base);
-}
-
 static int iopartd_parse(struct iopartd *d, int argc, char **argv, struct iopart_export *ex)
 {
 	static const struct option opts[] = {
 		{"export", required_argument, NULL, 'e'},
+		{"name", required_argument, NULL, 'n'},
+		{"ultravisord", required_argument, NULL, 'u'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -121,6 +138,22 @@ static int iopartd_parse(struct iopartd *d, int argc, char **argv, struct iopart
 				return 2;
 			}
 			d->n++;
+			break;
+		case 'n':
+			if (!iopart_suite_name_ok(optarg)) {
+				pr_err("--name: '%s' is not [a-z0-9][a-z0-9_-] of at most %d "
+				       "characters",
+				       optarg, IOPART_SUITE_NAME_MAX);
+				return 2;
+			}
+			d->name = optarg;
+			break;
+		case 'u':
+			if (!*optarg) {
+				pr_err("--ultravisord: empty path");
+				return 2;
+			}
+			d->uvd_sock = optarg;
 			break;
 		case 'l':
 			if (log_parse_level(optarg, &level)) {
@@ -145,8 +178,13 @@ static int iopartd_parse(struct iopartd *d, int argc, char **argv, struct iopart
 		pr_err("unexpected argument '%s' (see iopartd --help)", argv[optind]);
 		return 2;
 	}
-	if (!d->n) {
-		pr_err("nothing to serve: give at least one --export (see iopartd --help)");
+	if (d->uvd_sock && !d->name) {
+		pr_err("--ultravisord needs --name (see iopartd --help)");
+		return 2;
+	}
+	if (!d->n && !d->name) {
+		pr_err("nothing to serve: give at least one --export, or --name to serve "
+		       "ultravisord's channels (see iopartd --help)");
 		return 2;
 	}
 	for (unsigned i = 0; i < d->n; i++)
@@ -186,8 +224,54 @@ static int iopartd_open(struct iopartd *d, const struct iopart_export *ex)
 	return 0;
 }
 
+/*
+ * Suite mode, before any device or socket: where ultravisord is, and the pid
+ * file, so that a second iopartd of the name stops before touching anything.
+ * 0 or the exit status.
+ */
+static int iopartd_suite_prepare(struct iopartd *d, char *sock, size_t socklen)
+{
+	struct uv_paths paths;
+	char err[512], file[64];
+
+	if (uv_paths_init(&paths, err, sizeof(err))) {
+		pr_err("%s", err);
+		return 2;
+	}
+	if (d->uvd_sock)
+		snprintf(sock, socklen, "%s", d->uvd_sock);
+	else
+		uv_path_join(sock, socklen, paths.runtime_dir, "ultravisord.sock");
+	if (!*sock || strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		pr_err("ultravisord's socket path %s is too long",
+		       d->uvd_sock ? d->uvd_sock : paths.runtime_dir);
+		return 2;
+	}
+	snprintf(file, sizeof(file), "iopartd-%s.pid", d->name);
+	if (uv_path_join(d->pidpath, sizeof(d->pidpath), paths.runtime_dir, file)) {
+		pr_err("%s/%s: path too long", paths.runtime_dir, file);
+		return 2;
+	}
+	if (uv_dir_ensure(paths.runtime_dir, 0750, err, sizeof(err))) {
+		pr_err("%s", err);
+		return 1;
+	}
+	d->pidfd = uv_pidfile_acquire(d->pidpath, err, sizeof(err));
+	if (d->pidfd == -EEXIST) {
+		pr_err("refusing to run a second iopartd %s: %s", d->name, err);
+		return 1;
+	}
+	if (d->pidfd < 0) {
+		pr_err("%s", err);
+		return 1;
+	}
+	return 0;
+}
+
 static void iopartd_close(struct iopartd *d)
 {
+	/* The channels first: their outstanding I/O finishes on the loop's devices. */
+	iopart_suite_free(d->suite);
 	for (unsigned i = 0; i < d->n; i++) {
 		struct iopartd_export *x = &d->ex[i];
 
@@ -198,41 +282,49 @@ static void iopartd_close(struct iopartd *d)
 		if (x->dev.priv)
 			iopart_dev_close(&x->dev);
 	}
-	for (int i = 0; i < 2; i++)
-		if (d->sig[i])
-			event_free(d->sig[i]);
+	uv_stop_fini(&d->stop);
 	if (d->base)
 		event_base_free(d->base);
+	uv_pidfile_release(d->pidfd, d->pidpath);
 }
 
 int main(int argc, char **argv)
 {
 	static struct iopart_export ex[IOPARTD_MAX_EXPORTS];
-	static struct iopartd d;
+	static struct iopartd d = {.pidfd = -1};
+	char sock[PATH_MAX], err[512];
 	int ret;
 
 	log_init("iopartd", UV_LOG_INFO);
 	ret = iopartd_parse(&d, argc, argv, ex);
 	if (ret >= 0)
 		return ret;
-	signal(SIGPIPE, SIG_IGN);
+	if (d.name) {
+		ret = iopartd_suite_prepare(&d, sock, sizeof(sock));
+		if (ret)
+			goto out;
+	}
+	ret = 1;
 	d.base = event_base_new();
 	if (!d.base) {
 		pr_err("cannot create the event loop");
-		return 1;
+		goto out;
 	}
-	d.sig[0] = evsignal_new(d.base, SIGTERM, iopartd_signal, &d);
-	d.sig[1] = evsignal_new(d.base, SIGINT, iopartd_signal, &d);
-	if (!d.sig[0] || !d.sig[1] || evsignal_add(d.sig[0], NULL) ||
-	    evsignal_add(d.sig[1], NULL)) {
+	if (uv_stop_init(&d.stop, d.base, NULL, NULL)) {
 		pr_err("cannot watch signals");
-		ret = 1;
 		goto out;
 	}
 	ret = iopartd_open(&d, ex);
 	if (ret)
 		goto out;
+	if (d.name && iopart_suite_start(&d.suite, d.base, d.name, sock, err, sizeof(err))) {
+		pr_err("%s", err);
+		ret = 1;
+		goto out;
+	}
 	event_base_dispatch(d.base);
+	if (d.name)
+		uv_notify("STOPPING=1");
 	pr_info("stopped");
 out:
 	iopartd_close(&d);

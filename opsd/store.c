@@ -250,7 +250,9 @@ static void store_load_generation(struct opsd_store *s)
 		return;
 	}
 	json_object_put(o);
-	store_set_aside(path, ret ? err : "generation: no non-negative integer 'generation'");
+	if (!ret)
+		snprintf(err, sizeof(err), "%s: no non-negative integer 'generation'", path);
+	store_set_aside(path, err);
 }
 
 int opsd_store_open(struct opsd_store *s, const char *state_dir, char *err, size_t errlen)

@@ -1,7 +1,7 @@
 # uvctl: the command line on opsd's REST API (docs/uvctl.md), included from
-# opsd/CMakeLists.txt. Its HTTP goes through libcurl: libevent 2.1's evhttp
-# client connects only by TCP (unix sockets came to it in 2.2).
-pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET GLOBAL libcurl)
+# opsd/CMakeLists.txt. Its HTTP goes through libcurl (common/uvhttp.c, shared
+# with commandd): libevent 2.1's evhttp client connects only by TCP (unix
+# sockets came to it in 2.2).
 
 # Everything but main(), for tests/unit/test_uvctl*.c.
 add_library(uvctlcore STATIC
@@ -11,8 +11,7 @@ add_library(uvctlcore STATIC
   ${CMAKE_CURRENT_LIST_DIR}/uvctl_print.c
   ${CMAKE_CURRENT_LIST_DIR}/uvctl_run.c)
 target_include_directories(uvctlcore PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(uvctlcore PUBLIC uvcommon PkgConfig::JSONC PkgConfig::LIBCURL
-                      PkgConfig::LIBEVENT)
+target_link_libraries(uvctlcore PUBLIC uvcommon uvhttp PkgConfig::JSONC PkgConfig::LIBEVENT)
 
 add_executable(uvctl ${CMAKE_CURRENT_LIST_DIR}/uvctl.c)
 target_link_libraries(uvctl PRIVATE uvctlcore)
