@@ -60,7 +60,7 @@ static int vhost_set_inflight(struct vhost_dev *d, bool reconnect)
 
 	if (!vhost_has_proto(d, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 		return 0;
-	if (!reconnect || !d->have_inflight) {
+	if (!reconnect || !d->have_inflight || d->inflight_stale) {
 		if (d->have_inflight)
 			close(d->inflight.fd);
 		d->have_inflight = false;
@@ -69,6 +69,7 @@ static int vhost_set_inflight(struct vhost_dev *d, bool reconnect)
 		if (err)
 			return err;
 		d->have_inflight = true;
+		d->inflight_stale = false;
 		/* ultravisord keeps a copy, for a back end it moves the channel to. */
 		if (d->on_inflight)
 			d->on_inflight(d->inflight_ctx, d->channel, d->inflight.fd);
@@ -168,6 +169,8 @@ static int vhost_start(void *be, uint64_t features, struct vpci_queue *q, unsign
 	d->features = features;
 	d->q = q;
 	d->nq = nq;
+	/* Requests from before this start are not to be resubmitted, by any back end. */
+	d->inflight_stale = true;
 	if (d->gone)
 		err = -ENOTCONN;
 	else if (d->connected) /* else the reconnection will start it */

@@ -48,7 +48,7 @@ struct vhost_dev {
 	struct vpci_queue *q;
 	unsigned nq;
 	struct vu_inflight_area inflight;
-	bool have_inflight;
+	bool have_inflight, inflight_stale; /* stale: from before the driver's last start */
 	time_t last_retry_log;
 	unsigned retries;
 	uint8_t config[VPCI_CONFIG_MAX];

@@ -337,6 +337,40 @@ START_TEST(backend_dies_then_move)
 }
 END_TEST
 
+/*
+ * The driver resets and restarts the device while its back end is away: the
+ * next back end gets a fresh in-flight area (nothing from before the reset is
+ * resubmitted), and ultravisord hears of it.
+ */
+START_TEST(reset_while_waiting)
+{
+	struct iopart_thread *a, *c;
+	int fa, fc;
+
+	a = backend(&fa);
+	device_open(fa);
+	driver_start();
+	ck_assert_int_eq(hook_calls, 1);
+	iopart_thread_stop(a);
+	run_ms(100);
+	ck_assert(!d->connected);
+	bar_wr(VPCI_STATUS, 1, 0);
+	ck_assert_uint_eq(status(), 0);
+	virtq_driver_free(&drv);
+	memset(gpa(RING_GPA), 0, 0x10000);
+	driver_start();
+	ck_assert_int_eq(hook_calls, 1);
+	c = backend(&fc);
+	ck_assert_int_eq(vhost_dev_move(d, fc), 0);
+	ck_assert_int_eq(hook_calls, 2);
+	ck_assert_uint_eq(req(VIRTIO_BLK_T_OUT, 4, 0x44), VIRTIO_BLK_S_OK);
+	check_sector(4, 0x44);
+	vhost_dev_destroy(d);
+	d = NULL;
+	iopart_thread_stop(c);
+}
+END_TEST
+
 /* A move to a back end that fails the handshake: the device waits for the next one. */
 START_TEST(bad_move_then_good)
 {
@@ -430,6 +464,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, adopt_then_move);
 	tcase_add_test(tc, backend_dies_then_move);
+	tcase_add_test(tc, reset_while_waiting);
 	tcase_add_test(tc, bad_move_then_good);
 	tcase_add_test(tc, move_before_driver_ok);
 	tcase_add_test(tc, inproc_not_moved);
