@@ -122,8 +122,9 @@ static void status_readable(evutil_socket_t fd, short what, void *arg)
 		   json_object_get_int64(id) != c->id) {
 		pr_debug("ultravisord: ignoring a message that is not our reply");
 	} else if (!json_object_get_boolean(json_object_object_get(msg, "ok"))) {
-		status_error(c, 502, "ultravisord refused: %s",
-			     json_object_get_string(json_object_object_get(msg, "error")));
+		const char *why = json_object_get_string(json_object_object_get(msg, "error"));
+
+		status_error(c, 502, "ultravisord refused: %s", why ? why : "no reason given");
 	} else {
 		struct opsd_held *h = c->h;
 
