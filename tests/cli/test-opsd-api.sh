@@ -453,6 +453,23 @@ wait $SP
 { [ "$(cat "$T/scode")" = 503 ] && grep -q "did not answer" "$T/sbody"; } ||
 	fail "silent ultravisord: $(cat "$T/scode") $(cat "$T/sbody")"
 stop_fake
+# The real ultravisord, when it is built.
+UVD=$UV_BUILD_DIR/ultravisor-daemon/ultravisord
+if [ -x "$UVD" ]; then
+	"$UVD" 2>"$T/uvd.log" &
+	FAKE=$!
+	i=0
+	while ! [ -S "$T/run/ultravisord.sock" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "ultravisord did not start: $(cat "$T/uvd.log")"
+		sleep 0.1
+	done
+	expect 200 GET /v1/status
+	oas Status "'host' in j['ultravisord'] and 'iopartds' in j['ultravisord'] and 'ok' not in j['ultravisord']"
+	kill -TERM $FAKE
+	wait $FAKE
+	FAKE=
+fi
 
 # --- the long poll ---
 expect 200 GET /v1/partitions
