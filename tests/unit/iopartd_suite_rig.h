@@ -366,29 +366,44 @@ static inline void fe_connect(struct fe *e, int fd, bool first)
 	ck_fe(e, vu_front_vring_enable(&e->f, 0, true));
 }
 
-static inline uint8_t fe_req(struct fe *e, uint32_t type, uint64_t sector)
+/* Waits for the one request in flight to come back; its status. */
+static inline uint8_t fe_wait(struct fe *e)
 {
-	struct virtio_blk_outhdr *h = (void *)(e->ram + HDR_GPA);
 	struct pollfd p = {.fd = e->call, .events = POLLIN};
-	struct virtq_buf b[3] = {{HDR_GPA, 16, false},
-				 {DATA_GPA, 512, type == VIRTIO_BLK_T_IN},
-				 {HDR_GPA + 16, 1, true}};
-	uint64_t one = 1;
+	uint64_t v;
 	uint32_t len;
 	void *tok;
 	int got;
 
-	*h = (struct virtio_blk_outhdr){.type = type, .sector = sector};
-	e->ram[HDR_GPA + 16] = 0xff;
-	ck_assert_int_ge(virtq_driver_add(&e->drv, b, 3, false, (void *)1), 0);
-	ck_assert_int_eq(write(e->kick, &one, 8), 8);
 	for (int i = 0; (got = virtq_driver_get_used(&e->drv, &len, &tok)) == 0; i++) {
 		ck_assert_msg(i < 50, "no completion in 5 s");
 		poll(&p, 1, 100);
-		(void)!read(e->call, &one, 8);
+		(void)!read(e->call, &v, 8);
 	}
 	ck_assert_int_eq(got, 1);
 	return e->ram[HDR_GPA + 16];
+}
+
+/* Makes a request of sector available (data at DATA_GPA), not kicked. */
+static inline void fe_add(struct fe *e, uint32_t type, uint64_t sector)
+{
+	struct virtio_blk_outhdr *h = (void *)(e->ram + HDR_GPA);
+	struct virtq_buf b[3] = {{HDR_GPA, 16, false},
+				 {DATA_GPA, 512, type == VIRTIO_BLK_T_IN},
+				 {HDR_GPA + 16, 1, true}};
+
+	*h = (struct virtio_blk_outhdr){.type = type, .sector = sector};
+	e->ram[HDR_GPA + 16] = 0xff;
+	ck_assert_int_ge(virtq_driver_add(&e->drv, b, 3, false, (void *)1), 0);
+}
+
+static inline uint8_t fe_req(struct fe *e, uint32_t type, uint64_t sector)
+{
+	uint64_t one = 1;
+
+	fe_add(e, type, sector);
+	ck_assert_int_eq(write(e->kick, &one, 8), 8);
+	return fe_wait(e);
 }
 
 /* Writes sector with val through the channel, finds it in the image, reads it back. */

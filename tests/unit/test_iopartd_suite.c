@@ -9,7 +9,9 @@
  * in-flight area, refused specs, the device freed when the front end closes,
  * a second iopartd of a name refused, usage errors, and SIGTERM.
  */
+#include "chan_mem.h"
 #include "iopartd_suite_rig.h"
+#include "virtq.h"
 
 /* SIGTERM: exit 0, pid file gone. */
 static void iop_term(pid_t *pid, const char *name)
@@ -139,10 +141,43 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/*
+ * Plays a back end that took a write of sector from the ring, marking it in
+ * the in-flight area, and died before completing it (as iopartd a would when
+ * killed with I/O in flight): the project's own virtq code, on the same rings.
+ */
+static void dead_back_end_takes(struct fe *e, uint64_t sector, uint8_t val)
+{
+	struct virtq_inflight *area;
+	struct virtq_elem el;
+	struct chan_mem mem;
+	struct virtq vq;
+	uint8_t *map;
+
+	map = mmap(NULL, e->area.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, e->area.fd,
+		   (off_t)e->area.mmap_offset);
+	ck_assert(map != MAP_FAILED);
+	area = (void *)map;
+	memset(e->ram + DATA_GPA, val, 512);
+	fe_add(e, VIRTIO_BLK_T_OUT, sector);
+	chan_mem_init(&mem);
+	ck_assert_int_eq(chan_mem_add_host(&mem, 0, RAM_SIZE, (uintptr_t)e->ram, e->ram), 0);
+	ck_assert_int_eq(virtq_setup(&vq, &mem, QNUM, e->drv.desc_gpa, e->drv.avail_gpa,
+				     e->drv.used_gpa, 0, e->drv.used->idx),
+			 0);
+	ck_assert_int_eq(area->version, 1); /* a's queue used it */
+	ck_assert_int_eq(virtq_inflight_attach(&vq, area, false), 0);
+	ck_assert_int_eq(virtq_pop(&vq, &el), 1);
+	ck_assert_uint_eq(area->desc[el.head].inflight, 1);
+	chan_mem_clear(&mem);
+	munmap(map, e->area.mmap_size);
+}
+
 START_TEST(test_move_inflight)
 {
-	int cfd, memfd, fefd, fds[CTL_MAX_FDS], nfds;
+	int cfd, memfd, fefd, fds[CTL_MAX_FDS], nfds, fd;
 	json_object *rep;
+	uint8_t buf[512];
 	char spec[600];
 	struct fe e;
 
@@ -177,12 +212,23 @@ START_TEST(test_move_inflight)
 	ck_assert(log_has("iopartd-b.log", "moved here", 0));
 	ck_assert(log_has("iopartd-b.log", "in-flight area of", 0));
 
-	/* As uvmm on a back-end change: the new socket, the same area. */
+	/*
+	 * a goes with a write in flight; as uvmm on a back-end change, the front
+	 * end hands b the same area on the new socket, and b completes that write.
+	 */
 	vu_front_close(&e.f);
-	fe_connect(&e, fds[0], false);
-	fe_write_read(&e, 2, 0x22);
 	ck_assert(
 		log_has("iopartd-a.log", "channel 1 (p device 0): closed by its front end", 5000));
+	dead_back_end_takes(&e, 4, 0x44);
+	fe_connect(&e, fds[0], false);
+	ck_assert_uint_eq(fe_wait(&e), VIRTIO_BLK_S_OK);
+	ck_assert(log_has("iopartd-b.log", "resubmitting 1 requests left in flight", 0));
+	fd = open(img, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 4 * 512), (ssize_t)sizeof(buf));
+	close(fd);
+	ck_assert_uint_eq(buf[0], 0x44);
+	ck_assert_uint_eq(buf[511], 0x44);
+	fe_write_read(&e, 2, 0x22);
 	fe_write_read(&e, 1, 0x23);
 	fe_free(&e);
 	close(cfd);
