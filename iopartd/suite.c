@@ -429,13 +429,3 @@ void iopart_suite_free(struct iopart_suite *s)
 	json_object_put(s->hello_id);
 	free(s);
 }
-
-bool iopart_suite_registered(const struct iopart_suite *s)
-{
-	return s->registered;
-}
-
-unsigned iopart_suite_nchannels(const struct iopart_suite *s)
-{
-	return s->nchans;
-}

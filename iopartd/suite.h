@@ -43,7 +43,4 @@ int iopart_suite_start(struct iopart_suite **out, struct event_base *base, const
 /* Leaves: closes the connection and every channel (outstanding I/O finishes first). */
 void iopart_suite_free(struct iopart_suite *s);
 
-bool iopart_suite_registered(const struct iopart_suite *s);
-unsigned iopart_suite_nchannels(const struct iopart_suite *s);
-
 #endif
