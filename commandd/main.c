@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: GPL-2.0
+/* commandd: the decision maker of the suite. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "commandd.h"
+#include "ctl_msg.h"
+#include "daemon.h"
+#include "log.h"
+
+#define TICK_S 5 /* the full resync with opsd and ultravisord */
+
+static const char usage_text[] =
+	"NAME\n"
+	"    commandd - the decision maker of the Ultravisor suite\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    commandd [--uvmm PATH] [--iopartd NAME,...] [--supervise-iopartd]\n"
+	"             [--iopartd-bin PATH] [--shutdown-timeout SEC] [--log-level LEVEL]\n"
+	"    commandd --help | --version\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    Reconciles the desired state kept by opsd (partitions to run or stop,\n"
+	"    policy) with the actual state kept by ultravisord: reserves memory and\n"
+	"    CPUs (admission), chooses the iopartd serving each channel and creates\n"
+	"    the channels, starts each partition's uvmm in a session of its own,\n"
+	"    stops it (SIGPWR, the ACPI power button; SIGKILL for destroy or after\n"
+	"    the timeout), restarts it per restart policy, moves channels to the\n"
+	"    other iopartd when one dies, and reports the actual state to opsd.\n"
+	"\n"
+	"    Desired state: GET /v1/partitions?wait=GEN on $UV_RUNTIME_DIR/opsd.sock\n"
+	"    (a long poll, on a thread of its own) and a full resync every 5 s.\n"
+	"    Actual state: ultravisord's status and events on\n"
+	"    $UV_RUNTIME_DIR/ultravisord.sock. A restart of commandd adopts the\n"
+	"    running uvmm processes; it never restarts them. See docs/commandd.md.\n"
+	"\n"
+	"    Control socket: $UV_RUNTIME_DIR/commandd.sock (op \"status\": its view).\n"
+	"    Pid file: $UV_RUNTIME_DIR/commandd.pid. Per partition:\n"
+	"    $UV_RUNTIME_DIR/partitions/NAME/ (uvmm.log, console.sock, exit).\n"
+	"\n"
+	"OPTIONS\n"
+	"    --uvmm PATH\n"
+	"        The uvmm to run (default: ../vmm/uvmm beside commandd in a build\n"
+	"        tree, else uvmm from PATH).\n"
+	"    --iopartd NAME,...\n"
+	"        The iopartds that serve channels (default a,b).\n"
+	"    --supervise-iopartd\n"
+	"        Start a dead iopartd again (iopartd --name NAME, output appended to\n"
+	"        $UV_RUNTIME_DIR/log/iopartd-NAME.log): for running without systemd.\n"
+	"    --iopartd-bin PATH\n"
+	"        The iopartd that --supervise-iopartd runs (default: as for uvmm).\n"
+	"    --shutdown-timeout SEC\n"
+	"        How long a shutdown waits for the guest to power off before SIGKILL\n"
+	"        (default 60).\n"
+	"    --log-level err|warn|info|debug\n"
+	"        Messages go to stderr with syslog level prefixes under journald.\n"
+	"    --help, --version\n"
+	"\n"
+	"ENVIRONMENT\n"
+	"    UV_RUNTIME_DIR  sockets, pid files, partitions' runtime files\n"
+	"                    (default /run/ultravisor)\n"
+	"    UV_STATE_DIR    persistent state (default /var/lib/ultravisor; unused)\n"
+	"    NOTIFY_SOCKET   READY=1 once listening, STOPPING=1 (systemd Type=notify)\n"
+	"\n"
+	"SIGNALS\n"
+	"    SIGTERM, SIGINT: close the sockets, remove commandd.sock and the pid\n"
+	"    file, exit 0. Running uvmm and iopartd processes are not touched.\n"
+	"\n"
+	"EXIT STATUS\n"
+	"    0 after a clean shutdown; 1 on a runtime failure (another commandd\n"
+	"    runs, a directory or the socket cannot be made); 2 on bad usage.\n";
+
+/* iopartd's own rule for --name: [a-z0-9][a-z0-9_-]{0,30}. */
+static bool iop_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 31 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", s[0]))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static int opts_iopartds(const char *arg, struct cmd_opts *o)
+{
+	char *s = strdup(arg), *save = NULL, *tok;
+
+	o->niop_names = 0;
+	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!iop_name_ok(tok) || o->niop_names == CMD_IOPS_MAX) {
+			pr_err("--iopartd: '%s' is not a list of at most %d iopartd names "
+			       "([a-z0-9][a-z0-9_-]{0,30})",
+			       arg, CMD_IOPS_MAX);
+			free(s);
+			return 2;
+		}
+		for (unsigned i = 0; i < o->niop_names; i++)
+			if (!strcmp(o->iop_names[i], tok)) {
+				pr_err("--iopartd: '%s' twice", tok);
+				free(s);
+				return 2;
+			}
+		snprintf(o->iop_names[o->niop_names++], CMD_NAME_MAX, "%s", tok);
+	}
+	free(s);
+	if (!o->niop_names) {
+		pr_err("--iopartd: no name given");
+		return 2;
+	}
+	return -1;
+}
+
+static int opts_path(const char *opt, const char *arg, char *out, size_t len)
+{
+	char abs[PATH_MAX];
+
+	if (!arg[0]) {
+		pr_err("%s: empty path", opt);
+		return 2;
+	}
+	snprintf(out, len, "%s", realpath(arg, abs) ? abs : arg);
+	return -1;
+}
+
+static int opts_parse(int argc, char **argv, struct cmd_opts *o)
+{
+	static const struct option opts[] = {
+		{"uvmm", required_argument, NULL, 'u'},
+		{"iopartd", required_argument, NULL, 'i'},
+		{"iopartd-bin", required_argument, NULL, 'b'},
+		{"supervise-iopartd", no_argument, NULL, 's'},
+		{"shutdown-timeout", required_argument, NULL, 't'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	enum uv_log_level level;
+	char *end;
+	long v;
+	int c, ret = -1;
+
+	opterr = 0;
+	while (ret < 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			ret = opts_path("--uvmm", optarg, o->uvmm, sizeof(o->uvmm));
+			break;
+		case 'b':
+			ret = opts_path("--iopartd-bin", optarg, o->iopartd_bin,
+					sizeof(o->iopartd_bin));
+			break;
+		case 'i':
+			ret = opts_iopartds(optarg, o);
+			break;
+		case 's':
+			o->supervise = true;
+			break;
+		case 't':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 1 || v > 86400) {
+				pr_err("--shutdown-timeout: '%s' is not a number of seconds in "
+				       "[1, 86400]",
+				       optarg);
+				return 2;
+			}
+			o->shutdown_timeout_s = (unsigned)v;
+			break;
+		case 'l':
+			if (log_parse_level(optarg, &level)) {
+				pr_err("--log-level: '%s' is not err, warn, info or debug", optarg);
+				return 2;
+			}
+			log_set_level(level);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("commandd %s\n", UV_VERSION);
+			return 0;
+		default:
+			pr_err("unknown or incomplete option '%s' (see commandd --help)",
+			       argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (ret < 0 && optind < argc) {
+		pr_err("unexpected argument '%s' (see commandd --help)", argv[optind]);
+		return 2;
+	}
+	return ret;
+}
+
+static void on_sigchld(evutil_socket_t fd, short what, void *arg)
+{
+	int st;
+	pid_t pid;
+
+	(void)fd;
+	(void)what;
+	/* Monitors are reaped here too; their pidfds have told already or will. */
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		cmd_child_exited(arg, pid, st);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct cmd *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->uvd)
+		uvdc_status(c);
+	opsc_resync(c->opsc);
+	cmd_supervise_check(c);
+	cmd_failover_pending(c);
+}
+
+static void on_sup_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cmd_supervise_check(arg);
+}
+
+static int cmd_events(struct cmd *c)
+{
+	struct timeval tv = {TICK_S, 0};
+
+	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, c);
+	c->sigchld = evsignal_new(c->base, SIGCHLD, on_sigchld, c);
+	c->sup_timer = evtimer_new(c->base, on_sup_timer, c);
+	if (!c->tick || !c->sigchld || !c->sup_timer || event_add(c->tick, &tv) ||
+	    evsignal_add(c->sigchld, NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+static void cmd_free_parts(struct cmd *c)
+{
+	while (c->parts) {
+		struct cmd_part *p = c->parts;
+
+		c->parts = p->next;
+		/* A start cut short: the uvmm waiting for its go exits by itself. */
+		if (p->memfd >= 0)
+			close(p->memfd);
+		for (unsigned i = 0; i < CMD_DEV_MAX; i++)
+			if (p->fe[i] >= 0)
+				close(p->fe[i]);
+		if (p->go_fd >= 0)
+			close(p->go_fd);
+		if (p->pidfd >= 0)
+			close(p->pidfd);
+		if (p->watch_ev)
+			event_free(p->watch_ev);
+		if (p->watch_fd >= 0)
+			close(p->watch_fd);
+		event_free(p->stop_timer);
+		event_free(p->retry_timer);
+		if (p->def) {
+			cmd_def_fini(p->def);
+			free(p->def);
+		}
+		free(p);
+	}
+}
+
+static const struct ctl_ops ctl_ops = {.on_msg = cmd_ctl_msg};
+
+static int cmd_run(struct cmd *c, const struct uv_paths *paths)
+{
+	char sock[PATH_MAX], pidpath[PATH_MAX], opsd[PATH_MAX], err[512];
+	struct uv_stop stop;
+	int pidfd, ret = 1;
+
+	if (uv_dir_ensure(paths->runtime_dir, 0750, err, sizeof(err))) {
+		pr_err("%s", err);
+		return 1;
+	}
+	uv_path_join(pidpath, sizeof(pidpath), paths->runtime_dir, "commandd.pid");
+	pidfd = uv_pidfile_acquire(pidpath, err, sizeof(err));
+	if (pidfd < 0) {
+		pr_err("%s", err);
+		return 1;
+	}
+	if (uv_path_join(sock, sizeof(sock), paths->runtime_dir, "commandd.sock") ||
+	    uv_path_join(opsd, sizeof(opsd), paths->runtime_dir, "opsd.sock") ||
+	    uv_path_join(c->uvd_sock, sizeof(c->uvd_sock), paths->runtime_dir,
+			 "ultravisord.sock")) {
+		pr_err("%s: path too long", paths->runtime_dir);
+		goto out_pid;
+	}
+	if (uv_stop_init(&stop, c->base, NULL, NULL) || cmd_events(c)) {
+		pr_err("cannot set up the event loop");
+		goto out_pid;
+	}
+	c->srv = ctl_server_new(c->base, sock, &ctl_ops, c, err, sizeof(err));
+	if (!c->srv) {
+		pr_err("%s", err);
+		goto out_stop;
+	}
+	c->opsc = opsc_new(c, opsd);
+	if (!c->opsc || uvdc_init(c)) {
+		pr_err("cannot start the opsd and ultravisord clients");
+		goto out_srv;
+	}
+	pr_info("listening on %s; uvmm %s; iopartds %s%s", sock, c->opts.uvmm, c->opts.iop_names[0],
+		c->opts.supervise ? " and more, supervised" : " and more");
+	uv_notify("READY=1");
+	event_base_dispatch(c->base);
+	uv_notify("STOPPING=1");
+	pr_info("stopping; running uvmm processes are left as they are");
+	ret = 0;
+out_srv:
+	opsc_free(c->opsc);
+	c->opsc = NULL;
+	uvdc_fini(c);
+	ctl_server_free(c->srv);
+out_stop:
+	uv_stop_fini(&stop);
+out_pid:
+	uv_pidfile_release(pidfd, pidpath);
+	return ret;
+}
+
+static void cmd_fini(struct cmd *c)
+{
+	cmd_free_parts(c);
+	if (c->tick)
+		event_free(c->tick);
+	if (c->sigchld)
+		event_free(c->sigchld);
+	if (c->sup_timer)
+		event_free(c->sup_timer);
+	if (c->uvd_timer)
+		event_free(c->uvd_timer);
+	event_base_free(c->base);
+}
+
+int main(int argc, char **argv)
+{
+	static struct cmd c; /* large: per-partition records are on the heap, not this */
+	struct uv_paths paths;
+	char err[512];
+	int ret;
+
+	log_init("commandd", UV_LOG_INFO);
+	/* 0-2 open, so that no socket or memfd passed to a uvmm gets one of them. */
+	while (fcntl(0, F_GETFD) < 0 || fcntl(1, F_GETFD) < 0 || fcntl(2, F_GETFD) < 0)
+		if (open("/dev/null", O_RDWR) < 0)
+			return 1;
+	c.opts.shutdown_timeout_s = 60;
+	c.opts.niop_names = 2;
+	strcpy(c.opts.iop_names[0], "a");
+	strcpy(c.opts.iop_names[1], "b");
+	ret = opts_parse(argc, argv, &c.opts);
+	if (ret >= 0)
+		return ret;
+	if (uv_paths_init(&paths, err, sizeof(err))) {
+		pr_err("%s", err);
+		return 2;
+	}
+	snprintf(c.runtime_dir, sizeof(c.runtime_dir), "%s", paths.runtime_dir);
+	if (!c.opts.uvmm[0] && cmd_find_program("vmm", "uvmm", c.opts.uvmm, sizeof(c.opts.uvmm)))
+		pr_warn("no uvmm beside commandd nor in PATH: partitions fail to start until one "
+			"is installed (or give --uvmm)");
+	if (!c.opts.iopartd_bin[0] &&
+	    cmd_find_program("iopartd", "iopartd", c.opts.iopartd_bin,
+			     sizeof(c.opts.iopartd_bin)) &&
+	    c.opts.supervise)
+		pr_warn("no iopartd beside commandd nor in PATH (give --iopartd-bin)");
+	cmd_policy_default(&c.policy);
+	for (unsigned i = 0; i < c.opts.niop_names; i++)
+		cmd_iop_get(&c, c.opts.iop_names[i], true)->expected = true;
+	if (curl_global_init(CURL_GLOBAL_NOTHING)) {
+		pr_err("cannot initialise libcurl");
+		return 1;
+	}
+	c.base = event_base_new();
+	if (!c.base) {
+		pr_err("cannot create the event loop");
+		return 1;
+	}
+	ret = cmd_run(&c, &paths);
+	cmd_fini(&c);
+	curl_global_cleanup();
+	return ret;
+}
