@@ -150,6 +150,7 @@ struct cmd_chan {
 	bool moving;	     /* channel_move in flight */
 	int64_t down_at_us;  /* when its iopartd went down: failover latency */
 	int64_t grace_until; /* ms: a dead iopartd found at rebuild may still come back */
+	unsigned push_tries; /* moves again because no uvmm was attached to take the last */
 };
 
 struct cmd;
@@ -246,6 +247,7 @@ struct cmd {
 	struct uvdc_call *calls;
 	struct event *tick;	 /* the periodic resync */
 	struct event *sup_timer; /* the next iopartd start that had to wait */
+	struct event *fo_timer;	 /* the next channel move that had to wait */
 	struct event *sigchld;
 	struct ctl_server *srv;
 	bool stopping;

@@ -20,6 +20,8 @@
 #include "log.h"
 
 #define MOVE_MS		 10000
+#define PUSH_GAP_MS	 250 /* a uvmm not attached yet: try the move again after */
+#define PUSH_TRIES	 40
 #define SPAWN_BACKOFF_MS 1000
 #define SPAWN_MAX_MS	 30000
 #define SPAWN_STABLE_MS	 10000 /* a child that lived this long starts its back-off over */
@@ -66,6 +68,7 @@ static void move_done(struct cmd *c, void *arg, json_object *rep, int *fds, int 
 	double ms = -1;
 
 	(void)fds;
+	(void)nfds;
 	p->busy--;
 	ch->moving = false;
 	if (err) {
@@ -87,19 +90,37 @@ static void move_done(struct cmd *c, void *arg, json_object *rep, int *fds, int 
 			c->max_failover_ms = ms;
 	}
 	c->moves++;
-	pr_info("partition %s: channel %u moved from %s to %s%s%.1f ms after its iopartd went down",
-		p->name, ch->device, ch->iopartd, to ? to : "?", ms < 0 ? " (" : ", ",
-		ms < 0 ? 0.0 : ms);
-	if (fe && !strcmp(fe, "reply") && nfds) {
-		/* No uvmm is connected to ultravisord to take it: nobody to give it to. */
-		pr_warn("partition %s: uvmm %d is not connected to ultravisord; the new front end "
-			"of channel %u is dropped",
-			p->name, (int)p->pid, ch->device);
-	}
+	if (ms >= 0)
+		pr_info("partition %s: channel %u moved from %s to %s, %.1f ms after its iopartd "
+			"went down",
+			p->name, ch->device, ch->iopartd, to ? to : "?", ms);
+	else
+		pr_info("partition %s: channel %u moved from %s to %s", p->name, ch->device,
+			ch->iopartd, to ? to : "?");
 	if (to)
 		snprintf(ch->iopartd, sizeof(ch->iopartd), "%s", to);
 	ch->pending = false;
-	ch->down_at_us = 0;
+	if (fe && !strcmp(fe, "reply") && p->phase == CMD_RUNNING) {
+		/*
+		 * No uvmm attached to take the new front end (it is starting):
+		 * nobody has it, so its device waits. Move again until one is.
+		 */
+		if (++ch->push_tries <= PUSH_TRIES) {
+			struct timeval tv = {0, PUSH_GAP_MS * 1000};
+
+			ch->pending = true;
+			ch->grace_until = cmd_now_ms() + PUSH_GAP_MS;
+			evtimer_add(c->fo_timer, &tv);
+		} else {
+			pr_warn("partition %s: uvmm %d never attached to ultravisord; channel %u "
+				"has no back end",
+				p->name, (int)p->pid, ch->device);
+		}
+	}
+	if (!ch->pending) {
+		ch->push_tries = 0;
+		ch->down_at_us = 0;
+	}
 	cmd_iop_count(c);
 	if (p->phase == CMD_RUNNING)
 		cmd_report(p, "running", "");

@@ -235,6 +235,13 @@ static void on_sup_timer(evutil_socket_t fd, short what, void *arg)
 	cmd_supervise_check(arg);
 }
 
+static void on_fo_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cmd_failover_pending(arg);
+}
+
 static int cmd_events(struct cmd *c)
 {
 	struct timeval tv = {TICK_S, 0};
@@ -242,7 +249,8 @@ static int cmd_events(struct cmd *c)
 	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, c);
 	c->sigchld = evsignal_new(c->base, SIGCHLD, on_sigchld, c);
 	c->sup_timer = evtimer_new(c->base, on_sup_timer, c);
-	if (!c->tick || !c->sigchld || !c->sup_timer || event_add(c->tick, &tv) ||
+	c->fo_timer = evtimer_new(c->base, on_fo_timer, c);
+	if (!c->tick || !c->sigchld || !c->sup_timer || !c->fo_timer || event_add(c->tick, &tv) ||
 	    evsignal_add(c->sigchld, NULL))
 		return -ENOMEM;
 	return 0;
@@ -345,6 +353,8 @@ static void cmd_fini(struct cmd *c)
 		event_free(c->sigchld);
 	if (c->sup_timer)
 		event_free(c->sup_timer);
+	if (c->fo_timer)
+		event_free(c->fo_timer);
 	if (c->uvd_timer)
 		event_free(c->uvd_timer);
 	event_base_free(c->base);

@@ -3,7 +3,7 @@
  * The opsd client. HTTP goes through common/uvhttp.c, which blocks, so it
  * runs on two threads of its own and the event loop never waits for opsd:
  *
- *   watch   GET /v1/policy, then GET /v1/partitions?wait=GEN in a loop: the
+ *   watch   GET /v1/partitions?wait=GEN, then GET /v1/policy, in a loop: the
  *           long poll that wakes commandd on every change of desired state
  *   worker  a queue of the other requests: actual-state reports (PUT, in
  *           order) and full resyncs (GET of policy and partitions)
@@ -140,29 +140,29 @@ static json_object *opsc_get(struct opsc *o, const char *path, long timeout_ms, 
 	return doc;
 }
 
-/* Policy and partitions; posts them, or the failure. Returns the generation or -1. */
+/*
+ * Partitions, then policy; posts them, or the failure. Returns the
+ * generation or -1. The policy is read after the list: a change of policy
+ * bumps the generation, so what a long poll woke up for is in it.
+ */
 static int64_t opsc_fetch(struct opsc *o, int64_t wait_gen, bool from_watch)
 {
 	struct opsc_res *r;
-	json_object *pol, *list, *g;
+	json_object *pol = NULL, *list, *g;
 	char err[512], path[64];
 	int64_t gen;
 
-	pol = opsc_get(o, "/v1/policy", OPSC_TIMEOUT_MS, err, sizeof(err));
-	if (!pol) {
-		opsc_post_msg(o, RES_DOWN, err);
-		return -1;
-	}
 	if (wait_gen >= 0)
 		snprintf(path, sizeof(path), "/v1/partitions?wait=%" PRId64, wait_gen);
 	else
 		snprintf(path, sizeof(path), "/v1/partitions");
 	list = opsc_get(o, path, wait_gen >= 0 ? OPSC_POLL_MS : OPSC_TIMEOUT_MS, err, sizeof(err));
-	if (!list || !json_object_object_get_ex(list, "generation", &g) ||
-	    !json_object_is_type(g, json_type_int)) {
-		if (list)
-			snprintf(err, sizeof(err), "opsd's partition list has no generation");
-		json_object_put(pol);
+	if (list && (!json_object_object_get_ex(list, "generation", &g) ||
+		     !json_object_is_type(g, json_type_int)))
+		snprintf(err, sizeof(err), "opsd's partition list has no generation");
+	else if (list)
+		pol = opsc_get(o, "/v1/policy", OPSC_TIMEOUT_MS, err, sizeof(err));
+	if (!pol) {
 		json_object_put(list);
 		opsc_post_msg(o, RES_DOWN, err);
 		return -1;

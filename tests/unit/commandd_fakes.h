@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef COMMANDD_FAKES_H
+#define COMMANDD_FAKES_H
+
+/*
+ * The test program as commandd's children (included by commandd_rig.h):
+ *
+ *   PROG run --partition NAME --ultravisord SOCK --memory-fd FD ...
+ *       a fake uvmm: attaches to ultravisord as the real one does, writes
+ *       what it got (argv, its fds, session, CPU affinity) to
+ *       partitions/NAME/fake-PID.json, logs each channel_moved pushed to it,
+ *       and waits. SIGPWR or SIGUSR2: exit 0 (the guest powered off); SIGUSR1:
+ *       exit 3. partitions/NAME/fake-mode "ignore-pwr": SIGPWR is ignored.
+ *   PROG --name X
+ *       a fake iopartd: pid file iopartd-X.pid, hello to ultravisord, every
+ *       adopt_channel answered ok and logged to fake-iopartd-X.log with a
+ *       CLOCK_MONOTONIC time stamp.
+ *
+ * Both leave with _exit: nothing of the sanitizers' exit work applies.
+ */
+#include <poll.h>
+#include <sched.h>
+
+static volatile sig_atomic_t fake_sig;
+
+static inline void fake_on_signal(int sig)
+{
+	fake_sig = sig;
+}
+
+static inline void fake_append(const char *file, const char *line)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", getenv("UV_RUNTIME_DIR"), file);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (write(fd, line, strlen(line)) < 0)
+			_exit(90);
+		close(fd);
+	}
+}
+
+static inline json_object *fake_fds(void)
+{
+	json_object *o = json_object_new_object();
+	char path[300], target[256];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+
+	while (d && (e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = 0;
+		json_object_object_add(o, e->d_name, json_object_new_string(target));
+	}
+	if (d)
+		closedir(d);
+	return o;
+}
+
+static inline void fake_uvmm_record(int argc, char **argv, const char *name, int memfd)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	char path[256], err[256];
+	cpu_set_t cpus;
+	struct stat sb;
+	const char *s;
+
+	for (int i = 0; i < argc; i++)
+		json_object_array_add(a, json_object_new_string(argv[i]));
+	json_object_object_add(o, "argv", a);
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "sid", json_object_new_int(getsid(0)));
+	json_object_object_add(o, "fds", fake_fds());
+	json_object_object_add(o, "memfd_size",
+			       json_object_new_int64(fstat(memfd, &sb) ? -1 : (int64_t)sb.st_size));
+	a = json_object_new_array();
+	if (!sched_getaffinity(0, sizeof(cpus), &cpus))
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &cpus))
+				json_object_array_add(a, json_object_new_int(c));
+	json_object_object_add(o, "affinity", a);
+	snprintf(path, sizeof(path), "%s/partitions/%s/fake-%d.json", getenv("UV_RUNTIME_DIR"),
+		 name, (int)getpid());
+	s = json_object_to_json_string(o);
+	if (uv_file_write_atomic(path, s, strlen(s), 0644, err, sizeof(err)))
+		_exit(91);
+	json_object_put(o);
+}
+
+/* Attaches as the real uvmm does; the connection, or -1 (the test then sees no moves). */
+static inline int fake_uvmm_attach(const char *sock, const char *name)
+{
+	json_object *req, *rep;
+	char err[256];
+	int fd = ctl_connect(sock, err, sizeof(err));
+
+	if (fd < 0)
+		return -1;
+	req = ctl_request("hello");
+	json_object_object_add(req, "role", json_object_new_string("uvmm"));
+	json_object_object_add(req, "name", json_object_new_string(name));
+	if (ctl_call(fd, req, &rep, NULL, NULL, 5000, err, sizeof(err)) == 0)
+		json_object_put(rep);
+	json_object_put(req);
+	req = ctl_request("partition_attach");
+	json_object_object_add(req, "name", json_object_new_string(name));
+	if (ctl_call(fd, req, &rep, NULL, NULL, 5000, err, sizeof(err)) == 0)
+		json_object_put(rep);
+	json_object_put(req);
+	return fd;
+}
+
+static inline void fake_uvmm_moved(int fd, const char *name)
+{
+	int fds[CTL_MAX_FDS], nfds = 0;
+	char err[256], line[256], file[128];
+	json_object *m;
+
+	if (ctl_recv(fd, &m, fds, &nfds, err, sizeof(err)))
+		_exit(0); /* ultravisord went away: the test is over */
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (!strcmp(json_object_get_string(json_object_object_get(m, "op")), "channel_moved")) {
+		snprintf(line, sizeof(line), "moved %d %s %d fds=%d\n",
+			 json_object_get_int(json_object_object_get(m, "device")),
+			 json_object_get_string(json_object_object_get(m, "iopartd")),
+			 json_object_get_int(json_object_object_get(m, "epoch")), nfds);
+		snprintf(file, sizeof(file), "partitions/%s/moves-%d.log", name, (int)getpid());
+		fake_append(file, line);
+	}
+	json_object_put(m);
+}
+
+static inline int fake_uvmm(int argc, char **argv)
+{
+	const char *name = NULL, *sock = NULL;
+	char mode[256], marker[64], *buf = NULL;
+	struct pollfd pfd = {.fd = -1, .events = POLLIN};
+	int memfd = -1;
+	bool ignore_pwr;
+	size_t len;
+
+	for (int i = 2; i + 1 < argc; i++) {
+		if (!strcmp(argv[i], "--partition"))
+			name = argv[i + 1];
+		else if (!strcmp(argv[i], "--ultravisord"))
+			sock = argv[i + 1];
+		else if (!strcmp(argv[i], "--memory-fd"))
+			memfd = atoi(argv[i + 1]);
+	}
+	if (!name || !sock)
+		_exit(2);
+	signal(SIGPWR, fake_on_signal);
+	signal(SIGUSR1, fake_on_signal);
+	signal(SIGUSR2, fake_on_signal);
+	signal(SIGTERM, fake_on_signal);
+	snprintf(marker, sizeof(marker), "fake-uvmm-%d", (int)getpid());
+	fake_append(marker, "");
+	snprintf(mode, sizeof(mode), "%s/partitions/%s/fake-mode", getenv("UV_RUNTIME_DIR"), name);
+	ignore_pwr = !uv_file_read(mode, 64, &buf, &len, mode, sizeof(mode)) &&
+		     strstr(buf, "ignore-pwr");
+	free(buf);
+	/* The record says it is attached: a move from now on is pushed to it. */
+	pfd.fd = fake_uvmm_attach(sock, name);
+	fake_uvmm_record(argc, argv, name, memfd);
+	for (;;) {
+		if (fake_sig == SIGUSR1)
+			_exit(3);
+		if (fake_sig == SIGUSR2 || fake_sig == SIGTERM ||
+		    (fake_sig == SIGPWR && !ignore_pwr))
+			_exit(0);
+		fake_sig = 0;
+		if (poll(&pfd, 1, 100) > 0)
+			fake_uvmm_moved(pfd.fd, name);
+	}
+}
+
+static inline void fake_iopartd_adopt(int fd, json_object *m, int *fds, int nfds, const char *name)
+{
+	json_object *r = ctl_reply_ok(m), *spec = json_object_object_get(m, "spec"), *x;
+	char line[4400], file[64];
+	const char *exp = "-";
+
+	if (json_object_object_get_ex(spec, "export", &x))
+		exp = json_object_get_string(x);
+	snprintf(line, sizeof(line),
+		 "adopt channel=%d partition=%s device=%d move=%d fds=%d t=%lld %s\n",
+		 json_object_get_int(json_object_object_get(m, "channel")),
+		 json_object_get_string(json_object_object_get(m, "partition")),
+		 json_object_get_int(json_object_object_get(m, "device")),
+		 json_object_get_boolean(json_object_object_get(m, "move")), nfds,
+		 (long long)rig_now_us(), exp);
+	/* The back end stays open, as a real one would keep it; the in-flight area need not. */
+	for (int i = 1; i < nfds; i++)
+		close(fds[i]);
+	snprintf(file, sizeof(file), "fake-iopartd-%s.log", name);
+	fake_append(file, line);
+	if (ctl_send(fd, r, NULL, 0))
+		_exit(0);
+	json_object_put(r);
+}
+
+static inline int fake_iopartd(const char *name)
+{
+	char path[256], err[256];
+	json_object *req, *rep, *m;
+	int fd = -1, fds[CTL_MAX_FDS], nfds;
+
+	snprintf(path, sizeof(path), "%s/iopartd-%s.pid", getenv("UV_RUNTIME_DIR"), name);
+	if (uv_pidfile_acquire(path, err, sizeof(err)) < 0)
+		_exit(1);
+	snprintf(path, sizeof(path), "%s/ultravisord.sock", getenv("UV_RUNTIME_DIR"));
+	for (int i = 0; i < 500 && fd < 0; i++) {
+		fd = ctl_connect(path, err, sizeof(err));
+		if (fd < 0)
+			rig_sleep_ms(10);
+	}
+	if (fd < 0)
+		_exit(1);
+	req = ctl_request("hello");
+	json_object_object_add(req, "role", json_object_new_string("iopartd"));
+	json_object_object_add(req, "name", json_object_new_string(name));
+	if (ctl_call(fd, req, &rep, NULL, NULL, 5000, err, sizeof(err)))
+		_exit(1);
+	json_object_put(rep);
+	json_object_put(req);
+	for (;;) {
+		if (ctl_recv(fd, &m, fds, &nfds, err, sizeof(err)))
+			_exit(0);
+		if (!strcmp(json_object_get_string(json_object_object_get(m, "op")),
+			    "adopt_channel"))
+			fake_iopartd_adopt(fd, m, fds, nfds, name);
+		else
+			for (int i = 0; i < nfds; i++)
+				close(fds[i]);
+		json_object_put(m);
+	}
+}
+
+/* Called first in main: the program is commandd's child rather than the test. */
+static inline void rig_dispatch(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "run"))
+		_exit(fake_uvmm(argc, argv));
+	if (argc == 3 && !strcmp(argv[1], "--name"))
+		_exit(fake_iopartd(argv[2]));
+}
+
+#endif

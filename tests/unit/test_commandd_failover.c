@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * commandd's failover (commandd_rig.h): the active iopartd killed, every
+ * channel it served moved to the other within 100 ms and pushed to the
+ * uvmm; the dead one back as standby; both dead, channels kept pending
+ * until one comes up; failover manual; --supervise-iopartd restarting it.
+ */
+#include "commandd_rig.h"
+
+static char img[160];
+
+static void setup(void)
+{
+	int fd;
+
+	rig_setup();
+	snprintf(img, sizeof(img), "%s/d.img", R.dir);
+	fd = open(img, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+}
+
+/* A partition with two disks, running; its uvmm's pid. */
+static pid_t two_disks(const char *name)
+{
+	json_object *a;
+	pid_t pid;
+
+	json_object_put(
+		api(201, "POST", "/v1/partitions",
+		    "{\"name\":\"%s\",\"cpus\":1,\"memory_mib\":32,\"disks\":[{\"path\":\"%s\"},"
+		    "{\"path\":\"%s\",\"readonly\":true}]}",
+		    name, img, img));
+	rig_action(name, "start");
+	a = rig_wait_actual(name, "running", 10000);
+	pid = (pid_t)jint(a, "pid");
+	json_object_put(a);
+	/* Its record is written once it attached to ultravisord: moves reach it. */
+	json_object_put(rig_uvmm_record(name, pid));
+	return pid;
+}
+
+/* Waits for n lines with word in file (2 s); the largest "t=" stamp among them. */
+static int64_t wait_lines(const char *file, const char *word, int n)
+{
+	char path[256], line[8192], *t;
+	int64_t last = 0;
+	int got = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", R.dir, file);
+	for (int i = 0; i < 2000 && got < n; i++) {
+		FILE *f = fopen(path, "r");
+
+		got = 0;
+		while (f && fgets(line, sizeof(line), f))
+			if (strstr(line, word)) {
+				got++;
+				if ((t = strstr(line, " t=")) && atoll(t + 3) > last)
+					last = atoll(t + 3);
+			}
+		if (f)
+			fclose(f);
+		if (got < n)
+			rig_sleep_ms(1);
+	}
+	ck_assert_msg(got >= n, "%s: %d lines with '%s', wanted %d", file, got, word, n);
+	return last;
+}
+
+/* commandd's view of iopartd name's role, once it is want (2 s). */
+static void wait_role(const char *name, const char *want)
+{
+	for (int i = 0; i < 200; i++) {
+		json_object *st = rig_ctl("commandd.sock", "status");
+		json_object *e = rig_find(st, "iopartds", name);
+		bool ok = e && !strcmp(jstr(e, "role"), want);
+
+		json_object_put(st);
+		if (ok)
+			return;
+		rig_sleep_ms(10);
+	}
+	ck_abort_msg("iopartd %s never became %s", name, want);
+}
+
+static json_object *cmdd_part(json_object *st, const char *name)
+{
+	json_object *p = rig_find(st, "partitions", name);
+
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+START_TEST(test_failover)
+{
+	char moves[128];
+	json_object *st, *f, *a;
+	int64_t t0, t1;
+	double ms;
+	pid_t pid;
+
+	rig_start_uvd("1G");
+	rig_start_opsd();
+	rig_iopartd(0, "a");
+	rig_iopartd(1, "b");
+	rig_start_cmdd(NULL);
+	pid = two_disks("f1");
+	snprintf(moves, sizeof(moves), "run/partitions/f1/moves-%d.log", (int)pid);
+
+	/* kill -9 the active one: both channels to b, at once. */
+	t0 = rig_now_us();
+	rig_kill(&R.iop[0]);
+	t1 = wait_lines("run/fake-iopartd-b.log", "move=1", 2);
+	ms = (double)(t1 - t0) / 1000.0;
+	for (int i = 0; i < 200; i++) {
+		st = rig_ctl("commandd.sock", "status");
+		f = jget(st, "failover");
+		if (jint(f, "moves") == 2)
+			break;
+		json_object_put(st);
+		st = NULL;
+		rig_sleep_ms(10);
+	}
+	ck_assert_ptr_nonnull(st);
+	printf("failover: kill -9 of iopartd a -> both channels adopted by b: %.1f ms; commandd, "
+	       "iopartd_down -> channel_move reply: last %.1f ms, max %.1f ms\n",
+	       ms, json_object_get_double(jget(f, "last_ms")),
+	       json_object_get_double(jget(f, "max_ms")));
+	ck_assert_msg(ms < 100, "kill -> adopted by b took %.1f ms", ms);
+	ck_assert_msg(json_object_get_double(jget(f, "max_ms")) < 100, "event -> moved: %.1f ms",
+		      json_object_get_double(jget(f, "max_ms")));
+	ck_assert_str_eq(jstr(cmdd_part(st, "f1"), "iopartd"), "b");
+	json_object_put(st);
+	/* ultravisord pushed both new front ends to the uvmm itself. */
+	wait_lines(moves, "moved", 2);
+	ck_assert_int_eq(rig_count_lines(moves, " b 1 fds=1"), 2);
+	for (int i = 0; i < 100; i++) {
+		a = rig_wait_actual("f1", "running", 1000);
+		if (!strcmp(jstr(a, "iopartd"), "b"))
+			break;
+		json_object_put(a);
+		a = NULL;
+		rig_sleep_ms(20);
+	}
+	ck_assert_ptr_nonnull(a);
+	json_object_put(a);
+
+	/* a comes back: the standby. Then b dies: back to a. */
+	rig_iopartd(0, "a");
+	wait_role("a", "standby");
+	wait_role("b", "active");
+	rig_kill(&R.iop[1]);
+	wait_lines("run/fake-iopartd-a.log", "move=1", 2);
+	wait_role("a", "active");
+
+	/* Both dead: the channels wait, and go to the first that comes up. */
+	rig_kill(&R.iop[0]);
+	rig_wait_iop("a", false);
+	for (int i = 0; i < 200; i++) {
+		json_object *ch;
+
+		st = rig_ctl("commandd.sock", "status");
+		ch = json_object_array_get_idx(jget(cmdd_part(st, "f1"), "channels"), 1);
+		if (!strcmp(jstr(ch, "state"), "pending"))
+			break;
+		json_object_put(st);
+		st = NULL;
+		rig_sleep_ms(10);
+	}
+	ck_assert_ptr_nonnull(st);
+	json_object_put(st);
+	rig_iopartd(1, "b");
+	wait_lines("run/fake-iopartd-b.log", "move=1", 4);
+	wait_lines(moves, "moved", 6);
+	ck_assert_int_eq(rig_uvmm_count("f1"), 1); /* the guest ran on throughout */
+}
+END_TEST
+
+START_TEST(test_failover_manual)
+{
+	json_object *a;
+	pid_t pid;
+
+	rig_start_uvd("1G");
+	rig_start_opsd();
+	rig_iopartd(0, "a");
+	rig_iopartd(1, "b");
+	rig_start_cmdd(NULL);
+	json_object_put(api(200, "PUT", "/v1/policy", "{\"failover\":\"manual\"}"));
+	pid = two_disks("m1");
+	rig_kill(&R.iop[0]);
+	for (int i = 0; i < 100; i++) {
+		a = rig_wait_actual("m1", "running", 1000);
+		if (strstr(jstr(a, "reason"), "manual"))
+			break;
+		json_object_put(a);
+		a = NULL;
+		rig_sleep_ms(20);
+	}
+	ck_assert_ptr_nonnull(a);
+	ck_assert_str_eq(jstr(a, "reason"), "iopartd a is down; failover is manual");
+	ck_assert_int_eq(jint(a, "pid"), pid);
+	json_object_put(a);
+	rig_sleep_ms(500);
+	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-b.log", NULL), 0);
+	/* Back to auto: the waiting channels move. */
+	json_object_put(api(200, "PUT", "/v1/policy", "{\"failover\":\"auto\"}"));
+	wait_lines("run/fake-iopartd-b.log", "move=1", 2);
+	a = rig_wait_actual("m1", "running", 1000);
+	for (int i = 0; i < 100 && strcmp(jstr(a, "reason"), ""); i++) {
+		json_object_put(a);
+		rig_sleep_ms(20);
+		a = rig_wait_actual("m1", "running", 1000);
+	}
+	ck_assert_str_eq(jstr(a, "reason"), "");
+	ck_assert_str_eq(jstr(a, "iopartd"), "b");
+	json_object_put(a);
+}
+END_TEST
+
+/* ultravisord's pid of iopartd name (0 while dead). */
+static pid_t iop_pid(const char *name)
+{
+	json_object *st = rig_ctl("ultravisord.sock", "status");
+	json_object *e = rig_find(st, "iopartds", name);
+	pid_t pid = e && !strcmp(jstr(e, "health"), "healthy") ? (pid_t)jint(e, "pid") : 0;
+
+	json_object_put(st);
+	return pid;
+}
+
+START_TEST(test_supervise)
+{
+	json_object *st;
+	pid_t a1, a2 = 0;
+
+	rig_start_uvd("1G");
+	rig_start_opsd();
+	/* No iopartd yet: commandd starts both (this program, as fake iopartds). */
+	rig_start_cmdd("--supervise-iopartd", NULL);
+	rig_wait_iop("a", true);
+	rig_wait_iop("b", true);
+	two_disks("s1");
+	a1 = iop_pid("a");
+	ck_assert_int_gt(a1, 0);
+	ck_assert_int_eq(kill(a1, SIGKILL), 0);
+	wait_lines("run/fake-iopartd-b.log", "move=1", 2);
+	/* a again, a new process, the standby now. */
+	for (int i = 0; i < 300 && (!a2 || a2 == a1); i++) {
+		rig_sleep_ms(10);
+		a2 = iop_pid("a");
+	}
+	ck_assert_int_gt(a2, 0);
+	ck_assert_int_ne(a2, a1);
+	wait_role("a", "standby");
+	wait_role("b", "active");
+	st = rig_ctl("commandd.sock", "status");
+	ck_assert_int_eq(jint(st, "iopartd_starts"), 3);
+	json_object_put(st);
+	/* And the second failure, of b, is survived too. */
+	ck_assert_int_eq(kill(iop_pid("b"), SIGKILL), 0);
+	wait_lines("run/fake-iopartd-a.log", "move=1", 2);
+	wait_role("a", "active");
+	ck_assert_int_eq(rig_uvmm_count("s1"), 1);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	Suite *s;
+	TCase *tc;
+
+	rig_dispatch(argc, argv);
+	s = suite_create("commandd_failover");
+	tc = tcase_create("failover");
+	tcase_add_checked_fixture(tc, setup, rig_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_failover);
+	tcase_add_test(tc, test_failover_manual);
+	tcase_add_test(tc, test_supervise);
+	suite_add_tcase(s, tc);
+	return uv_check_run(s);
+}
