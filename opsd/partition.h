@@ -17,7 +17,7 @@
 #define OPSD_MAX_DISKS	   16
 #define OPSD_MAX_NETS	   8
 #define OPSD_CPUS_MAX	   255
-#define OPSD_MEM_MIN_MIB   16
+#define OPSD_MEM_MIN_MIB   64 /* uvmm refuses less */
 #define OPSD_MEM_MAX_MIB   1048576
 #define OPSD_DEFAULT_CPUS  1 /* uvmm's defaults */
 #define OPSD_DEFAULT_MIB   512

@@ -248,7 +248,7 @@ expect_err 400 POST /v1/partitions '{"name":5}' "'name' must be a string"
 # Ranges and formats.
 LONG=$(printf 'a%.0s' $(seq 64))
 for kv in '"cpus":0' '"cpus":256' '"cpus":-1' '"cpus":99999999999999999999' \
-	'"memory_mib":15' '"memory_mib":1048577' '"restart":"sometimes"' \
+	'"memory_mib":63' '"memory_mib":1048577' '"restart":"sometimes"' \
 	'"disks":[{"path":"relative.img"}]' '"disks":[{"path":""}]' '"disks":[{"format":"raw"}]' \
 	'"disks":[{"path":"/a","format":"vmdk"}]' '"disks":[{"path":"/a\u0000b"}]' \
 	'"nets":[{"tap":"a-name-too-long-"}]' '"nets":[{"tap":"a/b"}]' '"nets":[{"tap":""}]' \

@@ -123,7 +123,7 @@ START_TEST(test_create_refused)
 	refused("{\"name\":\"x\",\"cpus\":2.0}", "'cpus'");
 	refused("{\"name\":\"x\",\"cpus\":18446744073709551617}", "'cpus'");
 	refused("{\"name\":\"x\",\"cpus\":-9223372036854775809}", "'cpus'");
-	refused("{\"name\":\"x\",\"memory_mib\":15}", "from 16 to 1048576");
+	refused("{\"name\":\"x\",\"memory_mib\":63}", "from 64 to 1048576");
 	refused("{\"name\":\"x\",\"memory_mib\":1048577}", "'memory_mib'");
 	refused("{\"name\":\"x\",\"hugepages\":0}", "'hugepages' must be true or false");
 	refused("{\"name\":\"x\",\"restart\":\"sometimes\"}",
