@@ -184,8 +184,9 @@ struct cmd_part {
 
 	/* Its uvmm. */
 	pid_t pid, mon_pid;
-	int pidfd;    /* the uvmm: signals */
-	int watch_fd; /* the monitor when there is one, else the uvmm: its exit */
+	pid_t exited_pid; /* the last uvmm whose exit was handled: never twice */
+	int pidfd;	  /* the uvmm: signals */
+	int watch_fd;	  /* the monitor when there is one, else the uvmm: its exit */
 	struct event *watch_ev;
 	bool adopted; /* found running at a (re)start of commandd */
 	struct event *stop_timer;

@@ -320,6 +320,7 @@ void cmd_part_exited(struct cmd_part *p, bool known, int wstatus)
 		close(p->pidfd);
 	p->watch_fd = p->pidfd = -1;
 	evtimer_del(p->stop_timer);
+	p->exited_pid = p->pid;
 	p->pid = p->mon_pid = 0;
 	p->adopted = false;
 	if (starting) {

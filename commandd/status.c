@@ -87,13 +87,14 @@ static void status_partition(struct cmd *c, json_object *o)
 	if (!strcmp(state, "running") && pid > 0 && !kill(pid, 0))
 		return cmd_part_adopt(p, pid);
 	if ((!strcmp(state, "stopped") || !strcmp(state, "crashed") || !strcmp(state, "running")) &&
-	    pid > 0) {
+	    pid > 0 && pid != p->exited_pid) {
 		/* It ended while we were away: as if we had watched it. */
 		p->phase = CMD_RUNNING;
 		p->pid = pid;
 		return cmd_part_exited(p, cmd_exit_read(c, p->name, pid, &st) == 0, st);
 	}
-	pr_info("partition %s: %s in ultravisord with no uvmm: released", p->name, state);
+	if (pid != p->exited_pid || !pid)
+		pr_info("partition %s: %s in ultravisord with no uvmm: released", p->name, state);
 	cmd_part_release(p);
 }
 

@@ -14,7 +14,8 @@
  *   PROG --name X
  *       a fake iopartd: pid file iopartd-X.pid, hello to ultravisord, every
  *       adopt_channel answered ok and logged to fake-iopartd-X.log with a
- *       CLOCK_MONOTONIC time stamp.
+ *       CLOCK_MONOTONIC time stamp. Both reconnect when ultravisord restarts,
+ *       as the real ones do.
  *
  * Both leave with _exit: nothing of the sanitizers' exit work applies.
  */
@@ -117,14 +118,15 @@ static inline int fake_uvmm_attach(const char *sock, const char *name)
 	return fd;
 }
 
-static inline void fake_uvmm_moved(int fd, const char *name)
+/* A message from ultravisord; -1 when it went away (a restart: attach again). */
+static inline int fake_uvmm_moved(int fd, const char *name)
 {
 	int fds[CTL_MAX_FDS], nfds = 0;
 	char err[256], line[256], file[128];
 	json_object *m;
 
 	if (ctl_recv(fd, &m, fds, &nfds, err, sizeof(err)))
-		_exit(0); /* ultravisord went away: the test is over */
+		return -1;
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (!strcmp(json_object_get_string(json_object_object_get(m, "op")), "channel_moved")) {
@@ -136,6 +138,7 @@ static inline void fake_uvmm_moved(int fd, const char *name)
 		fake_append(file, line);
 	}
 	json_object_put(m);
+	return 0;
 }
 
 static inline int fake_uvmm(int argc, char **argv)
@@ -177,8 +180,14 @@ static inline int fake_uvmm(int argc, char **argv)
 		    (fake_sig == SIGPWR && !ignore_pwr))
 			_exit(0);
 		fake_sig = 0;
-		if (poll(&pfd, 1, 100) > 0)
-			fake_uvmm_moved(pfd.fd, name);
+		if (pfd.fd < 0) {
+			/* As the real one: ultravisord restarted, attach again. */
+			rig_sleep_ms(50);
+			pfd.fd = fake_uvmm_attach(sock, name);
+		} else if (poll(&pfd, 1, 100) > 0 && fake_uvmm_moved(pfd.fd, name)) {
+			close(pfd.fd);
+			pfd.fd = -1;
+		}
 	}
 }
 
@@ -202,38 +211,55 @@ static inline void fake_iopartd_adopt(int fd, json_object *m, int *fds, int nfds
 		close(fds[i]);
 	snprintf(file, sizeof(file), "fake-iopartd-%s.log", name);
 	fake_append(file, line);
-	if (ctl_send(fd, r, NULL, 0))
-		_exit(0);
+	ctl_send(fd, r, NULL, 0); /* a failure shows as the connection's end */
 	json_object_put(r);
+}
+
+/* Connects and says hello as iopartd name; the connection, or -1. */
+static inline int fake_iopartd_hello(const char *name)
+{
+	char path[256], err[256];
+	json_object *req, *rep;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ultravisord.sock", getenv("UV_RUNTIME_DIR"));
+	fd = ctl_connect(path, err, sizeof(err));
+	if (fd < 0)
+		return -1;
+	req = ctl_request("hello");
+	json_object_object_add(req, "role", json_object_new_string("iopartd"));
+	json_object_object_add(req, "name", json_object_new_string(name));
+	if (ctl_call(fd, req, &rep, NULL, NULL, 5000, err, sizeof(err))) {
+		close(fd);
+		fd = -1;
+	} else {
+		json_object_put(rep);
+	}
+	json_object_put(req);
+	return fd;
 }
 
 static inline int fake_iopartd(const char *name)
 {
 	char path[256], err[256];
-	json_object *req, *rep, *m;
 	int fd = -1, fds[CTL_MAX_FDS], nfds;
+	json_object *m;
 
 	snprintf(path, sizeof(path), "%s/iopartd-%s.pid", getenv("UV_RUNTIME_DIR"), name);
 	if (uv_pidfile_acquire(path, err, sizeof(err)) < 0)
 		_exit(1);
-	snprintf(path, sizeof(path), "%s/ultravisord.sock", getenv("UV_RUNTIME_DIR"));
-	for (int i = 0; i < 500 && fd < 0; i++) {
-		fd = ctl_connect(path, err, sizeof(err));
-		if (fd < 0)
-			rig_sleep_ms(10);
-	}
-	if (fd < 0)
-		_exit(1);
-	req = ctl_request("hello");
-	json_object_object_add(req, "role", json_object_new_string("iopartd"));
-	json_object_object_add(req, "name", json_object_new_string(name));
-	if (ctl_call(fd, req, &rep, NULL, NULL, 5000, err, sizeof(err)))
-		_exit(1);
-	json_object_put(rep);
-	json_object_put(req);
 	for (;;) {
-		if (ctl_recv(fd, &m, fds, &nfds, err, sizeof(err)))
-			_exit(0);
+		/* As the real one: ultravisord away, the channels stay; hello again. */
+		while (fd < 0) {
+			fd = fake_iopartd_hello(name);
+			if (fd < 0)
+				rig_sleep_ms(20);
+		}
+		if (ctl_recv(fd, &m, fds, &nfds, err, sizeof(err))) {
+			close(fd);
+			fd = -1;
+			continue;
+		}
 		if (!strcmp(json_object_get_string(json_object_object_get(m, "op")),
 			    "adopt_channel"))
 			fake_iopartd_adopt(fd, m, fds, nfds, name);

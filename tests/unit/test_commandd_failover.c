@@ -271,6 +271,46 @@ START_TEST(test_supervise)
 }
 END_TEST
 
+/* kill -9 of ultravisord and a new one: nothing moves, nothing restarts, failover still works. */
+START_TEST(test_uvd_restart)
+{
+	json_object *st, *p, *ch;
+	char moves[128];
+	pid_t pid;
+
+	rig_start_uvd("1G");
+	rig_start_opsd();
+	rig_iopartd(0, "a");
+	rig_iopartd(1, "b");
+	rig_start_cmdd(NULL);
+	pid = two_disks("u1");
+	snprintf(moves, sizeof(moves), "run/partitions/u1/moves-%d.log", (int)pid);
+	rig_kill(&R.uvd);
+	rig_start_uvd("1G");
+	rig_wait_iop("a", true);
+	rig_wait_iop("b", true);
+	/* Past the 3 s commandd gives a dead-looking iopartd after a rebuild. */
+	rig_sleep_ms(3500);
+	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-b.log", NULL), 0);
+	ck_assert_int_eq(rig_count_lines(moves, NULL), 0);
+	st = rig_ctl("commandd.sock", "status");
+	ck_assert(json_object_get_boolean(jget(jget(st, "ultravisord"), "connected")));
+	p = cmdd_part(st, "u1");
+	ck_assert_str_eq(jstr(p, "phase"), "running");
+	ck_assert_int_eq(jint(p, "pid"), pid);
+	ch = json_object_array_get_idx(jget(p, "channels"), 1);
+	ck_assert_str_eq(jstr(ch, "iopartd"), "a");
+	ck_assert_str_eq(jstr(ch, "state"), "up");
+	json_object_put(st);
+	json_object_put(rig_wait_actual("u1", "running", 10));
+	/* The rebuilt view still fails over, and the uvmm (attached again) gets the moves. */
+	rig_kill(&R.iop[0]);
+	wait_lines("run/fake-iopartd-b.log", "move=1", 2);
+	wait_lines(moves, "moved", 2);
+	ck_assert_int_eq(rig_uvmm_count("u1"), 1);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	Suite *s;
@@ -284,6 +324,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, test_failover);
 	tcase_add_test(tc, test_failover_manual);
 	tcase_add_test(tc, test_supervise);
+	tcase_add_test(tc, test_uvd_restart);
 	suite_add_tcase(s, tc);
 	return uv_check_run(s);
 }
