@@ -116,7 +116,13 @@ wait_wrote() {
 	done
 }
 pid_of() { cat "$UV_RUNTIME_DIR/$1.pid"; }
-running() { ! flock -n -E 99 "$UV_RUNTIME_DIR/$1.pid" true 2>/dev/null; }
+running() {
+	local fd rc=0
+	{ exec {fd}<"$UV_RUNTIME_DIR/$1.pid"; } 2>/dev/null || return 1
+	flock -n -E 99 "$fd" || rc=$?
+	exec {fd}<&-
+	((rc == 99))
+}
 
 # fail_over N: kill -9 the active iopartd once N blocks are written; the
 # guest must go on writing, and the dead one must come back.
