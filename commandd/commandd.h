@@ -15,7 +15,9 @@
  * part.c      a partition's life: reconcile, stop, exit, restart policy, adoption
  * start.c     a partition's start, step by step
  * failover.c  iopartds, channel moves, supervision
- * status.c    the rebuild from ultravisord's status, commandd.sock's status
+ * status.c    ultravisord's status and events, opsd's list
+ * hold.c      partitions held until started again, kept across restarts
+ * ctl.c       commandd.sock
  * main.c      options, directories, the event loop
  */
 
@@ -240,6 +242,8 @@ struct cmd {
 	unsigned niops;
 	struct opsc *opsc;
 	bool opsd_up;
+	char holds_path[4300];
+	json_object *holds; /* what holds.json says */
 
 	/* ultravisord */
 	struct ctl_conn *uvd;
@@ -305,6 +309,12 @@ void cmd_part_start(struct cmd_part *p);
 void cmd_start_fail(struct cmd_part *p, const char *why, enum cmd_fail kind);
 int cmd_part_watch(struct cmd_part *p);
 void cmd_part_watch_cb(int fd, short what, void *arg);
+
+/* hold.c: holds survive a restart of commandd */
+int cmd_holds_load(struct cmd *c, const char *state_dir);
+void cmd_hold_restore(struct cmd_part *p);
+/* Holds (until the generation changes) or releases p, saving the change. */
+void cmd_hold_set(struct cmd_part *p, bool hold);
 
 /* spawn.c */
 struct cmd_spawn {

@@ -70,7 +70,8 @@ static const char usage_text[] =
 	"ENVIRONMENT\n"
 	"    UV_RUNTIME_DIR  sockets, pid files, partitions' runtime files\n"
 	"                    (default /run/ultravisor)\n"
-	"    UV_STATE_DIR    persistent state (default /var/lib/ultravisor; unused)\n"
+	"    UV_STATE_DIR    persistent state: commandd/holds.json, the partitions\n"
+	"                    held until started again (default /var/lib/ultravisor)\n"
 	"    NOTIFY_SOCKET   READY=1 once listening, STOPPING=1 (systemd Type=notify)\n"
 	"\n"
 	"SIGNALS\n"
@@ -311,6 +312,8 @@ static int cmd_run(struct cmd *c, const struct uv_paths *paths)
 		pr_err("%s: path too long", paths->runtime_dir);
 		goto out_pid;
 	}
+	if (cmd_holds_load(c, paths->state_dir))
+		goto out_pid;
 	if (uv_stop_init(&stop, c->base, NULL, NULL) || cmd_events(c)) {
 		pr_err("cannot set up the event loop");
 		goto out_pid;
@@ -355,6 +358,7 @@ static void cmd_fini(struct cmd *c)
 		event_free(c->sup_timer);
 	if (c->fo_timer)
 		event_free(c->fo_timer);
+	json_object_put(c->holds);
 	if (c->uvd_timer)
 		event_free(c->uvd_timer);
 	event_base_free(c->base);

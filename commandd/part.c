@@ -51,6 +51,7 @@ struct cmd_part *cmd_part_get(struct cmd *c, const char *name, bool create)
 	}
 	p->next = c->parts;
 	c->parts = p;
+	cmd_hold_restore(p);
 	return p;
 }
 
@@ -59,7 +60,7 @@ void cmd_part_maybe_free(struct cmd_part *p)
 	struct cmd *c = p->cmd;
 
 	if (p->def || p->phase != CMD_IDLE || p->busy || p->reserved ||
-	    evtimer_pending(p->retry_timer, NULL))
+	    evtimer_pending(p->retry_timer, NULL) || evtimer_pending(p->stop_timer, NULL))
 		return;
 	for (struct cmd_part **pp = &c->parts; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
@@ -82,6 +83,8 @@ static void report_send(struct cmd_part *p)
 	pid_t pid = p->phase == CMD_RUNNING || p->phase == CMD_STOPPING ? p->pid : 0;
 	json_object *b;
 
+	if (!p->state[0])
+		return;
 	if (p->rep_sent && !strcmp(p->rep_state, p->state) && !strcmp(p->rep_reason, p->reason) &&
 	    p->rep_pid == pid && !strcmp(p->rep_iop, iop))
 		return;
@@ -187,8 +190,6 @@ static void part_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->phase == CMD_RELEASING && !p->busy)
-		return cmd_part_release(p);
 	cmd_part_reconcile(p);
 	cmd_part_maybe_free(p);
 }
@@ -203,6 +204,8 @@ static void part_stop_cb(evutil_socket_t fd, short what, void *arg)
 		pr_warn("partition %s: no power-off in %u s: SIGKILL", p->name,
 			p->cmd->opts.shutdown_timeout_s);
 		part_kill(p);
+	} else if (p->phase == CMD_RELEASING && !p->busy) {
+		cmd_part_release(p); /* again: see released() */
 	}
 }
 
@@ -215,8 +218,8 @@ static void released(struct cmd *c, void *arg, json_object *rep, int *fds, int n
 	(void)nfds;
 	p->busy--;
 	if (err && rep && strstr(err, "stop it first") && ++p->release_tries < RELEASE_TRIES) {
-		/* ultravisord has not seen the exit yet. */
-		cmd_schedule(p->retry_timer, RELEASE_GAP_MS);
+		/* ultravisord has not seen the exit yet (the retry timer may hold a back-off). */
+		cmd_schedule(p->stop_timer, RELEASE_GAP_MS);
 		return;
 	}
 	p->phase = CMD_IDLE;
@@ -299,8 +302,7 @@ static void exit_unasked(struct cmd_part *p, bool clean, const char *desc)
 		cmd_report(p, "failed", why);
 		break;
 	}
-	p->hold = true;
-	p->hold_gen = p->def->generation;
+	cmd_hold_set(p, true);
 }
 
 void cmd_part_exited(struct cmd_part *p, bool known, int wstatus)
@@ -404,18 +406,24 @@ void cmd_part_reconcile(struct cmd_part *p)
 		break;
 	}
 	if (!cmd_part_wanted(p)) {
-		p->hold = p->blocked = false;
+		cmd_hold_set(p, false);
+		p->blocked = false;
 		evtimer_del(p->retry_timer);
 		if (p->def && strcmp(p->state, "stopped"))
 			cmd_report(p, "stopped", "");
+		else
+			report_send(p); /* once, when nothing was said yet */
 		return;
 	}
 	if ((p->hold && p->hold_gen == p->def->generation) ||
-	    (p->blocked && p->blocked_gen == p->def->generation))
+	    (p->blocked && p->blocked_gen == p->def->generation)) {
+		report_send(p);
 		return;
+	}
 	if (p->hold || p->blocked) {
 		/* A new wish: a clean slate. */
-		p->hold = p->blocked = false;
+		cmd_hold_set(p, false);
+		p->blocked = false;
 		p->nrestarts = 0;
 		p->backoff_ms = 0;
 		evtimer_del(p->retry_timer);

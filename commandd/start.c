@@ -41,11 +41,12 @@ void cmd_start_fail(struct cmd_part *p, const char *why, enum cmd_fail kind)
 	} else {
 		snprintf(reason, sizeof(reason), "%s", why);
 		p->blocked = kind == CMD_FAIL_RESOURCES;
-		p->hold = kind == CMD_FAIL_DEFINITION;
-		p->blocked_gen = p->hold_gen = gen;
+		p->blocked_gen = gen;
 	}
 	p->phase = CMD_IDLE;
 	cmd_report(p, "failed", reason);
+	if (kind == CMD_FAIL_DEFINITION)
+		cmd_hold_set(p, true); /* after the report: the hold keeps its state */
 	if (p->reserved)
 		cmd_part_release(p);
 }

@@ -363,6 +363,15 @@ START_TEST(test_restart_policies)
 	a = rig_partition("r1");
 	ck_assert_str_eq(jstr(a, "desired"), "running");
 	json_object_put(a);
+	/* The hold outlives commandd: a new one does not boot the guest that chose to stop. */
+	rig_kill(&R.cmdd);
+	rig_start_cmdd(NULL);
+	rig_sleep_ms(1500);
+	a = rig_wait_actual("r1", "stopped", 10);
+	ck_assert_str_eq(jstr(a, "reason"), "uvmm exited with status 0: the guest powered off");
+	json_object_put(a);
+	ck_assert_int_eq(rig_uvmm_count("r1"), 4);
+	ck_assert_int_eq(rig_count_lines("commandd.log", "partition r1: held (stopped)"), 1);
 
 	/* always: even a power-off comes back. */
 	json_object_put(
