@@ -181,6 +181,12 @@ static __attribute__((noreturn)) void monitor(const struct spawn_plan *sp)
 
 	setsid();
 	prctl(PR_SET_NAME, sp->mon_name);
+	/* commandd's handlers (libevent's SIGCHLD, SIGTERM...) write to fds it no longer has. */
+	child_signals();
+	sigaction(SIGHUP, &ign, NULL);
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGTERM, &ign, NULL);
+	sigaction(SIGPIPE, &ign, NULL);
 	u = fork();
 	if (u == 0)
 		uvmm_child(sp);
@@ -190,10 +196,6 @@ static __attribute__((noreturn)) void monitor(const struct spawn_plan *sp)
 	if (syscall(SYS_close_range, 3U, ~0U, 0U))
 		for (fd = 3; fd < 65536; fd++)
 			close(fd);
-	sigaction(SIGHUP, &ign, NULL);
-	sigaction(SIGINT, &ign, NULL);
-	sigaction(SIGTERM, &ign, NULL);
-	sigaction(SIGPIPE, &ign, NULL);
 	while (waitpid(u, &st, 0) < 0 && errno == EINTR)
 		;
 	/* "PID WSTATUS\n", written whole then renamed: never half a record. */
