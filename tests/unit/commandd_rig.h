@@ -119,6 +119,9 @@ static inline void rig_teardown(void)
 	for (int i = 0; i < 4; i++)
 		rig_kill(&R.iop[i]);
 	rig_kill_children();
+	/* An iopartd commandd had just started takes its pid file only now. */
+	rig_sleep_ms(300);
+	rig_kill_children();
 	rig_kill(&R.uvd);
 	if (getenv("UV_TEST_KEEP")) {
 		fprintf(stderr, "kept %s\n", R.dir);
