@@ -57,5 +57,5 @@ uvmm_pid=$(pgrep -P "$UV_BG_PID" -x uvmm) || uv_fail "no uvmm process under $UV_
 kill -PWR "$uvmm_pid"
 uv_bg_wait
 uv_expect_status 0
-grep -q '^UVTEST power-button$' "$UV_LOG" || uv_fail "the guest did not see the power button"
+grep -q '^UVTEST power-button[[:space:]]*$' "$UV_LOG" || uv_fail "the guest did not see the power button"
 uv_info "SIGPWR: ACPI power button pressed, the guest powered off (status 0)"

@@ -176,6 +176,6 @@ done
 # --- graceful shutdown -------------------------------------------------------------
 uvctl shutdown "$name" || uv_fail "uvctl shutdown failed"
 wait_state stopped 120
-grep -q '^UVTEST power-button$' "$UV_LOG" || uv_fail "the guest did not see the power button"
+grep -q '^UVTEST power-button[[:space:]]*$' "$UV_LOG" || uv_fail "the guest did not see the power button"
 kill -0 "$uvmm_pid" 2>/dev/null && uv_fail "uvmm still runs after the shutdown"
 uv_info "uvctl shutdown: the guest powered off, partition stopped"
