@@ -146,7 +146,7 @@ static int opts_parse(int argc, char **argv, struct cmd_opts *o)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	enum uv_log_level level;
+	static const struct uv_daemon_cli cli = {"commandd", UV_VERSION, usage_text};
 	char *end;
 	long v;
 	int c, ret = -1;
@@ -178,30 +178,16 @@ static int opts_parse(int argc, char **argv, struct cmd_opts *o)
 			}
 			o->shutdown_timeout_s = (unsigned)v;
 			break;
-		case 'l':
-			if (log_parse_level(optarg, &level)) {
-				pr_err("--log-level: '%s' is not err, warn, info or debug", optarg);
-				return 2;
-			}
-			log_set_level(level);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case 'V':
-			printf("commandd %s\n", UV_VERSION);
-			return 0;
 		default:
-			pr_err("unknown or incomplete option '%s' (see commandd --help)",
-			       argv[optind - 1]);
-			return 2;
+			ret = uv_daemon_opt(&cli, c, optarg, argv[optind - 1]);
+			if (ret >= 0)
+				return ret;
+			break;
 		}
 	}
-	if (ret < 0 && optind < argc) {
-		pr_err("unexpected argument '%s' (see commandd --help)", argv[optind]);
-		return 2;
-	}
-	return ret;
+	if (ret >= 0)
+		return ret;
+	return uv_daemon_opt_end(&cli, argc, argv, optind);
 }
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)

@@ -394,3 +394,36 @@ void uv_stop_fini(struct uv_stop *s)
 		s->sig[i] = NULL;
 	}
 }
+
+int uv_daemon_opt(const struct uv_daemon_cli *cli, int c, const char *arg, const char *bad)
+{
+	enum uv_log_level level;
+
+	switch (c) {
+	case 'l':
+		if (log_parse_level(arg, &level)) {
+			pr_err("--log-level: '%s' is not err, warn, info or debug", arg);
+			return 2;
+		}
+		log_set_level(level);
+		return -1;
+	case 'h':
+		fputs(cli->usage, stdout);
+		return 0;
+	case 'V':
+		printf("%s %s\n", cli->prog, cli->version);
+		return 0;
+	default:
+		pr_err("unknown or incomplete option '%s' (see %s --help)", bad, cli->prog);
+		return 2;
+	}
+}
+
+int uv_daemon_opt_end(const struct uv_daemon_cli *cli, int argc, char **argv, int next)
+{
+	if (next < argc) {
+		pr_err("unexpected argument '%s' (see %s --help)", argv[next], cli->prog);
+		return 2;
+	}
+	return -1;
+}

@@ -108,4 +108,26 @@ struct uv_stop {
 int uv_stop_init(struct uv_stop *s, struct event_base *base, void (*cb)(void *), void *arg);
 void uv_stop_fini(struct uv_stop *s);
 
+/*
+ * The options every daemon has, in the same words everywhere: --log-level
+ * ('l'), --help ('h'), --version ('V'), in a getopt_long loop run with
+ * opterr = 0.
+ */
+struct uv_daemon_cli {
+	const char *prog;    /* "commandd": in --version and in "see PROG --help" */
+	const char *version; /* UV_VERSION of the daemon's target */
+	const char *usage;   /* printed by --help */
+};
+
+/*
+ * For the default case of the loop's switch: c is 'l', 'h', 'V' or an
+ * unknown or incomplete option (anything else). arg is optarg, bad is
+ * argv[optind - 1]. Returns -1 to go on parsing, else the exit status:
+ * 0 after --help or --version, 2 (message logged) on bad usage.
+ */
+int uv_daemon_opt(const struct uv_daemon_cli *cli, int c, const char *arg, const char *bad);
+
+/* After the loop, next = optind: 2 (message logged) when an operand is left, else -1. */
+int uv_daemon_opt_end(const struct uv_daemon_cli *cli, int argc, char **argv, int next);
+
 #endif

@@ -121,9 +121,9 @@ static int iopartd_parse(struct iopartd *d, int argc, char **argv, struct iopart
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	enum uv_log_level level;
+	static const struct uv_daemon_cli cli = {"iopartd", UV_VERSION, usage_text};
 	char err[256];
-	int c;
+	int c, ret;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -155,29 +155,15 @@ static int iopartd_parse(struct iopartd *d, int argc, char **argv, struct iopart
 			}
 			d->uvd_sock = optarg;
 			break;
-		case 'l':
-			if (log_parse_level(optarg, &level)) {
-				pr_err("--log-level: '%s' is not err, warn, info or debug", optarg);
-				return 2;
-			}
-			log_set_level(level);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case 'V':
-			printf("iopartd %s\n", UV_VERSION);
-			return 0;
 		default:
-			pr_err("unknown or incomplete option '%s' (see iopartd --help)",
-			       argv[optind - 1]);
-			return 2;
+			ret = uv_daemon_opt(&cli, c, optarg, argv[optind - 1]);
+			if (ret >= 0)
+				return ret;
+			break;
 		}
 	}
-	if (optind < argc) {
-		pr_err("unexpected argument '%s' (see iopartd --help)", argv[optind]);
+	if (uv_daemon_opt_end(&cli, argc, argv, optind) >= 0)
 		return 2;
-	}
 	if (d->uvd_sock && !d->name) {
 		pr_err("--ultravisord needs --name (see iopartd --help)");
 		return 2;

@@ -67,19 +67,12 @@ static int opsd_parse(struct opsd *d, int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	enum uv_log_level level;
-	int c;
+	static const struct uv_daemon_cli cli = {"opsd", UV_VERSION, usage_text};
+	int c, ret;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'l':
-			if (log_parse_level(optarg, &level)) {
-				pr_err("--log-level: '%s' is not err, warn, info or debug", optarg);
-				return 2;
-			}
-			log_set_level(level);
-			break;
 		case 'g':
 			if (!*optarg) {
 				pr_err("--group: empty group name");
@@ -87,23 +80,14 @@ static int opsd_parse(struct opsd *d, int argc, char **argv)
 			}
 			d->auth.group = optarg;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case 'V':
-			printf("opsd %s\n", UV_VERSION);
-			return 0;
 		default:
-			pr_err("unknown or incomplete option '%s' (see opsd --help)",
-			       argv[optind - 1]);
-			return 2;
+			ret = uv_daemon_opt(&cli, c, optarg, argv[optind - 1]);
+			if (ret >= 0)
+				return ret;
+			break;
 		}
 	}
-	if (optind < argc) {
-		pr_err("unexpected argument '%s' (see opsd --help)", argv[optind]);
-		return 2;
-	}
-	return -1;
+	return uv_daemon_opt_end(&cli, argc, argv, optind);
 }
 
 static int opsd_paths(struct opsd *d, char *pidpath, size_t len, char *err, size_t errlen)

@@ -101,7 +101,7 @@ static int opts_parse(int argc, char **argv, struct uvd_opts *o)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	enum uv_log_level level;
+	static const struct uv_daemon_cli cli = {"ultravisord", UV_VERSION, usage_text};
 	uint64_t bytes;
 	int c, ret;
 
@@ -121,30 +121,14 @@ static int opts_parse(int argc, char **argv, struct uvd_opts *o)
 			if (ret >= 0)
 				return ret;
 			break;
-		case 'l':
-			if (log_parse_level(optarg, &level)) {
-				pr_err("--log-level: '%s' is not err, warn, info or debug", optarg);
-				return 2;
-			}
-			log_set_level(level);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case 'V':
-			printf("ultravisord %s\n", UV_VERSION);
-			return 0;
 		default:
-			pr_err("unknown or incomplete option '%s' (see ultravisord --help)",
-			       argv[optind - 1]);
-			return 2;
+			ret = uv_daemon_opt(&cli, c, optarg, argv[optind - 1]);
+			if (ret >= 0)
+				return ret;
+			break;
 		}
 	}
-	if (optind < argc) {
-		pr_err("unexpected argument '%s' (see ultravisord --help)", argv[optind]);
-		return 2;
-	}
-	return -1;
+	return uv_daemon_opt_end(&cli, argc, argv, optind);
 }
 
 /* Directories, the pid file, the state: everything before the socket. 0 or exit status. */
