@@ -18,6 +18,9 @@ raw=$(cat "$pathfile" 2>/dev/null) ||
 qcow=${raw%.raw}.qcow2
 [[ -f $raw && -f $qcow ]] || uv_fail "missing $raw or $qcow"
 t=$(uv_timeout "${UV_IMAGE_TIMEOUT:-900}")
+# uv_bg's own limit for uvmm: a Debian boot to login took 211-249 s in a
+# quiet L1 and over 360 s (lib.sh's default) in a loaded one.
+UV_BOOT_TIMEOUT_S=$((t + 60))
 
 # login_boot LABEL DISKSPEC: boots to the login prompt; fails otherwise.
 login_boot() {
