@@ -7,9 +7,11 @@
 add_library(uvctlcore STATIC
   ${CMAKE_CURRENT_LIST_DIR}/uvctl_args.c
   ${CMAKE_CURRENT_LIST_DIR}/uvctl_console.c
+  ${CMAKE_CURRENT_LIST_DIR}/uvctl_fmt.c
   ${CMAKE_CURRENT_LIST_DIR}/uvctl_http.c
   ${CMAKE_CURRENT_LIST_DIR}/uvctl_print.c
-  ${CMAKE_CURRENT_LIST_DIR}/uvctl_run.c)
+  ${CMAKE_CURRENT_LIST_DIR}/uvctl_run.c
+  ${CMAKE_CURRENT_LIST_DIR}/uvctl_status.c)
 target_include_directories(uvctlcore PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(uvctlcore PUBLIC uvcommon uvhttp PkgConfig::JSONC PkgConfig::LIBEVENT)
 

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Exit statuses, as docs/control-plane.md fixes them. */
 enum uvctl_status {
@@ -88,14 +89,62 @@ void uvctl_reply_fini(struct uvctl_reply *r);
 /* The message of an API error body, or a generic one naming the status. */
 void uvctl_reply_error(const struct uvctl_reply *r, char *msg, size_t msglen);
 
+/*
+ * Layout (uvctl_fmt.c). A table's columns are as wide as their widest cell,
+ * two spaces apart; "key: value" lines have their values aligned. Both are
+ * freed by printing them.
+ */
+struct uvctl_table {
+	int ncols;
+	size_t nrows, cap; /* cap: cells allocated */
+	char **cells;	   /* row after row */
+};
+void uvctl_table_init(struct uvctl_table *t, int ncols, const char *const *heads);
+void uvctl_table_add(struct uvctl_table *t, const char *const *row);
+void uvctl_table_print(struct uvctl_table *t, FILE *out, const char *indent);
+
+struct uvctl_kv {
+	size_t n, cap, width;
+	char **cells; /* key, value, key, value... */
+};
+void uvctl_kv_add(struct uvctl_kv *l, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void uvctl_kv_print(struct uvctl_kv *l, FILE *out, const char *indent);
+
+/* 1024 -> "1G", 1536 -> "1536M" (list's MEMORY, create's --memory). */
+void uvctl_format_mib(char *buf, size_t len, long long mib);
+/* 512 -> "512 MiB", 2048 -> "2 GiB", 19284 -> "18.8 GiB". */
+void uvctl_format_size(char *buf, size_t len, long long mib);
+/* A JSON array of CPU numbers: "4 (0-2,7)", or "none". */
+void uvctl_format_cpus(char *buf, size_t len, json_object *cpus);
+
 /* Human output of read verbs (uvctl_print.c). */
 void uvctl_print_json(FILE *out, json_object *o);
 void uvctl_print_list(FILE *out, json_object *reply);
 void uvctl_print_partition(FILE *out, json_object *p);
 /* Any object as "key: value" lines, nested keys dotted, array items [i]. */
 void uvctl_print_flat(FILE *out, json_object *o);
-/* 1024 -> "1G", 1536 -> "1536M". */
-void uvctl_format_mib(char *buf, size_t len, long long mib);
+/* A scalar member as text: "" when absent or null, yes/no, objects as JSON. */
+const char *uvctl_scalar(json_object *o, const char *key, char *buf, size_t len);
+
+/*
+ * What "uvctl status" adds to opsd's answer (uvctl_status.c): whether each
+ * daemon holds its pid file, and commandd's own view from commandd.sock
+ * (roles, failover figures), which opsd does not have.
+ */
+enum { UVCTL_D_ULTRAVISORD, UVCTL_D_OPSD, UVCTL_D_COMMANDD, UVCTL_NDAEMONS };
+struct uvctl_probe {
+	int running[UVCTL_NDAEMONS]; /* uv_pidfile_running(): 1, 0 or -errno */
+	pid_t pid[UVCTL_NDAEMONS];
+	json_object *commandd; /* its status reply; NULL when it gave none */
+	char commandd_err[256];
+};
+#define UVCTL_COMMANDD_MS 2000 /* longest wait for commandd's status */
+
+void uvctl_probe_run(struct uvctl_probe *p, const char *runtime_dir);
+void uvctl_probe_fini(struct uvctl_probe *p);
+/* Sections: host, I/O partitions, daemons, failover. */
+void uvctl_print_status(FILE *out, json_object *status, const struct uvctl_probe *p);
 
 /*
  * Relays between in/out and the unix socket sock until the socket closes or,

@@ -6,54 +6,6 @@
 
 #include "uvctl.h"
 
-/* Lines of "key: value", printed with the values aligned. */
-struct kvlist {
-	size_t n, cap, width;
-	char **keys, **vals;
-};
-
-static void kv_add(struct kvlist *l, const char *key, const char *val)
-{
-	char **k, **v;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-
-		k = realloc(l->keys, cap * sizeof(*k));
-		if (k)
-			l->keys = k;
-		v = realloc(l->vals, cap * sizeof(*v));
-		if (v)
-			l->vals = v;
-		if (!k || !v)
-			return; /* out of memory: the line is lost, not the program */
-		l->cap = cap;
-	}
-	l->keys[l->n] = strdup(key);
-	l->vals[l->n] = strdup(val);
-	if (!l->keys[l->n] || !l->vals[l->n]) {
-		free(l->keys[l->n]);
-		free(l->vals[l->n]);
-		return;
-	}
-	if (strlen(key) > l->width)
-		l->width = strlen(key);
-	l->n++;
-}
-
-static void kv_print_free(struct kvlist *l, FILE *out)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		fprintf(out, "%s:%*s %s\n", l->keys[i], (int)(l->width - strlen(l->keys[i])), "",
-			l->vals[i]);
-		free(l->keys[i]);
-		free(l->vals[i]);
-	}
-	free(l->keys);
-	free(l->vals);
-	memset(l, 0, sizeof(*l));
-}
-
 void uvctl_print_json(FILE *out, json_object *o)
 {
 	fprintf(out, "%s\n",
@@ -62,18 +14,7 @@ void uvctl_print_json(FILE *out, json_object *o)
 							  JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-void uvctl_format_mib(char *buf, size_t len, long long mib)
-{
-	if (mib > 0 && !(mib % (1024 * 1024)))
-		snprintf(buf, len, "%lldT", mib / (1024 * 1024));
-	else if (mib > 0 && !(mib % 1024))
-		snprintf(buf, len, "%lldG", mib / 1024);
-	else
-		snprintf(buf, len, "%lldM", mib);
-}
-
-/* A scalar as text; "" for an absent field, objects and arrays as JSON. */
-static const char *scalar(json_object *o, const char *key, char *buf, size_t len)
+const char *uvctl_scalar(json_object *o, const char *key, char *buf, size_t len)
 {
 	json_object *v = o;
 
@@ -102,6 +43,11 @@ static size_t arr_len(json_object *a)
 	return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
 
+static void kv_put(struct uvctl_kv *l, const char *key, const char *val)
+{
+	uvctl_kv_add(l, key, "%s", val);
+}
+
 static const char *or_dash(const char *s)
 {
 	return s[0] ? s : "-";
@@ -110,23 +56,28 @@ static const char *or_dash(const char *s)
 enum { COL_NAME, COL_STATE, COL_DESIRED, COL_CPUS, COL_MEMORY, COL_IOPARTD, NCOLS };
 #define CELL_LEN 80
 
-static void list_row(json_object *p, char row[NCOLS][CELL_LEN])
+static void list_row(struct uvctl_table *t, json_object *p)
 {
 	json_object *actual = json_object_object_get(p, "actual"), *mem;
-	char buf[CELL_LEN];
+	char cell[NCOLS][CELL_LEN];
+	const char *row[NCOLS];
 
-	snprintf(row[COL_NAME], CELL_LEN, "%s", or_dash(scalar(p, "name", buf, sizeof(buf))));
-	snprintf(row[COL_STATE], CELL_LEN, "%s",
-		 actual ? or_dash(scalar(actual, "state", buf, sizeof(buf))) : "unknown");
-	snprintf(row[COL_DESIRED], CELL_LEN, "%s", or_dash(scalar(p, "desired", buf, sizeof(buf))));
-	snprintf(row[COL_CPUS], CELL_LEN, "%s", or_dash(scalar(p, "cpus", buf, sizeof(buf))));
+	for (int c = 0; c < NCOLS; c++)
+		row[c] = cell[c];
+	row[COL_NAME] = or_dash(uvctl_scalar(p, "name", cell[COL_NAME], CELL_LEN));
+	row[COL_STATE] = actual ? or_dash(uvctl_scalar(actual, "state", cell[COL_STATE], CELL_LEN))
+				: "unknown";
+	row[COL_DESIRED] = or_dash(uvctl_scalar(p, "desired", cell[COL_DESIRED], CELL_LEN));
+	row[COL_CPUS] = or_dash(uvctl_scalar(p, "cpus", cell[COL_CPUS], CELL_LEN));
 	if (json_object_object_get_ex(p, "memory_mib", &mem) &&
 	    json_object_is_type(mem, json_type_int))
-		uvctl_format_mib(row[COL_MEMORY], CELL_LEN, json_object_get_int64(mem));
+		uvctl_format_mib(cell[COL_MEMORY], CELL_LEN, json_object_get_int64(mem));
 	else
-		snprintf(row[COL_MEMORY], CELL_LEN, "-");
-	snprintf(row[COL_IOPARTD], CELL_LEN, "%s",
-		 actual ? or_dash(scalar(actual, "iopartd", buf, sizeof(buf))) : "-");
+		row[COL_MEMORY] = "-";
+	row[COL_IOPARTD] =
+		actual ? or_dash(uvctl_scalar(actual, "iopartd", cell[COL_IOPARTD], CELL_LEN))
+		       : "-";
+	uvctl_table_add(t, row);
 }
 
 void uvctl_print_list(FILE *out, json_object *reply)
@@ -134,31 +85,15 @@ void uvctl_print_list(FILE *out, json_object *reply)
 	static const char *const heads[NCOLS] = {"NAME", "STATE",  "DESIRED",
 						 "CPUS", "MEMORY", "IOPARTD"};
 	json_object *parts = json_object_object_get(reply, "partitions");
-	size_t n = arr_len(parts);
-	char(*rows)[NCOLS][CELL_LEN] = calloc(n + 1, sizeof(*rows));
-	int width[NCOLS];
+	struct uvctl_table t;
 
-	if (!rows)
-		return;
-	for (int c = 0; c < NCOLS; c++)
-		snprintf(rows[0][c], CELL_LEN, "%s", heads[c]);
-	for (size_t i = 0; i < n; i++)
-		list_row(json_object_array_get_idx(parts, i), rows[i + 1]);
-	for (int c = 0; c < NCOLS; c++) {
-		width[c] = 0;
-		for (size_t i = 0; i <= n; i++)
-			if ((int)strlen(rows[i][c]) > width[c])
-				width[c] = (int)strlen(rows[i][c]);
-	}
-	for (size_t i = 0; i <= n; i++) {
-		for (int c = 0; c < NCOLS - 1; c++)
-			fprintf(out, "%-*s  ", width[c], rows[i][c]);
-		fprintf(out, "%s\n", rows[i][NCOLS - 1]);
-	}
-	free(rows);
+	uvctl_table_init(&t, NCOLS, heads);
+	for (size_t i = 0; i < arr_len(parts); i++)
+		list_row(&t, json_object_array_get_idx(parts, i));
+	uvctl_table_print(&t, out, "");
 }
 
-static void flat_add(struct kvlist *l, const char *prefix, json_object *o)
+static void flat_add(struct uvctl_kv *l, const char *prefix, json_object *o)
 {
 	char key[256], buf[256];
 
@@ -174,38 +109,39 @@ static void flat_add(struct kvlist *l, const char *prefix, json_object *o)
 			flat_add(l, key, json_object_array_get_idx(o, i));
 		}
 	} else {
-		kv_add(l, prefix[0] ? prefix : "value", or_dash(scalar(o, NULL, buf, sizeof(buf))));
+		kv_put(l, prefix[0] ? prefix : "value",
+		       or_dash(uvctl_scalar(o, NULL, buf, sizeof(buf))));
 	}
 }
 
 void uvctl_print_flat(FILE *out, json_object *o)
 {
-	struct kvlist l = {0};
+	struct uvctl_kv l = {0};
 
 	flat_add(&l, "", o);
-	kv_print_free(&l, out);
+	uvctl_kv_print(&l, out, "");
 }
 
-static void show_disks(struct kvlist *l, json_object *p)
+static void show_disks(struct uvctl_kv *l, json_object *p)
 {
 	json_object *disks = json_object_object_get(p, "disks");
 	char key[32], val[4200], b1[64], b2[64];
 
 	for (size_t i = 0; i < arr_len(disks); i++) {
 		json_object *d = json_object_array_get_idx(disks, i);
-		const char *fmt = scalar(d, "format", b1, sizeof(b1));
+		const char *fmt = uvctl_scalar(d, "format", b1, sizeof(b1));
 
 		snprintf(key, sizeof(key), "disk %zu", i);
-		snprintf(val, sizeof(val), "%s (%s, %s)", scalar(d, "path", b2, sizeof(b2)),
+		snprintf(val, sizeof(val), "%s (%s, %s)", uvctl_scalar(d, "path", b2, sizeof(b2)),
 			 fmt[0] ? fmt : "format detected",
 			 json_object_get_boolean(json_object_object_get(d, "readonly"))
 				 ? "read-only"
 				 : "read-write");
-		kv_add(l, key, val);
+		kv_put(l, key, val);
 	}
 }
 
-static void show_nets(struct kvlist *l, json_object *p)
+static void show_nets(struct uvctl_kv *l, json_object *p)
 {
 	json_object *nets = json_object_object_get(p, "nets");
 	char key[32], val[64], buf[64];
@@ -213,8 +149,8 @@ static void show_nets(struct kvlist *l, json_object *p)
 	for (size_t i = 0; i < arr_len(nets); i++) {
 		snprintf(key, sizeof(key), "net %zu", i);
 		snprintf(val, sizeof(val), "tap %s",
-			 scalar(json_object_array_get_idx(nets, i), "tap", buf, sizeof(buf)));
-		kv_add(l, key, val);
+			 uvctl_scalar(json_object_array_get_idx(nets, i), "tap", buf, sizeof(buf)));
+		kv_put(l, key, val);
 	}
 }
 
@@ -224,7 +160,7 @@ void uvctl_print_partition(FILE *out, json_object *p)
 					    "disks",	 "nets",       "restart",    "desired",
 					    "stop_mode", "generation", "actual"};
 	json_object *actual = json_object_object_get(p, "actual");
-	struct kvlist l = {0};
+	struct uvctl_kv l = {0};
 	const char *s;
 	char buf[256];
 
@@ -232,28 +168,28 @@ void uvctl_print_partition(FILE *out, json_object *p)
 		uvctl_print_flat(out, p);
 		return;
 	}
-	kv_add(&l, "name", scalar(p, "name", buf, sizeof(buf)));
-	kv_add(&l, "state",
-	       actual ? or_dash(scalar(actual, "state", buf, sizeof(buf))) : "unknown");
-	kv_add(&l, "desired", or_dash(scalar(p, "desired", buf, sizeof(buf))));
-	kv_add(&l, "stop mode", or_dash(scalar(p, "stop_mode", buf, sizeof(buf))));
-	kv_add(&l, "cpus", or_dash(scalar(p, "cpus", buf, sizeof(buf))));
+	kv_put(&l, "name", uvctl_scalar(p, "name", buf, sizeof(buf)));
+	kv_put(&l, "state",
+	       actual ? or_dash(uvctl_scalar(actual, "state", buf, sizeof(buf))) : "unknown");
+	kv_put(&l, "desired", or_dash(uvctl_scalar(p, "desired", buf, sizeof(buf))));
+	kv_put(&l, "stop mode", or_dash(uvctl_scalar(p, "stop_mode", buf, sizeof(buf))));
+	kv_put(&l, "cpus", or_dash(uvctl_scalar(p, "cpus", buf, sizeof(buf))));
 	uvctl_format_mib(buf, sizeof(buf),
 			 json_object_get_int64(json_object_object_get(p, "memory_mib")));
-	kv_add(&l, "memory", buf);
-	kv_add(&l, "hugepages", or_dash(scalar(p, "hugepages", buf, sizeof(buf))));
-	kv_add(&l, "restart", or_dash(scalar(p, "restart", buf, sizeof(buf))));
+	kv_put(&l, "memory", buf);
+	kv_put(&l, "hugepages", or_dash(uvctl_scalar(p, "hugepages", buf, sizeof(buf))));
+	kv_put(&l, "restart", or_dash(uvctl_scalar(p, "restart", buf, sizeof(buf))));
 	show_disks(&l, p);
 	show_nets(&l, p);
 	if (json_object_get_int64(json_object_object_get(actual, "pid")) > 0)
-		kv_add(&l, "pid", scalar(actual, "pid", buf, sizeof(buf)));
-	s = scalar(actual, "iopartd", buf, sizeof(buf));
+		kv_put(&l, "pid", uvctl_scalar(actual, "pid", buf, sizeof(buf)));
+	s = uvctl_scalar(actual, "iopartd", buf, sizeof(buf));
 	if (s[0])
-		kv_add(&l, "iopartd", s);
-	s = scalar(actual, "reason", buf, sizeof(buf));
+		kv_put(&l, "iopartd", s);
+	s = uvctl_scalar(actual, "reason", buf, sizeof(buf));
 	if (s[0])
-		kv_add(&l, "reason", s);
-	kv_add(&l, "generation", or_dash(scalar(p, "generation", buf, sizeof(buf))));
+		kv_put(&l, "reason", s);
+	kv_put(&l, "generation", or_dash(uvctl_scalar(p, "generation", buf, sizeof(buf))));
 	/* Fields this uvctl does not know yet are shown rather than hidden. */
 	json_object_object_foreach(p, k, v)
 	{
@@ -264,5 +200,5 @@ void uvctl_print_partition(FILE *out, json_object *p)
 		if (i == sizeof(known) / sizeof(known[0]))
 			flat_add(&l, k, v);
 	}
-	kv_print_free(&l, out);
+	uvctl_kv_print(&l, out, "");
 }

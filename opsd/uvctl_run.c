@@ -80,7 +80,17 @@ static const char *const run_done[] = {
 	[UVCTL_POLICY_SET] = "Policy updated%s\n",
 };
 
-static void run_print(const struct uvctl_cmd *cmd, json_object *reply, FILE *out)
+static void run_status(const char *runtime_dir, json_object *reply, FILE *out)
+{
+	struct uvctl_probe p;
+
+	uvctl_probe_run(&p, runtime_dir);
+	uvctl_print_status(out, reply, &p);
+	uvctl_probe_fini(&p);
+}
+
+static void run_print(const struct uvctl_cmd *cmd, const char *runtime_dir, json_object *reply,
+		      FILE *out)
 {
 	if (cmd->json) {
 		if (reply)
@@ -95,6 +105,8 @@ static void run_print(const struct uvctl_cmd *cmd, json_object *reply, FILE *out
 		uvctl_print_partition(out, reply);
 		break;
 	case UVCTL_STATUS:
+		run_status(runtime_dir, reply, out);
+		break;
 	case UVCTL_POLICY_GET:
 		uvctl_print_flat(out, reply);
 		break;
@@ -159,7 +171,7 @@ int uvctl_run(const struct uvctl_cmd *cmd, const char *runtime_dir, FILE *out, F
 				cmd->method, cmd->path);
 			status = UVCTL_UNREACHABLE;
 		} else {
-			run_print(cmd, reply, out);
+			run_print(cmd, runtime_dir, reply, out);
 		}
 	}
 	json_object_put(reply);

@@ -3,8 +3,8 @@
 # the real iopartd (started by commandd itself, --supervise-iopartd), with a
 # shell script as uvmm: help and usage errors, a partition started and shut
 # down through uvctl, its status on commandd.sock, kill -9 of the active
-# iopartd (the channel moves, iopartd comes back), a second instance
-# refused, SIGTERM leaving the guest running.
+# iopartd (the channel moves, iopartd comes back, uvctl status shows it), a
+# second instance refused, SIGTERM leaving the guest running.
 set -u
 B=${UV_BUILD_DIR:?}
 CMDD=$B/commandd/commandd
@@ -129,6 +129,23 @@ wait_for 10 cstatus '[i["role"] for i in j["iopartds"]] == ["standby", "active"]
 	fail "a did not come back as standby"
 [ "$(cat "$UV_RUNTIME_DIR/iopartd-a.pid")" != "$A_PID" ] || fail "iopartd a's pid file"
 
+# uvctl status says so: one active with the channel, the other standby, the move and the
+# restart counted. Which is which is left open: the shell uvmm never attaches, so commandd
+# makes the move again every 250 ms (to either side).
+"$UVCTL" status >"$T/out" || fail "status"
+for re in "^  memory used: +64 MiB \(13%\)$" "^  partitions: +1 defined, 1 running$" \
+	"^  channels: +1 \(1 up\)$" "^  NAME +HEALTH +ROLE +PID +CHANNELS +SINCE$" \
+	"^  [ab] +healthy +standby +[0-9]+ +0 +[0-9-]+ [0-9:]+$" \
+	"^  [ab] +healthy +active +[0-9]+ +1 +[0-9-]+ [0-9:]+$" \
+	"^  commandd +running +$CMDD_PID +connected to opsd and ultravisord$" \
+	"^  channel moves: +[1-9][0-9]*, 0 failed; last [0-9.]+ ms, longest [0-9.]+ ms$" \
+	"^  iopartd starts: +3 "; do
+	grep -Eq -- "$re" "$T/out" || fail "status lacks /$re/: $(cat "$T/out")"
+done
+"$UVCTL" status --json >"$T/out" || fail "status --json"
+python3 -c "import json,sys; j=json.load(sys.stdin)['ultravisord']; sys.exit(0 if j['host']['pool_mib'] == 512 and len(j['channels']) == 1 else 1)" \
+	<"$T/out" || fail "status --json: $(cat "$T/out")"
+
 # Shutdown: SIGPWR, the script exits 0: stopped.
 "$UVCTL" shutdown vm1 >/dev/null || fail "shutdown"
 wait_for 10 show_is vm1 "j['actual']['state'] == 'stopped'" || fail "vm1 not stopped"
@@ -143,4 +160,8 @@ wait "$CMDD_PID" || fail "commandd did not exit 0 on SIGTERM"
 [ ! -e "$UV_RUNTIME_DIR/commandd.sock" ] || fail "commandd.sock left behind"
 [ ! -e "$UV_RUNTIME_DIR/commandd.pid" ] || fail "commandd.pid left behind"
 kill -0 "$GUEST" || fail "the guest died with commandd"
+# uvctl status without commandd: shown stopped, and no failover figures.
+"$UVCTL" status >"$T/out" || fail "status without commandd"
+grep -Eq "^  commandd +stopped +- +not running$" "$T/out" || fail "status: $(cat "$T/out")"
+grep -q "^Failover" "$T/out" && fail "status shows failover figures without commandd"
 echo "PASS"

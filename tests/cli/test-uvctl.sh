@@ -1,17 +1,21 @@
 #!/bin/sh
 # uvctl against a private opsd: help and usage errors, a partition's round trip
 # (create, list, show, start, shutdown, destroy, delete), --json parsed by
-# python3, refusals, the policy, opsd down, and the console on a fake console
+# python3, refusals, the policy, status with and without ultravisord, a bad
+# option on each read verb, opsd down, and the console on a fake console
 # socket (socat echoing what it gets).
 set -u
 UVCTL=${UV_BUILD_DIR:?}/opsd/uvctl
 OPSD=${UV_BUILD_DIR}/opsd/opsd
+UVD=${UV_BUILD_DIR}/ultravisor-daemon/ultravisord
 T=$(mktemp -d /tmp/uvctl-cli.XXXXXX)
 export UV_RUNTIME_DIR="$T/run" UV_STATE_DIR="$T/state"
 OPSD_PID=
+UVD_PID=
 SOCAT_PID=
 cleanup() {
 	[ -n "$OPSD_PID" ] && kill -9 "$OPSD_PID" 2>/dev/null
+	[ -n "$UVD_PID" ] && kill -9 "$UVD_PID" 2>/dev/null
 	[ -n "$SOCAT_PID" ] && kill -9 "$SOCAT_PID" 2>/dev/null
 	rm -rf "$T"
 }
@@ -52,6 +56,7 @@ wait_socket() {
 }
 
 [ -x "$OPSD" ] || fail "$OPSD is not built"
+[ -x "$UVD" ] || fail "$UVD is not built"
 truncate -s 1M "$T/disk.img"
 
 # Help, version, usage errors (2), all before any opsd exists.
@@ -139,6 +144,35 @@ expect 1 "uvctl: error: .*bogus" -- policy set bogus=1
 
 # status needs ultravisord, which is not running: refused with opsd's reason.
 expect 1 "uvctl: error: .*ultravisord" -- status
+expect 1 "uvctl: error: .*ultravisord" -- status --json
+
+# With ultravisord (no iopartd, no commandd): the sections, and --json as opsd answers.
+"$UVD" --memory-pool 2G 2>"$T/ultravisord.log" &
+UVD_PID=$!
+wait_socket "$UV_RUNTIME_DIR/ultravisord.sock"
+expect 0 "" -- status
+for re in "^Host$" "^  CPUs: +[1-9][0-9]* \([0-9,-]+\)$" "^  dedicated CPUs: +none$" \
+	"^  memory limit: +2 GiB \(2048 MiB\)$" "^  memory used: +0 MiB \(0%\)$" \
+	"^  memory free: +2 GiB$" "^  partitions: +1 defined, 0 running$" "^  channels: +none$" \
+	"^I/O partitions$" "^  none registered with ultravisord$" "^Daemons$" \
+	"^  NAME +STATE +PID +NOTE$" "^  ultravisord +running +$UVD_PID +answered opsd's status request$" \
+	"^  opsd +running +$OPSD_PID +version [0-9.]+, state generation [0-9]+$" \
+	"^  commandd +stopped +- +not running$"; do
+	out_has "$re"
+done
+grep -q "^Failover" "$T/out" && fail "status shows failover figures without commandd"
+expect 0 "" -- status --json
+json_check "j['ultravisord']['host']['pool_mib'] == 2048 and j['opsd']['pid'] == $OPSD_PID"
+json_check "j['ultravisord']['iopartds'] == [] and j['opsd']['partitions'] == 1"
+kill "$UVD_PID"
+wait "$UVD_PID"
+UVD_PID=
+
+# A bad option on each read verb: 2, one line.
+for verb in list "show vm2" status "policy get"; do
+	# shellcheck disable=SC2086 # the words are the arguments
+	expect 2 "unknown option '--frob'" -- $verb --frob
+done
 
 # opsd gone again: 3.
 kill "$OPSD_PID"

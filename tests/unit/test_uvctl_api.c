@@ -18,6 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl_msg.h"
+#include "daemon.h"
 #include "unix_sock.h"
 #include "uvcheck.h"
 #include "uvctl.h"
@@ -33,6 +35,23 @@
 	"\"disks\":[],\"nets\":[],\"restart\":\"never\",\"desired\":\"stopped\","                  \
 	"\"stop_mode\":\"destroy\",\"generation\":9,"                                              \
 	"\"actual\":{\"state\":\"failed\",\"pid\":0,\"iopartd\":\"\",\"reason\":\"no memory\"}}"
+/* GET /v1/status as opsd answers it: ultravisord's view with iopartd b dead, a serving two. */
+#define STATUS                                                                                     \
+	"{\"opsd\":{\"version\":\"0.1.0\",\"pid\":4100,\"partitions\":3,\"generation\":12},"       \
+	"\"ultravisord\":{\"host\":{\"cpus\":[0,1,2,3,6],\"cpus_dedicated\":[2,3],"                \
+	"\"pool_mib\":19284,\"used_mib\":1536,\"free_mib\":17748},"                                \
+	"\"iopartds\":[{\"name\":\"b\",\"health\":\"dead\",\"pid\":4302,\"since\":1795700000,"     \
+	"\"channels\":[]},{\"name\":\"a\",\"health\":\"healthy\",\"pid\":4301,"                    \
+	"\"since\":1795702317,\"channels\":[1,2]}],"                                               \
+	"\"partitions\":[{\"name\":\"web1\",\"state\":\"running\"},"                               \
+	"{\"name\":\"db\",\"state\":\"reserved\"}],"                                               \
+	"\"channels\":[{\"id\":1,\"state\":\"up\"},{\"id\":2,\"state\":\"pending\"}]}}"
+/* commandd.sock's status reply, less op, id and ok. */
+#define CMDD_STATUS                                                                                \
+	"{\"opsd\":{\"connected\":true,\"generation\":12},\"ultravisord\":{\"connected\":false},"  \
+	"\"policy\":{\"failover\":\"auto\"},"                                                      \
+	"\"failover\":{\"moves\":4,\"failed\":1,\"last_ms\":5.04,\"max_ms\":6.66},"                \
+	"\"iopartd_starts\":2}"
 
 /* What the stub saw last, and how it should answer. */
 static struct stub {
@@ -41,8 +60,10 @@ static struct stub {
 	struct event_base *base;
 	struct evhttp *http;
 	int stop_pipe[2];
-	bool garbage;	/* answer everything with 200 and no JSON */
-	int force_code; /* answer everything with this and an HTML body */
+	bool garbage;		     /* answer everything with 200 and no JSON */
+	int force_code;		     /* answer everything with this and an HTML body */
+	bool odd_status;	     /* a /v1/status of a shape uvctl does not know */
+	struct ctl_server *commandd; /* a stub commandd.sock, when a test starts one */
 	char method[16], uri[256], host[64], ctype[64], expect[64];
 	char *body;
 } st;
@@ -114,10 +135,12 @@ static void stub_handle(struct evhttp_request *req, void *arg)
 		stub_reply(req, 204, NULL);
 	else if (!strcmp(st.method, "DELETE"))
 		stub_reply(req, 409, "{\"error\":{\"code\":409,\"message\":\"'db' is running\"}}");
-	else if (!strcmp(u, "/v1/status"))
+	else if (!strcmp(u, "/v1/status") && st.odd_status)
 		stub_reply(req, 200,
 			   "{\"memory\":{\"total_mib\":4096,\"free_mib\":1024},"
 			   "\"iopartd\":[{\"name\":\"a\",\"healthy\":true},{\"name\":\"b\"}]}");
+	else if (!strcmp(u, "/v1/status"))
+		stub_reply(req, 200, STATUS);
 	else if (!strcmp(u, "/v1/policy"))
 		stub_reply(req, 200, "{\"restart_default\":\"on-failure\",\"restart_max\":5}");
 	else if (!strncmp(u, "/v1/partitions/", 15))
@@ -125,6 +148,31 @@ static void stub_handle(struct evhttp_request *req, void *arg)
 			   "{\"error\":{\"code\":404,\"message\":\"no partition 'nope'\"}}");
 	else
 		stub_reply(req, 500, "<html>not even JSON</html>");
+}
+
+static int cmdd_msg(struct ctl_conn *c, json_object *msg, int *fds, int nfds, void *arg)
+{
+	json_object *rep = ctl_reply_ok(msg), *body = json_tokener_parse(CMDD_STATUS);
+
+	(void)fds;
+	(void)nfds;
+	(void)arg;
+	json_object_object_foreach(body, k, v) json_object_object_add(rep, k, json_object_get(v));
+	ctl_conn_send(c, rep, NULL, 0);
+	json_object_put(rep);
+	json_object_put(body);
+	return 0;
+}
+
+/* A commandd.sock answering every request with CMDD_STATUS, served by the stub's thread. */
+static void stub_commandd(void)
+{
+	static const struct ctl_ops ops = {.on_msg = cmdd_msg};
+	char path[128], err[256];
+
+	snprintf(path, sizeof(path), "%s/commandd.sock", st.dir);
+	st.commandd = ctl_server_new(st.base, path, &ops, NULL, err, sizeof(err));
+	ck_assert_msg(st.commandd, "%s", err);
 }
 
 static void stub_stop(evutil_socket_t fd, short what, void *arg)
@@ -163,12 +211,17 @@ static void setup(void)
 						    EVHTTP_REQ_DELETE);
 	event_base_once(st.base, st.stop_pipe[0], EV_READ, stub_stop, st.base, NULL);
 	ck_assert_int_eq(pthread_create(&st.thread, NULL, stub_main, NULL), 0);
+	/* status prints times of day */
+	setenv("TZ", "UTC", 1);
+	tzset();
 }
 
 static void teardown(void)
 {
 	ck_assert_int_eq(write(st.stop_pipe[1], "x", 1), 1);
 	pthread_join(st.thread, NULL);
+	if (st.commandd)
+		ctl_server_free(st.commandd);
 	evhttp_free(st.http);
 	event_base_free(st.base);
 	close(st.stop_pipe[0]);
@@ -339,8 +392,81 @@ START_TEST(change_verbs)
 }
 END_TEST
 
-START_TEST(status_and_policy)
+/* Sections up to the I/O partitions: the same whoever else answers. */
+#define STATUS_HEAD                                                                                \
+	"Host\n"                                                                                   \
+	"  CPUs:           5 (0-3,6)\n"                                                            \
+	"  dedicated CPUs: 2 (2-3)\n"                                                              \
+	"  memory limit:   18.8 GiB (19284 MiB)\n"                                                 \
+	"  memory used:    1.5 GiB (8%)\n"                                                         \
+	"  memory free:    17.3 GiB\n"                                                             \
+	"  partitions:     3 defined, 1 running\n"                                                 \
+	"  channels:       2 (1 up)\n"                                                             \
+	"\n"                                                                                       \
+	"I/O partitions\n"                                                                         \
+	"  NAME  HEALTH   ROLE    PID   CHANNELS  SINCE\n"                                         \
+	"  a     healthy  active  4301  2         2026-11-26 14:11:57\n"                           \
+	"  b     dead     none    4302  0         2026-11-26 13:33:20\n"                           \
+	"\n"
+
+/* Everything there: ultravisord's pid file held (by the test), commandd answering. */
+START_TEST(status_sections)
 {
+	char path[128], why[256], pid[16], want[2048];
+	int pidfd, w;
+
+	snprintf(path, sizeof(path), "%s/ultravisord.pid", st.dir);
+	pidfd = uv_pidfile_acquire(path, why, sizeof(why));
+	ck_assert_msg(pidfd >= 0, "%s", why);
+	stub_commandd();
+	ck_assert_int_eq(run("status", NULL), UVCTL_OK);
+	ck_assert_str_eq(st.uri, "/v1/status");
+	ck_assert_str_eq(err, "");
+	w = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	w = w > 4 ? w : 4;
+	snprintf(want, sizeof(want),
+		 "%sDaemons\n"
+		 "  NAME         STATE    %-*s  NOTE\n"
+		 "  ultravisord  running  %-*s  answered opsd's status request\n"
+		 "  opsd         running  %-*s  version 0.1.0, state generation 12\n"
+		 "  commandd     running  %-*s  connected to opsd, not to ultravisord\n"
+		 "\n"
+		 "Failover (commandd)\n"
+		 "  mode:           auto\n"
+		 "  channel moves:  4, 1 failed; last 5.0 ms, longest 6.7 ms\n"
+		 "  iopartd starts: 2 (by commandd --supervise-iopartd)\n",
+		 STATUS_HEAD, w, "PID", w, pid, w, "4100", w, "-");
+	ck_assert_str_eq(out, want);
+	uv_pidfile_release(pidfd, path);
+}
+END_TEST
+
+/* Neither pid files nor commandd: no failover section, commandd not running. */
+START_TEST(status_without_commandd)
+{
+	ck_assert_int_eq(run("status", NULL), UVCTL_OK);
+	ck_assert_str_eq(err, "");
+	ck_assert_str_eq(out, STATUS_HEAD
+			 "Daemons\n"
+			 "  NAME         STATE    PID   NOTE\n"
+			 "  ultravisord  running  -     answered opsd's status request\n"
+			 "  opsd         running  4100  version 0.1.0, state generation 12\n"
+			 "  commandd     stopped  -     not running\n");
+}
+END_TEST
+
+/* --json is opsd's answer as it is; an answer of another shape is flattened, not lost. */
+START_TEST(status_json_and_odd)
+{
+	json_object *o, *want = json_tokener_parse(STATUS);
+
+	ck_assert_int_eq(run("status", "--json", NULL), UVCTL_OK);
+	o = json_tokener_parse(out);
+	ck_assert_ptr_nonnull(o);
+	ck_assert(json_object_equal(o, want));
+	json_object_put(o);
+	json_object_put(want);
+	st.odd_status = true;
 	ck_assert_int_eq(run("status", NULL), UVCTL_OK);
 	ck_assert_str_eq(out, "memory.total_mib:   4096\n"
 			      "memory.free_mib:    1024\n"
@@ -418,7 +544,9 @@ int main(void)
 	tcase_add_test(tc, create_body);
 	tcase_add_test(tc, create_big_body);
 	tcase_add_test(tc, change_verbs);
-	tcase_add_test(tc, status_and_policy);
+	tcase_add_test(tc, status_sections);
+	tcase_add_test(tc, status_without_commandd);
+	tcase_add_test(tc, status_json_and_odd);
 	tcase_add_test(tc, policy_verbs);
 	tcase_add_test(tc, bad_answers);
 	tcase_add_test(tc, unreachable);
