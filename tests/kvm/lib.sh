@@ -181,8 +181,10 @@ uv_status_name() {
 	esac
 }
 
+# uv__cleanup [STATUS]: a test's own EXIT trap passes the status it saw,
+# since its own commands have changed $? by the time it calls this.
 uv__cleanup() {
-	local rc=$? pid
+	local rc=${1:-$?} pid
 	# Background jobs still running (uvmm under timeout, socat): stop them.
 	for pid in $(jobs -p); do
 		kill "$pid" 2>/dev/null || true
@@ -207,7 +209,7 @@ uv__cleanup() {
 uv__need_initramfs() {
 	local src
 	for src in "$UV_SOURCE_DIR/scripts/build-guest-initramfs" \
-		"$UV_SOURCE_DIR/scripts/lib/guest-init"; do
+		"$UV_SOURCE_DIR/scripts/lib/guest-init" "$UV_SOURCE_DIR/scripts/lib/uv-blk-stream"; do
 		[[ -f $UV_INITRAMFS && ! $src -nt $UV_INITRAMFS ]] || return 0
 	done
 	return 1

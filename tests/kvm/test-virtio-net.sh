@@ -19,7 +19,7 @@ tx_mib=4
 ip tuntap add dev "$tap" mode tap || uv_fail "cannot create tap device $tap"
 # The tap goes too; uv__cleanup still sees the test's status.
 # shellcheck disable=SC2064,SC2154 # expand $tap now; rc is set by the trap
-trap "rc=\$?; ip link del $tap 2>/dev/null; (exit \$rc); uv__cleanup" EXIT
+trap "rc=\$?; ip link del $tap 2>/dev/null; uv__cleanup \$rc" EXIT
 ip addr add "$host_ip/24" dev "$tap"
 ip link set "$tap" up
 
