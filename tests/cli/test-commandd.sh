@@ -6,6 +6,8 @@
 # iopartd (the channel moves, iopartd comes back, uvctl status shows it), a
 # second instance refused, SIGTERM leaving the guest running.
 set -u
+# shellcheck source=tests/cli/lib.sh
+. "${0%/*}/lib.sh"
 B=${UV_BUILD_DIR:?}
 CMDD=$B/commandd/commandd
 UVD=$B/ultravisor-daemon/ultravisord
@@ -13,6 +15,7 @@ OPSD=$B/opsd/opsd
 UVCTL=$B/opsd/uvctl
 IOPARTD=$B/iopartd/iopartd
 T=$(mktemp -d /tmp/commandd-cli.XXXXXX)
+FAIL_LOG=$T/commandd.log
 export UV_RUNTIME_DIR="$T/run" UV_STATE_DIR="$T/state"
 PIDS=
 cleanup() {
@@ -23,21 +26,6 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$T/commandd.log" ] && tail -n 30 "$T/commandd.log" >&2
-	exit 1
-}
-# wait_for SECONDS COMMAND...: until the command succeeds
-wait_for() {
-	n=$(($1 * 20))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
 # show_is NAME PYTHON-EXPR: uvctl --json show NAME, the expression on j is true
 show_is() {
 	"$UVCTL" --json show "$1" >"$T/show" 2>/dev/null &&

@@ -1,6 +1,8 @@
 #!/bin/sh
 # iopartd's command line: help, usage errors, a start and a clean SIGTERM.
 set -u
+# shellcheck source=tests/cli/lib.sh
+. "${0%/*}/lib.sh"
 IOPARTD=${UV_BUILD_DIR:?}/iopartd/iopartd
 T=$(mktemp -d /tmp/iopartd-cli.XXXXXX)
 PID=
@@ -9,21 +11,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-# expect STATUS PATTERN -- ARGS...: exit status and one stderr line matching PATTERN
+# expect STATUS PATTERN -- ARGS...: iopartd's exit status and stderr (lib.sh's expect_exit).
 expect() {
-	want=$1 pat=$2
-	shift 3
-	"$IOPARTD" "$@" >"$T/out" 2>"$T/err"
-	got=$?
-	[ "$got" = "$want" ] || fail "iopartd $*: exit $got, wanted $want; stderr: $(cat "$T/err")"
-	if [ -n "$pat" ]; then
-		grep -q -- "$pat" "$T/err" || fail "iopartd $*: stderr lacks '$pat': $(cat "$T/err")"
-		[ "$(wc -l <"$T/err")" = 1 ] || fail "iopartd $*: more than one line: $(cat "$T/err")"
-	fi
+	expect_exit "$IOPARTD" "$@"
 }
 
 truncate -s 1M "$T/disk.img"
@@ -55,14 +45,10 @@ expect 2 "$T/dir/no/log" -- --export "vhost-user-console,socket=$T/s,console=fil
 	--export "vhost-user-rng,socket=$T/rng.sock" \
 	--export "vhost-user-console,socket=$T/vc.sock,console=unix:$T/con.sock" 2>"$T/log" &
 PID=$!
-i=0
-while [ ! -S "$T/blk.sock" ] || [ ! -S "$T/rng.sock" ] || [ ! -S "$T/vc.sock" ] ||
-	[ ! -S "$T/con.sock" ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "no sockets after 10 s: $(cat "$T/log")"
-	kill -0 $PID 2>/dev/null || fail "iopartd died: $(cat "$T/log")"
-	sleep 0.1
-done
+sockets_up() {
+	[ -S "$T/blk.sock" ] && [ -S "$T/rng.sock" ] && [ -S "$T/vc.sock" ] && [ -S "$T/con.sock" ]
+}
+wait_for 10 sockets_up || fail "no sockets after 10 s: $(cat "$T/log")"
 kill -TERM $PID
 wait $PID
 rc=$?

@@ -4,6 +4,8 @@
 # ultravisord, restarts after kill -9 (also in the middle of writes), damaged
 # files, and a clean SIGTERM. No KVM.
 set -u
+# shellcheck source=tests/cli/lib.sh
+. "${0%/*}/lib.sh"
 OPSD=${UV_BUILD_DIR:?}/opsd/opsd
 # The system's Python first: a version manager's shim can take a second per start.
 PY=/usr/bin/python3
@@ -30,10 +32,10 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$T/log" ] && tail -20 "$T/log" >&2
-	exit 1
+FAIL_LOG=$T/log
+# answers SOCK: an opsd answers on SOCK
+answers() {
+	curl -s -o /dev/null --unix-socket "$1" http://opsd/v1/policy
 }
 
 # start_opsd: runs opsd in the background, waits until it answers (a kill -9
@@ -41,13 +43,7 @@ fail() {
 start_opsd() {
 	"$OPSD" --log-level debug --group users 2>>"$T/log" &
 	PID=$!
-	i=0
-	while ! curl -s -o /dev/null --unix-socket "$SOCK" http://opsd/v1/policy; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && fail "no socket after 10 s"
-		kill -0 $PID 2>/dev/null || fail "opsd died at start"
-		sleep 0.1
-	done
+	wait_for 10 answers "$SOCK" || fail "no answer on $SOCK after 10 s"
 }
 kill9_opsd() {
 	kill -9 $PID
@@ -169,12 +165,7 @@ grep -q bogus "$T/err" || fail "--bogus: not named"
 mkdir -m 0755 "$T/run2"
 UV_RUNTIME_DIR=$T/run2 UV_STATE_DIR=$T/state2 "$OPSD" 2>"$T/log2" &
 PID2=$!
-i=0
-while ! curl -s -o /dev/null --unix-socket "$T/run2/opsd.sock" http://opsd/v1/policy; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "the second opsd did not start: $(cat "$T/log2")"
-	sleep 0.1
-done
+wait_for 10 answers "$T/run2/opsd.sock" || fail "the second opsd did not start: $(cat "$T/log2")"
 (
 	t0=$(date +%s)
 	curl -s --max-time 40 --unix-socket "$T/run2/opsd.sock" \
@@ -188,12 +179,7 @@ $PY -c 'import socket,sys
 s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(20)
 print(s.recv(4096).decode(), flush=True)' "$T/notify" >"$T/notified" &
 NP=$!
-i=0
-while [ ! -S "$T/notify" ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "the notify receiver did not start"
-	sleep 0.1
-done
+wait_for 10 test -S "$T/notify" || fail "the notify receiver did not start"
 NOTIFY_SOCKET=$T/notify start_opsd
 wait $NP
 grep -q "READY=1" "$T/notified" || fail "no READY=1 to NOTIFY_SOCKET: $(cat "$T/notified")"
@@ -414,12 +400,7 @@ while True:
         c.close()
 EOF
 	FAKE=$!
-	i=0
-	while [ ! -e "$T/run/ultravisord.sock.ready" ]; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && fail "the fake ultravisord did not start"
-		sleep 0.1
-	done
+	wait_for 10 test -e "$T/run/ultravisord.sock.ready" || fail "the fake ultravisord did not start"
 }
 stop_fake() {
 	kill -9 $FAKE
@@ -458,12 +439,7 @@ UVD=$UV_BUILD_DIR/ultravisor-daemon/ultravisord
 if [ -x "$UVD" ]; then
 	"$UVD" 2>"$T/uvd.log" &
 	FAKE=$!
-	i=0
-	while ! [ -S "$T/run/ultravisord.sock" ]; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && fail "ultravisord did not start: $(cat "$T/uvd.log")"
-		sleep 0.1
-	done
+	wait_for 10 test -S "$T/run/ultravisord.sock" || fail "ultravisord did not start: $(cat "$T/uvd.log")"
 	expect 200 GET /v1/status
 	oas Status "'host' in j['ultravisord'] and 'iopartds' in j['ultravisord'] and 'ok' not in j['ultravisord']"
 	kill -TERM $FAKE

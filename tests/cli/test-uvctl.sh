@@ -5,6 +5,8 @@
 # option on each read verb, opsd down, and the console on a fake console
 # socket (socat echoing what it gets).
 set -u
+# shellcheck source=tests/cli/lib.sh
+. "${0%/*}/lib.sh"
 UVCTL=${UV_BUILD_DIR:?}/opsd/uvctl
 OPSD=${UV_BUILD_DIR}/opsd/opsd
 UVD=${UV_BUILD_DIR}/ultravisor-daemon/ultravisord
@@ -20,39 +22,12 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-# expect STATUS PATTERN -- ARGS...: uvctl's exit status; when PATTERN is not
-# empty, stderr is one line that contains it. stdout is left in $T/out.
+# expect STATUS PATTERN -- ARGS...: uvctl's exit status and stderr (lib.sh's expect_exit).
 expect() {
-	want=$1 pat=$2
-	shift 3
-	"$UVCTL" "$@" >"$T/out" 2>"$T/err"
-	got=$?
-	[ "$got" = "$want" ] || fail "uvctl $*: exit $got, wanted $want; stderr: $(cat "$T/err")"
-	if [ -n "$pat" ]; then
-		grep -q -- "$pat" "$T/err" || fail "uvctl $*: stderr lacks '$pat': $(cat "$T/err")"
-		[ "$(wc -l <"$T/err")" = 1 ] || fail "uvctl $*: more than one line: $(cat "$T/err")"
-	fi
-}
-# out_has REGEX: a line of the last stdout matches
-out_has() {
-	grep -Eq -- "$1" "$T/out" || fail "output lacks /$1/: $(cat "$T/out")"
-}
-# json_check PYTHON-EXPR: the last stdout is JSON and the expression (on j) is true
-json_check() {
-	python3 -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)" \
-		<"$T/out" || fail "JSON check '$1' failed on: $(cat "$T/out")"
+	expect_exit "$UVCTL" "$@"
 }
 wait_socket() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "no socket $1 after 10 s"
-		sleep 0.1
-	done
+	wait_for 10 test -S "$1" || fail "no socket $1 after 10 s"
 }
 
 [ -x "$OPSD" ] || fail "$OPSD is not built"
