@@ -13,7 +13,8 @@ add_library(uvctlcore STATIC
   ${CMAKE_CURRENT_LIST_DIR}/uvctl_run.c
   ${CMAKE_CURRENT_LIST_DIR}/uvctl_status.c)
 target_include_directories(uvctlcore PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(uvctlcore PUBLIC uvcommon uvhttp PkgConfig::JSONC PkgConfig::LIBEVENT)
+# uvopsd for opsd_name_valid(): one name rule for both ends.
+target_link_libraries(uvctlcore PUBLIC uvopsd uvcommon uvhttp PkgConfig::JSONC PkgConfig::LIBEVENT)
 
 add_executable(uvctl ${CMAKE_CURRENT_LIST_DIR}/uvctl.c)
 target_link_libraries(uvctl PRIVATE uvctlcore)

@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* opsd_name_valid(): a name is part of a URL and of a console path, so uvctl checks it too. */
+#include "partition.h"
+
 /* Exit statuses, as docs/control-plane.md fixes them. */
 enum uvctl_status {
 	UVCTL_OK = 0,
@@ -39,7 +42,7 @@ enum uvctl_verb {
 	UVCTL_POLICY_SET,
 };
 
-#define UVCTL_NAME_MAX 63
+#define UVCTL_NAME_MAX OPSD_NAME_MAX
 #define UVCTL_PATH_MAX 128 /* an API path: "/v1/partitions/" NAME "/shutdown" */
 
 struct uvctl_cmd {
@@ -64,8 +67,6 @@ bool uvctl_verb_reads(enum uvctl_verb v);
 int uvctl_parse(int argc, char **argv, struct uvctl_cmd *cmd, char *err, size_t errlen);
 void uvctl_cmd_fini(struct uvctl_cmd *cmd);
 
-/* The contract's name rule, [a-z0-9][a-z0-9_.-]{0,62}: it is a path component too. */
-bool uvctl_name_valid(const char *name);
 /* "512M", "2G" (binary units), or bare digits meaning MiB, into whole MiB. 0 or -1. */
 int uvctl_parse_memory(const char *s, unsigned long long *mib);
 /* policy set's VALUE: an integer, true/false, or else a string. */

@@ -92,22 +92,6 @@ bool uvctl_verb_reads(enum uvctl_verb v)
 	return v == UVCTL_LIST || v == UVCTL_SHOW || v == UVCTL_STATUS || v == UVCTL_POLICY_GET;
 }
 
-bool uvctl_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!n || n > UVCTL_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!ok && (!i || !strchr("_.-", c)))
-			return false;
-	}
-	return true;
-}
-
 int uvctl_parse_memory(const char *s, unsigned long long *mib)
 {
 	uint64_t v;
@@ -209,7 +193,6 @@ static int args_net(const char *arg, json_object *nets, char *err, size_t errlen
 /* One create option into the body; "given twice" is refused for the single-valued ones. */
 static int args_create_opt(int opt, const char *arg, json_object *body, char *err, size_t errlen)
 {
-	static const char *const restarts[] = {"on-failure", "always", "never"};
 	static const char *const keys[] = {
 		[OPT_CPUS - OPT_DISK] = "cpus",
 		[OPT_MEMORY - OPT_DISK] = "memory_mib",
@@ -241,7 +224,7 @@ static int args_create_opt(int opt, const char *arg, json_object *body, char *er
 		json_object_object_add(body, "memory_mib", json_object_new_int64((int64_t)mib));
 		return 0;
 	case OPT_RESTART:
-		for (i = 0; i < 3 && strcmp(arg, restarts[i]); i++)
+		for (i = 0; i < 3 && strcmp(arg, opsd_restart_names[i]); i++)
 			;
 		if (i == 3)
 			return args_err(err, errlen,
@@ -273,7 +256,7 @@ static int args_positional(const struct verb_def *vd, const char *arg, struct uv
 	}
 	if (vd->args == ARGS_NONE || cmd->name[0])
 		return args_err(err, errlen, "unexpected argument '%s'", arg);
-	if (!uvctl_name_valid(arg))
+	if (!opsd_name_valid(arg))
 		return args_err(err, errlen,
 				"'%s' is not a partition name ([a-z0-9][a-z0-9_.-], at most %d)",
 				arg, UVCTL_NAME_MAX);

@@ -10,6 +10,14 @@ fail() {
 	exit 1
 }
 
+# kill9 PID...: SIGKILL to each one given (empty ones skipped), quietly: for cleanups.
+kill9() {
+	for _pid in "$@"; do
+		[ -n "$_pid" ] && kill -9 "$_pid" 2>/dev/null
+	done
+	return 0
+}
+
 # expect_exit PROGRAM STATUS PATTERN -- ARGS...: PROGRAM ARGS... exits with STATUS;
 # when PATTERN is not empty, its stderr is one line that contains it. Its stdout is
 # left in $T/out, its stderr in $T/err.

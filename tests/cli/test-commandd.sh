@@ -19,7 +19,8 @@ FAIL_LOG=$T/commandd.log
 export UV_RUNTIME_DIR="$T/run" UV_STATE_DIR="$T/state"
 PIDS=
 cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	# shellcheck disable=SC2086 # one pid a word
+	kill9 $PIDS
 	for f in "$T"/run/iopartd-*.pid "$T"/uvmm.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done

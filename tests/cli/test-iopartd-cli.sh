@@ -7,7 +7,7 @@ IOPARTD=${UV_BUILD_DIR:?}/iopartd/iopartd
 T=$(mktemp -d /tmp/iopartd-cli.XXXXXX)
 PID=
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	kill9 "$PID"
 	rm -rf "$T"
 }
 trap cleanup EXIT

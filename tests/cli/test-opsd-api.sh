@@ -26,9 +26,7 @@ SOCK=$T/run/opsd.sock
 PDIR=$T/state/opsd/partitions
 PID='' PID2='' FAKE='' AS=''
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	[ -n "$PID2" ] && kill -9 "$PID2" 2>/dev/null
-	[ -n "$FAKE" ] && kill -9 "$FAKE" 2>/dev/null
+	kill9 "$PID" "$PID2" "$FAKE"
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -16,9 +16,7 @@ OPSD_PID=
 UVD_PID=
 SOCAT_PID=
 cleanup() {
-	[ -n "$OPSD_PID" ] && kill -9 "$OPSD_PID" 2>/dev/null
-	[ -n "$UVD_PID" ] && kill -9 "$UVD_PID" 2>/dev/null
-	[ -n "$SOCAT_PID" ] && kill -9 "$SOCAT_PID" 2>/dev/null
+	kill9 "$OPSD_PID" "$UVD_PID" "$SOCAT_PID"
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -183,29 +183,6 @@ START_TEST(memory_sizes)
 }
 END_TEST
 
-START_TEST(names)
-{
-	char long_name[80];
-
-	ck_assert(uvctl_name_valid("a"));
-	ck_assert(uvctl_name_valid("web1.example_2-b"));
-	memset(long_name, 'x', 63);
-	long_name[63] = 0;
-	ck_assert(uvctl_name_valid(long_name));
-	long_name[63] = 'x';
-	long_name[64] = 0;
-	ck_assert(!uvctl_name_valid(long_name));
-	ck_assert(!uvctl_name_valid(""));
-	ck_assert(!uvctl_name_valid("Web"));
-	ck_assert(!uvctl_name_valid(".hidden"));
-	ck_assert(!uvctl_name_valid("-x"));
-	ck_assert(!uvctl_name_valid("a/b"));
-	ck_assert(!uvctl_name_valid(".."));
-	ck_assert(!uvctl_name_valid("a b"));
-	ck_assert(!uvctl_name_valid("a?x"));
-}
-END_TEST
-
 START_TEST(policy_set)
 {
 	json_object *v;
@@ -346,7 +323,6 @@ int main(void)
 	tcase_add_test(tc, create_full);
 	tcase_add_test(tc, create_minimal);
 	tcase_add_test(tc, memory_sizes);
-	tcase_add_test(tc, names);
 	tcase_add_test(tc, policy_set);
 	tcase_add_test(tc, help_version);
 	tcase_add_test(tc, usage_errors);
