@@ -180,8 +180,11 @@ struct cmd_part {
 	enum cmd_fail start_kind; /* of start_err */
 	cpu_set_t host_cpus;
 	bool dedicated;
-	int go_fd;     /* releases the spawned uvmm once attached */
-	bool reserved; /* ultravisord has a record of it (to release) */
+	int go_fd;  /* releases the spawned uvmm once attached */
+	int pid_fd; /* the monitor tells the uvmm's pid on it */
+	struct event *pid_ev;
+	int64_t start_us; /* when the start began: its time in the log */
+	bool reserved;	  /* ultravisord has a record of it (to release) */
 	unsigned release_tries;
 
 	/* Its uvmm. */
@@ -216,6 +219,7 @@ struct cmd_part {
 	pid_t rep_pid;
 	char rep_iop[CMD_NAME_MAX];
 	bool rep_sent;
+	uint64_t rep_seq; /* opsc's number of the last report sent */
 };
 
 struct opsc;
@@ -233,6 +237,7 @@ struct cmd {
 	struct event_base *base;
 	struct cmd_opts opts;
 	char runtime_dir[4096];
+	gid_t gid; /* UV_GROUP's, or -1 */
 	char uvd_sock[4200];
 	struct cmd_policy policy;
 	bool have_policy, have_desired, have_status;
@@ -281,8 +286,11 @@ void uvdc_fini(struct cmd *c);
 /* opsc.c */
 struct opsc *opsc_new(struct cmd *c, const char *sock);
 void opsc_free(struct opsc *o);
-/* PUT /v1/partitions/NAME/actual, queued (body consumed). */
-void opsc_report(struct opsc *o, const char *name, json_object *body);
+/*
+ * PUT /v1/partitions/NAME/actual, queued (body consumed), superseding a
+ * report on NAME still queued. Returns its sequence number (see cmd_on_desired).
+ */
+uint64_t opsc_report(struct opsc *o, const char *name, json_object *body);
 /* A full GET of policy and partitions, besides the long poll. */
 void opsc_resync(struct opsc *o);
 
@@ -291,8 +299,11 @@ struct cmd_part *cmd_part_get(struct cmd *c, const char *name, bool create);
 void cmd_part_reconcile(struct cmd_part *p);
 void cmd_reconcile_all(struct cmd *c);
 void cmd_report(struct cmd_part *p, const char *state, const char *reason);
-/* Sends the report again when opsd's copy differs (lost report, opsd restart). */
-void cmd_report_check(struct cmd_part *p);
+/*
+ * Sends the report again when opsd's copy differs (lost report, opsd
+ * restart) and is not older than the report (rep_done: see cmd_on_desired).
+ */
+void cmd_report_check(struct cmd_part *p, uint64_t rep_done);
 void cmd_part_release(struct cmd_part *p);
 void cmd_part_adopt(struct cmd_part *p, pid_t pid);
 void cmd_part_exited(struct cmd_part *p, bool known, int wstatus);
@@ -318,12 +329,18 @@ void cmd_hold_set(struct cmd_part *p, bool hold);
 
 /* spawn.c */
 struct cmd_spawn {
-	pid_t pid, mon_pid;
-	int pidfd, mon_pidfd;
-	int go_fd; /* write 'g' to let it exec; close to make it exit */
+	pid_t mon_pid;
+	int mon_pidfd;
+	int pid_fd; /* the monitor writes the uvmm's pid here (non-blocking) */
+	int go_fd;  /* write 'g' to let it exec; close to make it exit */
 };
+/* Forks the monitor, which starts the uvmm; never waits for either. */
 int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args *a,
 		   struct cmd_spawn *out, char *err, size_t errlen);
+/* The uvmm's pid from pid_fd: 0, -EAGAIN (not yet), -ECHILD (the monitor could not start it). */
+int cmd_spawn_pid(int pid_fd, pid_t *pid);
+/* UV_GROUP's gid into c->gid, once: new partition directories get it. */
+void cmd_group_lookup(struct cmd *c);
 /* The exit the monitor recorded for pid: 0 and *wstatus, or -ENOENT. */
 int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus);
 /* Our monitor of the running uvmm pid (its parent), or 0 when it has none. */
@@ -348,8 +365,12 @@ void cmd_child_exited(struct cmd *c, pid_t pid, int wstatus);
 /* ultravisord's status: iopartds, channels, partitions to adopt or clean up. */
 void cmd_on_uvd_status(struct cmd *c, json_object *st);
 void cmd_on_event(struct cmd *c, json_object *ev);
-/* opsd's partitions and policy (from the long poll or a resync). */
-void cmd_on_desired(struct cmd *c, json_object *policy, json_object *list, bool from_watch);
+/*
+ * opsd's partitions and policy (from the long poll or a resync), asked for
+ * once every report up to rep_done had been answered.
+ */
+void cmd_on_desired(struct cmd *c, json_object *policy, json_object *list, bool from_watch,
+		    uint64_t rep_done);
 json_object *cmd_status_json(struct cmd *c);
 int cmd_ctl_msg(struct ctl_conn *cc, json_object *msg, int *fds, int nfds, void *arg);
 

@@ -257,6 +257,10 @@ static void cmd_free_parts(struct cmd *c)
 				close(p->fe[i]);
 		if (p->go_fd >= 0)
 			close(p->go_fd);
+		if (p->pid_ev)
+			event_free(p->pid_ev);
+		if (p->pid_fd >= 0)
+			close(p->pid_fd);
 		if (p->pidfd >= 0)
 			close(p->pidfd);
 		if (p->watch_ev)
@@ -383,6 +387,7 @@ int main(int argc, char **argv)
 	    c.opts.supervise)
 		pr_warn("no iopartd beside commandd nor in PATH (give --iopartd-bin)");
 	cmd_policy_default(&c.policy);
+	cmd_group_lookup(&c);
 	for (unsigned i = 0; i < c.opts.niop_names; i++)
 		cmd_iop_get(&c, c.opts.iop_names[i], true)->expected = true;
 	if (curl_global_init(CURL_GLOBAL_NOTHING)) {

@@ -8,6 +8,13 @@
  *   worker  a queue of the other requests: actual-state reports (PUT, in
  *           order) and full resyncs (GET of policy and partitions)
  *
+ * A report supersedes any report on the same partition still queued (only
+ * the newest state matters, and a burst of starts must not queue one PUT per
+ * step of every partition). Reports carry a sequence number; a list tells
+ * which reports had been answered before it was asked for (rep_done), so
+ * that commandd does not take opsd's copy for stale while its report is on
+ * the way.
+ *
  * Results go back to the loop through a queue and an eventfd. A thread and
  * a blocking request are simpler than driving libcurl's multi interface
  * from libevent (socket and timer callbacks for every transfer), and a long
@@ -43,6 +50,7 @@ struct opsc_req {
 	enum req_kind kind;
 	char name[CMD_NAME_MAX];
 	char *body;
+	uint64_t seq; /* of a report */
 };
 
 struct opsc_res {
@@ -50,6 +58,7 @@ struct opsc_res {
 	enum res_kind kind;
 	json_object *policy, *list;
 	bool from_watch;
+	uint64_t rep_done; /* reports answered before the list was asked for */
 	char msg[512];
 };
 
@@ -61,6 +70,8 @@ struct opsc {
 	struct opsc_req *reqs, **reqs_tail;
 	unsigned nreqs;
 	bool resync_queued;
+	uint64_t rep_seq;  /* the last report queued (the loop's) */
+	uint64_t rep_done; /* every report up to this one has been answered (or failed) */
 	struct opsc_res *res, **res_tail;
 	int efd;
 	struct event *ev;
@@ -150,6 +161,7 @@ static int64_t opsc_fetch(struct opsc *o, int64_t wait_gen, bool from_watch)
 	struct opsc_res *r;
 	json_object *pol = NULL, *list, *g;
 	char err[512], path[64];
+	uint64_t done = __atomic_load_n(&o->rep_done, __ATOMIC_ACQUIRE);
 	int64_t gen;
 
 	if (wait_gen >= 0)
@@ -178,6 +190,7 @@ static int64_t opsc_fetch(struct opsc *o, int64_t wait_gen, bool from_watch)
 	r->policy = pol;
 	r->list = list;
 	r->from_watch = from_watch;
+	r->rep_done = done;
 	opsc_post(o, r);
 	return gen;
 }
@@ -237,26 +250,50 @@ static void *opsc_work(void *arg)
 			opsc_nap(o, 1000, true);
 			continue;
 		}
-		if (q->kind == REQ_REPORT)
+		if (q->kind == REQ_REPORT) {
 			opsc_put(o, q);
-		else
+			/* FIFO, and a superseded report leaves the queue: in order. */
+			__atomic_store_n(&o->rep_done, q->seq, __ATOMIC_RELEASE);
+		} else {
 			opsc_fetch(o, -1, false);
+		}
 		free(q->body);
 		free(q);
 	}
 	return NULL;
 }
 
-static void opsc_enqueue(struct opsc *o, struct opsc_req *q)
+/* Drops a queued report on q's partition: q, newer, goes to the tail instead. Locked. */
+static void opsc_supersede(struct opsc *o, const struct opsc_req *q)
+{
+	for (struct opsc_req **pp = &o->reqs; *pp; pp = &(*pp)->next) {
+		struct opsc_req *old = *pp;
+
+		if (old->kind != REQ_REPORT || strcmp(old->name, q->name))
+			continue;
+		*pp = old->next;
+		if (o->reqs_tail == &old->next)
+			o->reqs_tail = pp;
+		o->nreqs--;
+		free(old->body);
+		free(old);
+		return; /* there is never more than one */
+	}
+}
+
+/* false: dropped (and freed), the queue is full. */
+static bool opsc_enqueue(struct opsc *o, struct opsc_req *q)
 {
 	pthread_mutex_lock(&o->lock);
+	if (q->kind == REQ_REPORT)
+		opsc_supersede(o, q);
 	if (o->nreqs >= OPSC_QUEUE_MAX || (q->kind == REQ_RESYNC && o->resync_queued)) {
 		pthread_mutex_unlock(&o->lock);
 		if (q->kind == REQ_REPORT)
 			pr_warn("opsd does not keep up: report on %s dropped", q->name);
 		free(q->body);
 		free(q);
-		return;
+		return false;
 	}
 	if (q->kind == REQ_RESYNC)
 		o->resync_queued = true;
@@ -265,22 +302,25 @@ static void opsc_enqueue(struct opsc *o, struct opsc_req *q)
 	o->nreqs++;
 	pthread_cond_broadcast(&o->cond);
 	pthread_mutex_unlock(&o->lock);
+	return true;
 }
 
-void opsc_report(struct opsc *o, const char *name, json_object *body)
+uint64_t opsc_report(struct opsc *o, const char *name, json_object *body)
 {
 	struct opsc_req *q = calloc(1, sizeof(*q));
+	uint64_t seq = ++o->rep_seq;
 
 	if (q) {
 		q->kind = REQ_REPORT;
+		q->seq = seq;
 		snprintf(q->name, sizeof(q->name), "%s", name);
 		q->body = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
 	}
 	json_object_put(body);
 	if (q && q->body)
-		opsc_enqueue(o, q);
-	else if (q)
-		free(q);
+		return opsc_enqueue(o, q) ? seq : 0;
+	free(q);
+	return 0; /* lost: opsd's copy tells after the next list */
 }
 
 void opsc_resync(struct opsc *o)
@@ -314,7 +354,7 @@ static void opsc_results(evutil_socket_t fd, short what, void *arg)
 			if (!o->c->opsd_up)
 				pr_info("opsd answers");
 			o->c->opsd_up = true;
-			cmd_on_desired(o->c, r->policy, r->list, r->from_watch);
+			cmd_on_desired(o->c, r->policy, r->list, r->from_watch, r->rep_done);
 		} else if (r->kind == RES_DOWN) {
 			if (o->c->opsd_up || !o->c->have_desired)
 				pr_warn("%s; retrying every %d ms", r->msg, OPSC_RETRY_MS);

@@ -38,7 +38,7 @@ struct cmd_part *cmd_part_get(struct cmd *c, const char *name, bool create)
 		return NULL;
 	p->cmd = c;
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->memfd = p->go_fd = p->pidfd = p->watch_fd = -1;
+	p->memfd = p->go_fd = p->pid_fd = p->pidfd = p->watch_fd = -1;
 	for (unsigned i = 0; i < CMD_DEV_MAX; i++)
 		p->fe[i] = -1;
 	p->stop_timer = evtimer_new(c->base, part_stop_cb, p);
@@ -100,7 +100,7 @@ static void report_send(struct cmd_part *p)
 	json_object_object_add(b, "pid", json_object_new_int((int)pid));
 	json_object_object_add(b, "iopartd", json_object_new_string(iop));
 	json_object_object_add(b, "reason", json_object_new_string(p->reason));
-	opsc_report(p->cmd->opsc, p->name, b);
+	p->rep_seq = opsc_report(p->cmd->opsc, p->name, b);
 }
 
 void cmd_report(struct cmd_part *p, const char *state, const char *reason)
@@ -112,9 +112,10 @@ void cmd_report(struct cmd_part *p, const char *state, const char *reason)
 	report_send(p);
 }
 
-void cmd_report_check(struct cmd_part *p)
+void cmd_report_check(struct cmd_part *p, uint64_t rep_done)
 {
-	if (!p->def || !p->rep_sent)
+	/* A list asked for before our last report was answered cannot have it. */
+	if (!p->def || !p->rep_sent || p->rep_seq > rep_done)
 		return;
 	if (strcmp(p->def->actual, p->rep_state) || p->def->actual_pid != p->rep_pid) {
 		pr_debug("partition %s: opsd says %s, we said %s: again", p->name, p->def->actual,
@@ -142,6 +143,12 @@ void cmd_part_close_start(struct cmd_part *p)
 	if (p->go_fd >= 0)
 		close(p->go_fd);
 	p->go_fd = -1;
+	if (p->pid_ev)
+		event_free(p->pid_ev);
+	p->pid_ev = NULL;
+	if (p->pid_fd >= 0)
+		close(p->pid_fd);
+	p->pid_fd = -1;
 }
 
 void cmd_schedule(struct event *ev, unsigned ms)

@@ -12,16 +12,28 @@
  * file is written. The uvmm waits on a pipe before exec until commandd has
  * attached its pid to the partition in ultravisord.
  *
+ * The event loop pays for one fork (the monitor) and nothing else: the
+ * uvmm's pid comes back on a pipe that the loop watches (cmd_spawn_pid),
+ * and the monitor starts the uvmm as posix_spawn does (clone with CLONE_VM
+ * and CLONE_VFORK on a stack of its own), so commandd's memory is not
+ * copied a second time. The uvmm child writes its own pid before it waits
+ * for its go: the monitor stays suspended until the exec. iopartd needs no
+ * monitor and is posix_spawn'ed.
+ *
  * Everything after fork() is async-signal-safe: commandd has threads.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +45,10 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+
+#define CHILD_STACK (256 * 1024) /* the uvmm child's, until it execs: sanitizers' frames too */
+
+extern char **environ;
 
 int cmd_pidfd_open(pid_t pid)
 {
@@ -151,10 +167,16 @@ struct spawn_plan {
 	int go_rd, pid_wr;
 };
 
-static __attribute__((noreturn)) void uvmm_child(const struct spawn_plan *sp)
+/* The uvmm, on the monitor's memory until exec (CLONE_VM): touches nothing of it. */
+static int uvmm_child(void *arg)
 {
+	const struct spawn_plan *sp = arg;
+	pid_t self = (pid_t)syscall(SYS_getpid);
 	char go = 0;
 
+	/* Ours to tell: the monitor is suspended until we exec or die. */
+	if (write(sp->pid_wr, &self, sizeof(self)) != sizeof(self))
+		_exit(124);
 	while (read(sp->go_rd, &go, 1) < 0 && errno == EINTR)
 		;
 	if (go != 'g')
@@ -171,12 +193,55 @@ static __attribute__((noreturn)) void uvmm_child(const struct spawn_plan *sp)
 	_exit(127);
 }
 
+/* "PID WSTATUS\n", written whole then renamed: never half a record. */
+static void monitor_record(const struct spawn_plan *sp, pid_t u, int st)
+{
+	char line[64];
+	size_t n;
+	int fd;
+
+	n = put_int(line, u);
+	line[n++] = ' ';
+	n += put_int(line + n, st);
+	line[n++] = '\n';
+	fd = open(sp->exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return;
+	if (write(fd, line, n) == (ssize_t)n)
+		rename(sp->exit_tmp, sp->exit_path);
+	close(fd);
+}
+
+/* Closes every fd from 3 up but keep[0..n) (async-signal-safe; sorts keep). */
+static void close_all_but(int *keep, unsigned n)
+{
+	unsigned lo = 3;
+
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (unsigned i = 0; i <= n; i++) {
+		unsigned hi = i < n ? (unsigned)keep[i] : ~0U;
+
+		if (i < n && keep[i] < 3)
+			continue;
+		if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0U))
+			for (unsigned fd = lo; fd < hi && fd < 65536; fd++)
+				close((int)fd);
+		lo = hi + 1;
+	}
+}
+
 static __attribute__((noreturn)) void monitor(const struct spawn_plan *sp)
 {
+	int keep[CMD_DEV_MAX + 3];
 	struct sigaction ign = {.sa_handler = SIG_IGN};
-	char line[64];
 	int st = 0, fd;
-	size_t n;
+	char *stack;
 	pid_t u;
 
 	setsid();
@@ -187,29 +252,60 @@ static __attribute__((noreturn)) void monitor(const struct spawn_plan *sp)
 	sigaction(SIGINT, &ign, NULL);
 	sigaction(SIGTERM, &ign, NULL);
 	sigaction(SIGPIPE, &ign, NULL);
-	u = fork();
-	if (u == 0)
-		uvmm_child(sp);
-	if (u < 0 || write(sp->pid_wr, &u, sizeof(u)) != sizeof(u))
+	/* Nothing of commandd's stays open here (sockets, its pid file) but the uvmm's. */
+	memcpy(keep, sp->keep, sp->nkeep * sizeof(keep[0]));
+	keep[sp->nkeep] = sp->go_rd;
+	keep[sp->nkeep + 1] = sp->pid_wr;
+	close_all_but(keep, sp->nkeep + 2);
+	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
 		_exit(124);
-	/* Nothing of commandd's stays open here: sockets, pid file, pipes. */
+	/* Returns once the uvmm has exec'd (or died): it has said its pid itself. */
+	u = clone(uvmm_child, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)sp);
+	if (u < 0)
+		_exit(124);
+	munmap(stack, CHILD_STACK);
 	if (syscall(SYS_close_range, 3U, ~0U, 0U))
 		for (fd = 3; fd < 65536; fd++)
 			close(fd);
 	while (waitpid(u, &st, 0) < 0 && errno == EINTR)
 		;
-	/* "PID WSTATUS\n", written whole then renamed: never half a record. */
-	n = put_int(line, u);
-	line[n++] = ' ';
-	n += put_int(line + n, st);
-	line[n++] = '\n';
-	fd = open(sp->exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd >= 0) {
-		if (write(fd, line, n) == (ssize_t)n)
-			rename(sp->exit_tmp, sp->exit_path);
-		close(fd);
-	}
+	monitor_record(sp, u, st);
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+/*
+ * partitions/NAME, made 0750 with group UV_GROUP as uv_dir_ensure does, but
+ * with the group looked up once (c->gid): a lookup walks NSS (files, userdb
+ * directories) for every new partition, on the loop.
+ */
+static int part_dir(struct cmd *c, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0750) == 0) {
+		if (chmod(dir, 0750) || (c->gid != (gid_t)-1 && chown(dir, (uid_t)-1, c->gid)))
+			pr_debug("%s: chmod/chown: %s", dir, strerror(errno));
+		return 0;
+	}
+	if (errno == ENOENT) /* partitions/ itself, the first time */
+		return uv_dir_ensure(dir, 0750, err, errlen);
+	if (errno != EEXIST || stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", dir,
+			 errno == EEXIST ? "not a directory" : strerror(errno));
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+void cmd_group_lookup(struct cmd *c)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+
+	c->gid =
+		getgrnam_r(UV_GROUP, &gr, buf, sizeof(buf), &res) || !res ? (gid_t)-1 : res->gr_gid;
 }
 
 static int spawn_paths(struct cmd *c, const char *name, char *dir, char *log, char *ex, char *tmp,
@@ -225,9 +321,13 @@ static int spawn_paths(struct cmd *c, const char *name, char *dir, char *log, ch
 		snprintf(err, errlen, "%s: path too long", c->runtime_dir);
 		return -ENAMETOOLONG;
 	}
-	return uv_dir_ensure(dir, 0750, err, errlen);
+	return part_dir(c, dir, err, errlen);
 }
 
+/*
+ * Forks the monitor and returns: the uvmm's pid comes later on out->pid_fd
+ * (cmd_spawn_pid), when the monitor has started it.
+ */
 int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args *a,
 		   struct cmd_spawn *out, char *err, size_t errlen)
 {
@@ -235,7 +335,7 @@ int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args
 	char *argv[CMD_ARGV_MAX];
 	struct spawn_plan sp = {.argv = argv, .log = log, .exit_path = ex, .exit_tmp = tmp};
 	int go[2], pp[2], ret;
-	pid_t m, u = 0;
+	pid_t m;
 
 	if ((ret = spawn_paths(c, p->name, dir, log, ex, tmp, err, errlen)))
 		return ret;
@@ -252,39 +352,49 @@ int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args
 	sp.cpus = p->dedicated && CPU_COUNT(&p->host_cpus) ? &p->host_cpus : NULL;
 	if (pipe2(go, O_CLOEXEC))
 		goto fail_errno;
-	if (pipe2(pp, O_CLOEXEC)) {
-		close(go[0]);
-		close(go[1]);
-		goto fail_errno;
-	}
+	if (pipe2(pp, O_CLOEXEC | O_NONBLOCK))
+		goto fail_go;
 	sp.go_rd = go[0];
 	sp.pid_wr = pp[1];
 	m = fork();
 	if (m == 0)
 		monitor(&sp);
+	ret = -errno;
 	close(go[0]);
 	close(pp[1]);
-	if (m > 0)
-		while (read(pp[0], &u, sizeof(u)) < 0 && errno == EINTR)
-			;
-	close(pp[0]);
-	if (m < 0 || u <= 0) {
+	if (m < 0) {
 		close(go[1]);
-		snprintf(err, errlen, "cannot start uvmm: %s",
-			 m < 0 ? strerror(errno) : "fork failed");
-		return -ECHILD;
+		close(pp[0]);
+		snprintf(err, errlen, "cannot start uvmm's monitor: %s", strerror(-ret));
+		return ret;
 	}
-	out->pid = u;
 	out->mon_pid = m;
-	out->go_fd = go[1];
-	out->pidfd = cmd_pidfd_open(u);
 	out->mon_pidfd = cmd_pidfd_open(m);
-	pr_info("partition %s: uvmm pid %d (monitor %d): %s ...", p->name, (int)u, (int)m, argv[0]);
+	out->go_fd = go[1];
+	out->pid_fd = pp[0];
+	pr_debug("partition %s: monitor %d: %s ...", p->name, (int)m, argv[0]);
 	return 0;
+fail_go:
+	close(go[0]);
+	close(go[1]);
 fail_errno:
 	ret = -errno;
 	snprintf(err, errlen, "cannot start uvmm: %s", strerror(errno));
 	return ret;
+}
+
+int cmd_spawn_pid(int pid_fd, pid_t *pid)
+{
+	ssize_t n;
+
+	*pid = 0;
+	do
+		n = read(pid_fd, pid, sizeof(*pid));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return -EAGAIN;
+	/* A pipe write of 4 bytes is atomic: all or nothing (EOF: the monitor failed). */
+	return n == sizeof(*pid) && *pid > 0 ? 0 : -ECHILD;
 }
 
 int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus)
@@ -329,11 +439,33 @@ pid_t cmd_monitor_of(pid_t pid)
 	return r && !strncmp(buf, "uvmon:", 6) ? (pid_t)ppid : 0;
 }
 
+/* Every signal back to its default, none blocked, a session of its own, stdio as uvmm's. */
+static int iop_spawn_setup(posix_spawnattr_t *at, posix_spawn_file_actions_t *fa, const char *log)
+{
+	sigset_t all, none;
+	int ret;
+
+	sigfillset(&all);
+	sigemptyset(&none);
+	if ((ret = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+							POSIX_SPAWN_SETSIGMASK)) ||
+	    (ret = posix_spawnattr_setsigdefault(at, &all)) ||
+	    (ret = posix_spawnattr_setsigmask(at, &none)) ||
+	    (ret = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0)) ||
+	    (ret = posix_spawn_file_actions_addopen(fa, 1, log, O_WRONLY | O_CREAT | O_APPEND,
+						    0640)) ||
+	    (ret = posix_spawn_file_actions_adddup2(fa, 1, 2)) ||
+	    (ret = posix_spawn_file_actions_addclosefrom_np(fa, 3)))
+		return -ret;
+	return 0;
+}
+
 int cmd_spawn_iopartd(struct cmd *c, const char *name, pid_t *pid, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], log[PATH_MAX], file[80];
 	char *argv[] = {c->opts.iopartd_bin, "--name", (char *)name, NULL};
-	pid_t k;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
 	int ret;
 
 	snprintf(file, sizeof(file), "iopartd-%s.log", name);
@@ -344,21 +476,20 @@ int cmd_spawn_iopartd(struct cmd *c, const char *name, pid_t *pid, char *err, si
 	}
 	if ((ret = uv_dir_ensure(dir, 0750, err, errlen)))
 		return ret;
-	k = fork();
-	if (k == 0) {
-		/* A session of its own: it outlives commandd, as under systemd. */
-		setsid();
-		child_stdio(log);
-		child_fds(NULL, 0);
-		child_signals();
-		execv(argv[0], argv);
-		child_say("commandd: cannot run iopartd: ", argv[0]);
-		_exit(127);
-	}
-	if (k < 0) {
-		snprintf(err, errlen, "cannot start iopartd %s: %s", name, strerror(errno));
-		return -errno;
-	}
-	*pid = k;
-	return 0;
+	if ((ret = -posix_spawnattr_init(&at)))
+		goto fail;
+	if ((ret = -posix_spawn_file_actions_init(&fa)))
+		goto fail_attr;
+	/* A session of its own: it outlives commandd, as under systemd. */
+	ret = iop_spawn_setup(&at, &fa, log);
+	if (!ret)
+		ret = -posix_spawn(pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+fail_attr:
+	posix_spawnattr_destroy(&at);
+fail:
+	if (ret)
+		snprintf(err, errlen, "cannot start iopartd %s (%s): %s", name, argv[0],
+			 strerror(-ret));
+	return ret;
 }

@@ -86,6 +86,8 @@ static void start_attached(struct cmd *c, void *arg, json_object *rep, int *fds,
 	p->go_fd = -1;
 	p->phase = CMD_RUNNING;
 	p->backoff_ms = 0;
+	pr_debug("partition %s: attached, %.1f ms after the start began", p->name,
+		 (double)(cmd_now_us() - p->start_us) / 1000.0);
 	cmd_iop_count(c);
 	cmd_report(p, "running", "");
 	cmd_part_reconcile(p);
@@ -97,6 +99,55 @@ int cmd_part_watch(struct cmd_part *p)
 	return p->watch_ev && !event_add(p->watch_ev, NULL) ? 0 : -ENOMEM;
 }
 
+/* The uvmm's pid came (or the monitor failed): attach it, then let it go. */
+static void start_pid_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cmd_part *p = arg;
+	struct cmd *c = p->cmd;
+	json_object *req;
+	pid_t pid;
+	int ret;
+
+	(void)what;
+	ret = cmd_spawn_pid(fd, &pid);
+	if (ret == -EAGAIN)
+		return;
+	event_free(p->pid_ev);
+	p->pid_ev = NULL;
+	close(p->pid_fd);
+	p->pid_fd = -1;
+	if (ret) {
+		/* The monitor exits (124) and its watch ends the start; without one, now. */
+		snprintf(p->start_err, sizeof(p->start_err),
+			 "cannot start uvmm: its monitor failed");
+		if (!p->watch_ev)
+			cmd_start_fail(p, "cannot start uvmm: its monitor failed", CMD_FAIL_RETRY);
+		return;
+	}
+	p->pid = pid;
+	p->pidfd = cmd_pidfd_open(pid);
+	if (p->pidfd < 0)
+		pr_warn("partition %s: no pidfd for uvmm %d", p->name, (int)pid);
+	pr_info("partition %s: uvmm pid %d (monitor %d), %.1f ms after the start began", p->name,
+		(int)pid, (int)p->mon_pid, (double)(cmd_now_us() - p->start_us) / 1000.0);
+	req = ctl_request("partition_attach");
+	json_object_object_add(req, "name", json_object_new_string(p->name));
+	json_object_object_add(req, "pid", json_object_new_int((int)pid));
+	if (uvdc_call(c, req, NULL, 0, CALL_MS, start_attached, p) == 0) {
+		p->busy++;
+		return;
+	}
+	/* The uvmm exits (125) on the closed pipe; its exit ends the start. */
+	snprintf(p->start_err, sizeof(p->start_err), "ultravisord is not reachable");
+	close(p->go_fd);
+	p->go_fd = -1;
+}
+
+/*
+ * Forks the monitor and goes back to the loop: the pid comes on a pipe the
+ * loop watches (start_pid_cb), so other starts, replies and failover events
+ * are not held up while the monitor starts the uvmm.
+ */
 static void start_spawn(struct cmd_part *p)
 {
 	struct cmd *c = p->cmd;
@@ -112,7 +163,6 @@ static void start_spawn(struct cmd_part *p)
 	};
 	char console[4200], err[512];
 	struct cmd_spawn s;
-	json_object *req;
 
 	snprintf(console, sizeof(console), "%s/partitions/%s/console.sock", c->runtime_dir,
 		 p->name);
@@ -120,27 +170,22 @@ static void start_spawn(struct cmd_part *p)
 	memcpy(a.fds, p->fe, sizeof(a.fds));
 	if (cmd_spawn_uvmm(c, p, &a, &s, err, sizeof(err)))
 		return cmd_start_fail(p, err, CMD_FAIL_RETRY);
-	/* The children have their copies; ultravisord keeps the memory. */
+	/* The monitor has its copies; ultravisord keeps the memory. */
 	cmd_part_close_start(p);
 	p->go_fd = s.go_fd;
-	p->pid = s.pid;
+	p->pid_fd = s.pid_fd;
 	p->mon_pid = s.mon_pid;
-	p->pidfd = s.pidfd;
-	p->watch_fd = s.mon_pidfd >= 0 ? s.mon_pidfd : dup(s.pidfd);
-	if (s.mon_pidfd >= 0 && s.pidfd < 0)
-		pr_warn("partition %s: no pidfd for uvmm %d", p->name, (int)s.pid);
+	p->watch_fd = s.mon_pidfd;
 	if (p->watch_fd < 0 || cmd_part_watch(p))
-		pr_err("partition %s: cannot watch uvmm %d: its exit goes unseen", p->name,
-		       (int)p->pid);
-	req = ctl_request("partition_attach");
-	json_object_object_add(req, "name", json_object_new_string(p->name));
-	json_object_object_add(req, "pid", json_object_new_int((int)p->pid));
-	if (uvdc_call(c, req, NULL, 0, CALL_MS, start_attached, p) == 0) {
-		p->busy++;
-	} else {
-		snprintf(p->start_err, sizeof(p->start_err), "ultravisord is not reachable");
-		close(p->go_fd);
-		p->go_fd = -1;
+		pr_err("partition %s: cannot watch uvmm's monitor %d: its exit goes unseen",
+		       p->name, (int)p->mon_pid);
+	p->pid_ev = event_new(c->base, p->pid_fd, EV_READ | EV_PERSIST, start_pid_cb, p);
+	if (!p->pid_ev || event_add(p->pid_ev, NULL)) {
+		/* Closing go and pid makes the monitor and the uvmm exit. */
+		snprintf(p->start_err, sizeof(p->start_err), "cannot watch uvmm's monitor");
+		if (!p->watch_ev)
+			return cmd_start_fail(p, "cannot watch uvmm's monitor", CMD_FAIL_RETRY);
+		cmd_part_close_start(p);
 	}
 }
 
@@ -279,6 +324,7 @@ void cmd_part_start(struct cmd_part *p)
 				      CMD_FAIL_RESOURCES);
 	p->phase = CMD_STARTING;
 	p->start_err[0] = 0;
+	p->start_us = cmd_now_us();
 	cmd_report(p, "starting", "");
 	req = ctl_request("partition_reserve");
 	json_object_object_add(req, "name", json_object_new_string(p->name));

@@ -206,7 +206,8 @@ static void desired_partitions(struct cmd *c, json_object *a)
 		}
 }
 
-void cmd_on_desired(struct cmd *c, json_object *policy, json_object *list, bool from_watch)
+void cmd_on_desired(struct cmd *c, json_object *policy, json_object *list, bool from_watch,
+		    uint64_t rep_done)
 {
 	int64_t gen = json_object_get_int64(json_object_object_get(list, "generation"));
 	struct cmd_policy pol = c->policy;
@@ -226,7 +227,7 @@ void cmd_on_desired(struct cmd *c, json_object *policy, json_object *list, bool 
 	c->generation = (uint64_t)gen;
 	c->have_desired = true;
 	for (struct cmd_part *p = c->parts; p; p = p->next)
-		cmd_report_check(p);
+		cmd_report_check(p, rep_done);
 	cmd_failover_pending(c);
 	cmd_reconcile_all(c);
 }
