@@ -263,6 +263,8 @@ struct cmd {
 	bool stopping;
 
 	/* counters for status */
+	unsigned moves_in_flight;
+	bool sup_after_moves; /* an iopartd start put off until the moves are answered */
 	unsigned moves, moves_failed;
 	double last_failover_ms, max_failover_ms;
 	unsigned iop_restarts;

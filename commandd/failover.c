@@ -4,6 +4,9 @@
  * one dies (failover), and, with --supervise-iopartd, starting a dead one
  * again. A move is one channel_move per channel, all sent at once on the
  * iopartd_down event: ultravisord pushes each new front end to its uvmm.
+ * Nothing else is started while moves are in flight: the replacement
+ * iopartd (an exec, and a process loading on the CPUs the moves need) waits
+ * until the last move has its answer.
  */
 #include <errno.h>
 #include <signal.h>
@@ -59,18 +62,12 @@ void cmd_iop_count(struct cmd *c)
 					iop->nchans++;
 }
 
-static void move_done(struct cmd *c, void *arg, json_object *rep, int *fds, int nfds,
-		      const char *err)
+static void move_finish(struct cmd *c, struct cmd_chan *ch, json_object *rep, const char *err)
 {
-	struct cmd_chan *ch = arg;
 	struct cmd_part *p = ch->part;
 	const char *to, *fe;
 	double ms = -1;
 
-	(void)fds;
-	(void)nfds;
-	p->busy--;
-	ch->moving = false;
 	if (err) {
 		c->moves_failed++;
 		pr_warn("partition %s: channel %u stays on %s: %s", p->name, ch->device,
@@ -127,6 +124,24 @@ static void move_done(struct cmd *c, void *arg, json_object *rep, int *fds, int 
 	cmd_part_maybe_free(p);
 }
 
+static void move_done(struct cmd *c, void *arg, json_object *rep, int *fds, int nfds,
+		      const char *err)
+{
+	struct cmd_chan *ch = arg;
+
+	(void)fds;
+	(void)nfds;
+	ch->part->busy--;
+	ch->moving = false;
+	c->moves_in_flight--;
+	move_finish(c, ch, rep, err);
+	/* The last answer: what supervision put off can run now. */
+	if (!c->moves_in_flight && c->sup_after_moves) {
+		c->sup_after_moves = false;
+		cmd_supervise_check(c);
+	}
+}
+
 static void chan_move(struct cmd *c, struct cmd_chan *ch, struct cmd_iop *to)
 {
 	json_object *req = ctl_request("channel_move");
@@ -138,6 +153,7 @@ static void chan_move(struct cmd *c, struct cmd_chan *ch, struct cmd_iop *to)
 		return;
 	ch->moving = true;
 	ch->part->busy++;
+	c->moves_in_flight++;
 	to->nchans++; /* the next choice counts this one */
 	pr_debug("partition %s: channel %u: %s -> %s", ch->part->name, ch->device, ch->iopartd,
 		 to->name);
@@ -288,6 +304,10 @@ void cmd_supervise_check(struct cmd *c)
 
 	if (!c->opts.supervise || !c->uvd_ready)
 		return;
+	if (c->moves_in_flight) {
+		c->sup_after_moves = true;
+		return;
+	}
 	for (unsigned i = 0; i < c->niops; i++)
 		if (c->iops[i].expected)
 			supervise_one(c, &c->iops[i], now, &wake);

@@ -84,6 +84,25 @@ static void wait_role(const char *name, const char *want)
 	ck_abort_msg("iopartd %s never became %s", name, want);
 }
 
+/* The line number of the nth line of commandd.log with word; 0 when there is none. */
+static int cmdd_log_nth(const char *word, int n)
+{
+	char path[256], line[8192];
+	int no = 0, got = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/commandd.log", R.dir);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		no++;
+		if (strstr(line, word) && ++got == n)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return got == n ? no : 0;
+}
+
 static json_object *cmdd_part(json_object *st, const char *name)
 {
 	json_object *p = rig_find(st, "partitions", name);
@@ -260,6 +279,11 @@ START_TEST(test_supervise)
 	ck_assert_int_ne(a2, a1);
 	wait_role("a", "standby");
 	wait_role("b", "active");
+	/* The replacement was started once both moves had their answers, not before. */
+	ck_assert_int_gt(cmdd_log_nth("iopartd a: started pid", 2), 0);
+	ck_assert_int_gt(cmdd_log_nth("iopartd a: started pid", 2),
+			 cmdd_log_nth("moved from a to b", 2));
+	ck_assert_int_gt(cmdd_log_nth("moved from a to b", 2), 0);
 	st = rig_ctl("commandd.sock", "status");
 	ck_assert_int_eq(jint(st, "iopartd_starts"), 3);
 	json_object_put(st);
