@@ -547,35 +547,18 @@ START_TEST(test_aml_enospc)
 }
 END_TEST
 
-static Suite *acpi_suite(void)
-{
-	Suite *s = suite_create("acpi");
-	TCase *tables = tcase_create("tables");
-	TCase *aml = tcase_create("aml");
-
-	tcase_add_test(tables, test_rsdp);
-	tcase_add_test(tables, test_root_tables);
-	tcase_add_test(tables, test_fadt);
-	tcase_add_test(tables, test_fadt_reset_reg);
-	tcase_add_test(tables, test_facs_alignment);
-	tcase_add_loop_test(tables, test_madt, 0, sizeof(madt_cpus) / sizeof(madt_cpus[0]));
-	tcase_add_test(tables, test_dsdt);
-	tcase_add_test(tables, test_dsdt_no_mmio64);
-	tcase_add_test(tables, test_enospc);
-	tcase_add_test(tables, test_einval);
-	suite_add_tcase(s, tables);
-
-	tcase_add_loop_test(aml, test_aml_pkglength, 0, sizeof(pkg_cases) / sizeof(pkg_cases[0]));
-	tcase_add_test(aml, test_aml_integers);
-	tcase_add_test(aml, test_aml_names);
-	tcase_add_test(aml, test_aml_restemplate);
-	tcase_add_test(aml, test_aml_address_descriptors);
-	tcase_add_test(aml, test_aml_enospc);
-	suite_add_tcase(s, aml);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(acpi_suite());
+	Suite *s = suite_create("acpi");
+	TCase *tables = uv_tcase(s, "tables", NULL, NULL, 0,
+				 UV_TESTS(test_rsdp, test_root_tables, test_fadt,
+					  test_fadt_reset_reg, test_facs_alignment, test_dsdt,
+					  test_dsdt_no_mmio64, test_enospc, test_einval));
+	TCase *aml = uv_tcase(s, "aml", NULL, NULL, 0,
+			      UV_TESTS(test_aml_integers, test_aml_names, test_aml_restemplate,
+				       test_aml_address_descriptors, test_aml_enospc));
+
+	tcase_add_loop_test(tables, test_madt, 0, sizeof(madt_cpus) / sizeof(madt_cpus[0]));
+	tcase_add_loop_test(aml, test_aml_pkglength, 0, sizeof(pkg_cases) / sizeof(pkg_cases[0]));
+	return uv_check_run(s);
 }

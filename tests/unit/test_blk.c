@@ -440,36 +440,17 @@ START_TEST(test_blk_bad_images)
 }
 END_TEST
 
-static Suite *blk_suite(void)
-{
-	Suite *s = suite_create("blk");
-	TCase *tc = tcase_create("requests");
-	TCase *ro = tcase_create("readonly");
-	TCase *dio = tcase_create("direct");
-	TCase *img_tc = tcase_create("images");
-
-	tcase_add_checked_fixture(tc, blk_setup, blk_teardown);
-	tcase_add_test(tc, test_blk_read_write);
-	tcase_add_test(tc, test_blk_get_id);
-	tcase_add_test(tc, test_blk_discard_write_zeroes);
-	tcase_add_test(tc, test_blk_bad_requests);
-	tcase_add_test(tc, test_blk_short_header_status);
-	tcase_add_test(tc, test_blk_queue_depth);
-	tcase_add_test(tc, test_blk_kick_suppression);
-	tcase_add_test(tc, test_blk_config);
-	suite_add_tcase(s, tc);
-	tcase_add_checked_fixture(ro, blk_setup_ro, blk_teardown);
-	tcase_add_test(ro, test_blk_readonly);
-	suite_add_tcase(s, ro);
-	tcase_add_checked_fixture(dio, blk_setup_direct, blk_teardown);
-	tcase_add_test(dio, test_blk_direct_unaligned);
-	suite_add_tcase(s, dio);
-	tcase_add_test(img_tc, test_blk_bad_images);
-	suite_add_tcase(s, img_tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(blk_suite());
+	Suite *s = uv_suite("blk", blk_setup, blk_teardown, 0,
+			    UV_TESTS(test_blk_read_write, test_blk_get_id,
+				     test_blk_discard_write_zeroes, test_blk_bad_requests,
+				     test_blk_short_header_status, test_blk_queue_depth,
+				     test_blk_kick_suppression, test_blk_config));
+
+	uv_tcase(s, "readonly", blk_setup_ro, blk_teardown, 0, UV_TESTS(test_blk_readonly));
+	uv_tcase(s, "direct", blk_setup_direct, blk_teardown, 0,
+		 UV_TESTS(test_blk_direct_unaligned));
+	uv_tcase(s, "images", NULL, NULL, 0, UV_TESTS(test_blk_bad_images));
+	return uv_check_run(s);
 }

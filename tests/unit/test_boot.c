@@ -245,17 +245,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("boot");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, parse_fields);
-	tcase_add_test(tc, parse_rejects);
-	tcase_add_test(tc, plan_initrd_high);
-	tcase_add_test(tc, plan_initrd_below_limit);
-	tcase_add_test(tc, plan_rejects);
-	tcase_add_test(tc, e820_small);
-	tcase_add_test(tc, e820_hole);
-	tcase_add_test(tc, zero_page);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("boot", NULL, NULL, 0,
+				     UV_TESTS(parse_fields, parse_rejects, plan_initrd_high,
+					      plan_initrd_below_limit, plan_rejects, e820_small,
+					      e820_hole, zero_page)));
 }

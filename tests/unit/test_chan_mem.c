@@ -171,19 +171,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("chan_mem");
-	TCase *tc = tcase_create("chan_mem");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_translate);
-	tcase_add_test(tc, test_gpa_is_not_uaddr);
-	tcase_add_test(tc, test_exact_boundaries);
-	tcase_add_test(tc, test_wraparound_lookups);
-	tcase_add_test(tc, test_add_rejects);
-	tcase_add_test(tc, test_full_table);
-	tcase_add_test(tc, test_fd_region);
-	tcase_add_test(tc, test_fd_region_rejects);
-	tcase_add_test(tc, test_memfd_sealed);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(
+		uv_suite("chan_mem", setup, teardown, 0,
+			 UV_TESTS(test_translate, test_gpa_is_not_uaddr, test_exact_boundaries,
+				  test_wraparound_lookups, test_add_rejects, test_full_table,
+				  test_fd_region, test_fd_region_rejects, test_memfd_sealed)));
 }

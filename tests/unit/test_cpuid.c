@@ -151,13 +151,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("cpuid");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, hide_xsave);
-	tcase_add_test(tc, topology_amd);
-	tcase_add_test(tc, topology_intel);
-	tcase_add_test(tc, filter_is_idempotent_per_copy);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite(
+		"cpuid", NULL, NULL, 0,
+		UV_TESTS(hide_xsave, topology_amd, topology_intel, filter_is_idempotent_per_copy)));
 }

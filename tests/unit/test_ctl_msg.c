@@ -547,23 +547,12 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("ctl_msg");
-	TCase *tc = tcase_create("wire");
-	TCase *ts = tcase_create("server");
+	Suite *s = uv_suite("ctl_msg", setup, teardown, 0,
+			    UV_TESTS(test_round_trip, test_send_limits, test_refusals,
+				     test_oversized_and_too_many_fds, test_peer_close,
+				     test_replies_and_fields, test_call));
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_round_trip);
-	tcase_add_test(tc, test_send_limits);
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_oversized_and_too_many_fds);
-	tcase_add_test(tc, test_peer_close);
-	tcase_add_test(tc, test_replies_and_fields);
-	tcase_add_test(tc, test_call);
-	suite_add_tcase(s, tc);
-	tcase_add_checked_fixture(ts, setup, teardown);
-	tcase_set_timeout(ts, 20);
-	tcase_add_test(ts, test_server);
-	tcase_add_test(ts, test_stale_socket_and_conn_new);
-	suite_add_tcase(s, ts);
+	uv_tcase(s, "server", setup, teardown, 20,
+		 UV_TESTS(test_server, test_stale_socket_and_conn_new));
 	return uv_check_run(s);
 }

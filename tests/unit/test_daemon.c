@@ -314,20 +314,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("daemon");
-	TCase *tc = tcase_create("daemon");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_paths);
-	tcase_add_test(tc, test_path_join);
-	tcase_add_test(tc, test_dir_ensure);
-	tcase_add_test(tc, test_atomic_write_read);
-	tcase_add_test(tc, test_atomic_write_fails);
-	tcase_add_test(tc, test_atomic_write_no_tmp);
-	tcase_add_test(tc, test_pidfile);
-	tcase_add_test(tc, test_pidfile_stale);
-	tcase_add_test(tc, test_notify);
-	tcase_add_test(tc, test_stop);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("daemon", setup, teardown, 0,
+				     UV_TESTS(test_paths, test_path_join, test_dir_ensure,
+					      test_atomic_write_read, test_atomic_write_fails,
+					      test_atomic_write_no_tmp, test_pidfile,
+					      test_pidfile_stale, test_notify, test_stop)));
 }

@@ -397,35 +397,17 @@ START_TEST(blank_disk)
 }
 END_TEST
 
-static Suite *fw_boot_suite(void)
-{
-	Suite *s = suite_create("fw_boot");
-	TCase *tc = tcase_create("boot");
-
-	tcase_add_unchecked_fixture(tc, make_tables, fwt_teardown);
-	tcase_add_checked_fixture(tc, clean, NULL);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, bls_on_esp_newest_version);
-	tcase_add_test(tc, bls_loader_conf_default);
-	tcase_add_test(tc, bls_in_root_boot);
-	tcase_add_test(tc, bls_in_root_boot_full_paths);
-	tcase_add_test(tc, extlinux_on_mbr);
-	tcase_add_test(tc, syslinux_superfloppy);
-	tcase_add_test(tc, no_entry);
-	tcase_add_test(tc, missing_kernel);
-	tcase_add_test(tc, missing_initrd);
-	tcase_add_test(tc, kernel_symlink_loop);
-	tcase_add_test(tc, corrupt_filesystem);
-	tcase_add_test(tc, directory_loop);
-	tcase_add_test(tc, corrupt_ext_superblock);
-	tcase_add_test(tc, bad_gpt_crc);
-	tcase_add_test(tc, truncated_image);
-	tcase_add_test(tc, blank_disk);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(fw_boot_suite());
+	Suite *s = suite_create("fw_boot");
+	TCase *tc = uv_tcase(s, "boot", clean, NULL, 30,
+			     UV_TESTS(bls_on_esp_newest_version, bls_loader_conf_default,
+				      bls_in_root_boot, bls_in_root_boot_full_paths,
+				      extlinux_on_mbr, syslinux_superfloppy, no_entry,
+				      missing_kernel, missing_initrd, kernel_symlink_loop,
+				      corrupt_filesystem, directory_loop, corrupt_ext_superblock,
+				      bad_gpt_crc, truncated_image, blank_disk));
+
+	tcase_add_unchecked_fixture(tc, make_tables, fwt_teardown);
+	return uv_check_run(s);
 }

@@ -224,25 +224,10 @@ START_TEST(cmdline_merge)
 }
 END_TEST
 
-static Suite *fw_bootcfg_suite(void)
-{
-	Suite *s = suite_create("fw_bootcfg");
-	TCase *tc = tcase_create("bootcfg");
-
-	tcase_add_test(tc, vercmp_table);
-	tcase_add_test(tc, glob_table);
-	tcase_add_test(tc, bls_entry);
-	tcase_add_test(tc, bls_refusals);
-	tcase_add_test(tc, bls_ordering);
-	tcase_add_test(tc, loader_conf);
-	tcase_add_test(tc, extlinux_default);
-	tcase_add_test(tc, extlinux_menu_default_and_fallbacks);
-	tcase_add_test(tc, cmdline_merge);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(fw_bootcfg_suite());
+	return uv_check_run(uv_suite("fw_bootcfg", NULL, NULL, 0,
+				     UV_TESTS(vercmp_table, glob_table, bls_entry, bls_refusals,
+					      bls_ordering, loader_conf, extlinux_default,
+					      extlinux_menu_default_and_fallbacks, cmdline_merge)));
 }

@@ -237,22 +237,13 @@ START_TEST(ext_inline_data)
 }
 END_TEST
 
-static Suite *fw_ext4_suite(void)
-{
-	Suite *s = suite_create("fw_ext4");
-	TCase *tc = tcase_create("ext4");
-	int n = sizeof(variants) / sizeof(variants[0]);
-
-	tcase_add_unchecked_fixture(tc, make_src, fwt_teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, ext_variant, 0, n);
-	tcase_add_test(tc, ext_broken_images);
-	tcase_add_test(tc, ext_inline_data);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(fw_ext4_suite());
+	Suite *s = suite_create("fw_ext4");
+	TCase *tc =
+		uv_tcase(s, "ext4", NULL, NULL, 60, UV_TESTS(ext_broken_images, ext_inline_data));
+
+	tcase_add_unchecked_fixture(tc, make_src, fwt_teardown);
+	tcase_add_loop_test(tc, ext_variant, 0, sizeof(variants) / sizeof(variants[0]));
+	return uv_check_run(s);
 }

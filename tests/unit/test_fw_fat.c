@@ -181,22 +181,18 @@ START_TEST(fat_broken_images)
 }
 END_TEST
 
-static Suite *fw_fat_suite(void)
+int main(void)
 {
 	Suite *s = suite_create("fw_fat");
 	TCase *tc = tcase_create("fat");
 
 	tcase_add_unchecked_fixture(tc, make_src, fwt_teardown);
 	tcase_set_timeout(tc, 30);
+	/* Each for FAT12, FAT16 and FAT32. */
 	tcase_add_loop_test(tc, fat_read_files, 0, 3);
 	tcase_add_loop_test(tc, fat_list_and_errors, 0, 3);
 	tcase_add_loop_test(tc, fat_directory_loop, 0, 3);
 	tcase_add_loop_test(tc, fat_broken_images, 0, 3);
 	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	return uv_check_run(fw_fat_suite());
+	return uv_check_run(s);
 }

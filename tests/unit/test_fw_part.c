@@ -256,30 +256,16 @@ START_TEST(guid_text)
 }
 END_TEST
 
-static Suite *fw_part_suite(void)
-{
-	Suite *s = suite_create("fw_part");
-	TCase *tc = tcase_create("part");
-
-	tcase_add_unchecked_fixture(tc, make_template, fwt_teardown);
-	tcase_add_checked_fixture(tc, clean, NULL);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, gpt_sgdisk);
-	tcase_add_test(tc, gpt_backup_used_when_primary_bad);
-	tcase_add_test(tc, gpt_bad_header_crc_both);
-	tcase_add_test(tc, gpt_bad_entry_array_crc);
-	tcase_add_test(tc, gpt_truncated);
-	tcase_add_test(tc, mbr_from_sgdisk);
-	tcase_add_test(tc, mbr_hostile_entry);
-	tcase_add_test(tc, mbr_logical_partitions);
-	tcase_add_test(tc, protective_mbr_without_gpt);
-	tcase_add_test(tc, blank_disk);
-	tcase_add_test(tc, guid_text);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(fw_part_suite());
+	Suite *s = suite_create("fw_part");
+	TCase *tc =
+		uv_tcase(s, "part", clean, NULL, 30,
+			 UV_TESTS(gpt_sgdisk, gpt_backup_used_when_primary_bad,
+				  gpt_bad_header_crc_both, gpt_bad_entry_array_crc, gpt_truncated,
+				  mbr_from_sgdisk, mbr_hostile_entry, mbr_logical_partitions,
+				  protective_mbr_without_gpt, blank_disk, guid_text));
+
+	tcase_add_unchecked_fixture(tc, make_template, fwt_teardown);
+	return uv_check_run(s);
 }

@@ -70,18 +70,7 @@ START_TEST(compare)
 }
 END_TEST
 
-static Suite *fw_string_suite(void)
-{
-	Suite *s = suite_create("fw_string");
-	TCase *tc = tcase_create("string");
-
-	tcase_add_test(tc, copy_and_fill);
-	tcase_add_test(tc, compare);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(fw_string_suite());
+	return uv_check_run(uv_suite("fw_string", NULL, NULL, 0, UV_TESTS(copy_and_fill, compare)));
 }

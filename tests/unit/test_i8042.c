@@ -242,25 +242,11 @@ START_TEST(test_command_aborts_pending)
 }
 END_TEST
 
-static Suite *i8042_suite(void)
-{
-	Suite *suite = suite_create("i8042");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_self_test);
-	tcase_add_test(tc, test_command_byte);
-	tcase_add_test(tc, test_irq);
-	tcase_add_test(tc, test_reset_pulse);
-	tcase_add_test(tc, test_output_port);
-	tcase_add_test(tc, test_write_buffers);
-	tcase_add_test(tc, test_absent_keyboard);
-	tcase_add_test(tc, test_command_aborts_pending);
-	suite_add_tcase(suite, tc);
-	return suite;
-}
-
 int main(void)
 {
-	return uv_check_run(i8042_suite());
+	return uv_check_run(
+		uv_suite("i8042", setup, teardown, 0,
+			 UV_TESTS(test_self_test, test_command_byte, test_irq, test_reset_pulse,
+				  test_output_port, test_write_buffers, test_absent_keyboard,
+				  test_command_aborts_pending)));
 }

@@ -106,13 +106,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("iopartd_export");
-	TCase *tc = tcase_create("parse");
-
-	tcase_add_test(tc, test_export_blk);
-	tcase_add_test(tc, test_export_net_rng);
-	tcase_add_test(tc, test_export_bad);
-	tcase_add_test(tc, test_export_disk);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite(
+		"iopartd_export", NULL, NULL, 0,
+		UV_TESTS(test_export_blk, test_export_net_rng, test_export_bad, test_export_disk)));
 }

@@ -176,13 +176,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("iopartd_inproc");
-	TCase *tc = tcase_create("inproc");
-
-	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, test_inproc_missing_image);
-	tcase_add_test(tc, test_inproc_start_stop);
-	tcase_add_test(tc, test_inproc_blk_rw);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite(
+		"iopartd_inproc", NULL, NULL, 20,
+		UV_TESTS(test_inproc_missing_image, test_inproc_start_stop, test_inproc_blk_rw)));
 }

@@ -269,15 +269,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("iopartd_suite");
-	TCase *tc = tcase_create("suite");
-
-	tcase_add_checked_fixture(tc, rig_setup, rig_teardown);
-	tcase_set_timeout(tc, 50);
-	tcase_add_test(tc, test_register_restart);
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_move_inflight);
-	tcase_add_test(tc, test_second_and_usage);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("iopartd_suite", rig_setup, rig_teardown, 50,
+				     UV_TESTS(test_register_restart, test_refusals,
+					      test_move_inflight, test_second_and_usage)));
 }

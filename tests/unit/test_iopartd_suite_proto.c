@@ -194,13 +194,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("iopartd_suite_proto");
-	TCase *tc = tcase_create("proto");
-
-	tcase_add_checked_fixture(tc, rig_setup, rig_teardown);
-	tcase_set_timeout(tc, 40);
-	tcase_add_test(tc, test_proto);
-	tcase_add_test(tc, test_quiet_retries);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("iopartd_suite_proto", rig_setup, rig_teardown, 40,
+				     UV_TESTS(test_proto, test_quiet_retries)));
 }

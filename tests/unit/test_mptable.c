@@ -212,20 +212,12 @@ START_TEST(test_einval)
 }
 END_TEST
 
-static Suite *mptable_suite(void)
-{
-	Suite *s = suite_create("mptable");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_header);
-	tcase_add_loop_test(tc, test_entries, 0, sizeof(cpu_counts) / sizeof(cpu_counts[0]));
-	tcase_add_test(tc, test_enospc);
-	tcase_add_test(tc, test_einval);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(mptable_suite());
+	Suite *s = suite_create("mptable");
+	TCase *tc =
+		uv_tcase(s, "core", NULL, NULL, 0, UV_TESTS(test_header, test_enospc, test_einval));
+
+	tcase_add_loop_test(tc, test_entries, 0, sizeof(cpu_counts) / sizeof(cpu_counts[0]));
+	return uv_check_run(s);
 }

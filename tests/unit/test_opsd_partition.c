@@ -312,18 +312,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("opsd_partition");
-	TCase *tc = tcase_create("opsd_partition");
-
-	tcase_add_test(tc, test_name);
-	tcase_add_test(tc, test_create_full);
-	tcase_add_test(tc, test_create_defaults);
-	tcase_add_test(tc, test_create_refused);
-	tcase_add_test(tc, test_create_limits);
-	tcase_add_test(tc, test_file_round_trip);
-	tcase_add_test(tc, test_actual);
-	tcase_add_test(tc, test_policy);
-	tcase_add_test(tc, test_json_strict);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(
+		uv_suite("opsd_partition", NULL, NULL, 0,
+			 UV_TESTS(test_name, test_create_full, test_create_defaults,
+				  test_create_refused, test_create_limits, test_file_round_trip,
+				  test_actual, test_policy, test_json_strict)));
 }

@@ -303,18 +303,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("opsd_store");
-	TCase *tc = tcase_create("opsd_store");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60); /* an fdatasync per audit record */
-	tcase_add_test(tc, test_create_reload);
-	tcase_add_test(tc, test_exists_busy_delete);
-	tcase_add_test(tc, test_damaged_files);
-	tcase_add_test(tc, test_write_fails);
-	tcase_add_test(tc, test_audit);
-	tcase_add_test(tc, test_status_groups);
-	tcase_add_test(tc, test_may_change);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	/* timeout 60 s: an fdatasync per audit record */
+	return uv_check_run(uv_suite("opsd_store", setup, teardown, 60,
+				     UV_TESTS(test_create_reload, test_exists_busy_delete,
+					      test_damaged_files, test_write_fails, test_audit,
+					      test_status_groups, test_may_change)));
 }

@@ -239,19 +239,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("parse");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, size_units);
-	tcase_add_test(tc, size_rejects);
-	tcase_add_test(tc, uint_ranges);
-	tcase_add_test(tc, options_good);
-	tcase_add_test(tc, options_defaults);
-	tcase_add_test(tc, options_hugepages);
-	tcase_add_test(tc, options_firmware_boot);
-	tcase_add_test(tc, options_bad);
-	tcase_add_test(tc, options_virtio_console);
-	tcase_add_test(tc, options_missing_value);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(
+		uv_suite("parse", NULL, NULL, 0,
+			 UV_TESTS(size_units, size_rejects, uint_ranges, options_good,
+				  options_defaults, options_hugepages, options_firmware_boot,
+				  options_bad, options_virtio_console, options_missing_value)));
 }

@@ -292,14 +292,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("parse_suite");
-	TCase *tc = tcase_create("suite");
-
-	tcase_add_test(tc, memory_fd_good);
-	tcase_add_test(tc, memory_fd_refused);
-	tcase_add_test(tc, vhost_user_fd_good);
-	tcase_add_test(tc, vhost_user_fd_refused);
-	tcase_add_test(tc, partition_options);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("parse_suite", NULL, NULL, 0,
+				     UV_TESTS(memory_fd_good, memory_fd_refused, vhost_user_fd_good,
+					      vhost_user_fd_refused, partition_options)));
 }

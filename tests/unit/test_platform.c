@@ -198,13 +198,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("platform");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, bus_dispatch);
-	tcase_add_test(tc, pci_host_bridge);
-	tcase_add_test(tc, pci_bar_sizing_and_decode);
-	tcase_add_test(tc, pm_poweroff_and_button);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("platform", NULL, NULL, 0,
+				     UV_TESTS(bus_dispatch, pci_host_bridge,
+					      pci_bar_sizing_and_decode, pm_poweroff_and_button)));
 }

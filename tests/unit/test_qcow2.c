@@ -328,32 +328,12 @@ START_TEST(test_write_zeroes_discard)
 }
 END_TEST
 
-static Suite *qcow2_suite(void)
-{
-	Suite *s = suite_create("qcow2");
-	TCase *tc = tcase_create("qcow2");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_v3_64k);
-	tcase_add_test(tc, test_v2_4k);
-	tcase_add_test(tc, test_v3_512);
-	tcase_add_test(tc, test_refblock_alloc);
-	tcase_add_test(tc, test_refcount_table_grow);
-	tcase_add_test(tc, test_fragmented);
-	tcase_add_test(tc, test_qemu_written);
-	tcase_add_test(tc, test_backing_raw);
-	tcase_add_test(tc, test_backing_qcow2);
-	tcase_add_test(tc, test_backing_v2_64k);
-	tcase_add_test(tc, test_chain);
-	tcase_add_test(tc, test_compressed);
-	tcase_add_test(tc, test_compressed_v2_64k);
-	tcase_add_test(tc, test_write_zeroes_discard);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(qcow2_suite());
+	return uv_check_run(uv_suite(
+		"qcow2", setup, teardown, 60,
+		UV_TESTS(test_v3_64k, test_v2_4k, test_v3_512, test_refblock_alloc,
+			 test_refcount_table_grow, test_fragmented, test_qemu_written,
+			 test_backing_raw, test_backing_qcow2, test_backing_v2_64k, test_chain,
+			 test_compressed, test_compressed_v2_64k, test_write_zeroes_discard)));
 }

@@ -176,24 +176,10 @@ START_TEST(test_kill_anywhere)
 }
 END_TEST
 
-static Suite *qcow2_refuse_suite(void)
-{
-	Suite *s = suite_create("qcow2_refuse");
-	TCase *tc = tcase_create("qcow2");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_chain_limits);
-	tcase_add_test(tc, test_format_override);
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_corrupt_entries);
-	tcase_add_test(tc, test_inproc);
-	tcase_add_test(tc, test_kill_anywhere);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(qcow2_refuse_suite());
+	return uv_check_run(
+		uv_suite("qcow2_refuse", setup, teardown, 60,
+			 UV_TESTS(test_chain_limits, test_format_override, test_refusals,
+				  test_corrupt_entries, test_inproc, test_kill_anywhere)));
 }

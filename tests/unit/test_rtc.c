@@ -381,32 +381,14 @@ START_TEST(test_no_interrupt_unless_enabled)
 }
 END_TEST
 
-static Suite *rtc_suite(void)
-{
-	Suite *suite = suite_create("rtc");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, test_defaults);
-	tcase_add_test(tc, test_host_time_bcd);
-	tcase_add_test(tc, test_host_time_binary);
-	tcase_add_test(tc, test_host_time_12h);
-	tcase_add_test(tc, test_nmi_bit_ignored);
-	tcase_add_test(tc, test_set_time_bcd);
-	tcase_add_test(tc, test_set_time_binary_12h);
-	tcase_add_test(tc, test_set_time_survives_mode_change);
-	tcase_add_test(tc, test_write_without_set);
-	tcase_add_test(tc, test_cmos_ram);
-	tcase_add_test(tc, test_word_access);
-	tcase_add_test(tc, test_update_interrupt);
-	tcase_add_test(tc, test_alarm_interrupt);
-	tcase_add_test(tc, test_no_interrupt_unless_enabled);
-	suite_add_tcase(suite, tc);
-	return suite;
-}
-
 int main(void)
 {
-	return uv_check_run(rtc_suite());
+	return uv_check_run(
+		uv_suite("rtc", setup, teardown, 20,
+			 UV_TESTS(test_defaults, test_host_time_bcd, test_host_time_binary,
+				  test_host_time_12h, test_nmi_bit_ignored, test_set_time_bcd,
+				  test_set_time_binary_12h, test_set_time_survives_mode_change,
+				  test_write_without_set, test_cmos_ram, test_word_access,
+				  test_update_interrupt, test_alarm_interrupt,
+				  test_no_interrupt_unless_enabled)));
 }

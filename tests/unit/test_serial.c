@@ -502,32 +502,12 @@ START_TEST(test_threads)
 }
 END_TEST
 
-static Suite *serial_suite(void)
-{
-	Suite *suite = suite_create("serial");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_detect_16550a);
-	tcase_add_test(tc, test_reset_state);
-	tcase_add_test(tc, test_transmit);
-	tcase_add_test(tc, test_divisor_latch);
-	tcase_add_test(tc, test_rx_interrupt);
-	tcase_add_test(tc, test_thre_interrupt);
-	tcase_add_test(tc, test_loopback);
-	tcase_add_test(tc, test_modem_status);
-	tcase_add_test(tc, test_overrun);
-	tcase_add_test(tc, test_fifo_reset);
-	tcase_add_test(tc, test_ring_full);
-	tcase_add_test(tc, test_rx_ready_reenters);
-	tcase_add_test(tc, test_wide_access);
-	tcase_add_test(tc, test_threads);
-	suite_add_tcase(suite, tc);
-	return suite;
-}
-
 int main(void)
 {
-	return uv_check_run(serial_suite());
+	return uv_check_run(uv_suite(
+		"serial", setup, teardown, 30,
+		UV_TESTS(test_detect_16550a, test_reset_state, test_transmit, test_divisor_latch,
+			 test_rx_interrupt, test_thre_interrupt, test_loopback, test_modem_status,
+			 test_overrun, test_fifo_reset, test_ring_full, test_rx_ready_reenters,
+			 test_wide_access, test_threads)));
 }

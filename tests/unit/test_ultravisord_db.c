@@ -338,19 +338,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("ultravisord_db");
-	TCase *tc = tcase_create("db");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_cpus_parse);
-	tcase_add_test(tc, test_names);
-	tcase_add_test(tc, test_admit_memory);
-	tcase_add_test(tc, test_admit_cpus);
-	tcase_add_test(tc, test_memory_alloc);
-	tcase_add_test(tc, test_memory_hugepages);
-	tcase_add_test(tc, test_state_round_trip);
-	tcase_add_test(tc, test_state_corrupt);
-	tcase_add_test(tc, test_state_revive);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(
+		uv_suite("ultravisord_db", setup, teardown, 0,
+			 UV_TESTS(test_cpus_parse, test_names, test_admit_memory, test_admit_cpus,
+				  test_memory_alloc, test_memory_hugepages, test_state_round_trip,
+				  test_state_corrupt, test_state_revive)));
 }

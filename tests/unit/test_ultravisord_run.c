@@ -632,15 +632,11 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("ultravisord_run");
-	TCase *tc = tcase_create("run");
+	TCase *tc = uv_tcase(
+		s, "run", setup, teardown, 40,
+		UV_TESTS(test_reserve_and_refusals, test_channels, test_attach_exit_restart));
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 40);
-	tcase_add_test(tc, test_reserve_and_refusals);
-	tcase_add_test(tc, test_channels);
-	tcase_add_test(tc, test_attach_exit_restart);
 	if (geteuid() == 0) /* the unprivileged peer is made with setuid */
 		tcase_add_test(tc, test_unprivileged);
-	suite_add_tcase(s, tc);
 	return uv_check_run(s);
 }

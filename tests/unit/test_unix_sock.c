@@ -72,13 +72,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("unix_sock");
-	TCase *tc = tcase_create("listen");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_fresh_and_stale);
-	tcase_add_test(tc, test_live_refused);
-	tcase_add_test(tc, test_not_a_socket);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(
+		uv_suite("unix_sock", setup, teardown, 0,
+			 UV_TESTS(test_fresh_and_stale, test_live_refused, test_not_a_socket)));
 }

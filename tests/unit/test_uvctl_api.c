@@ -533,23 +533,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("uvctl_api");
-	TCase *tc = tcase_create("stub");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, list_table);
-	tcase_add_test(tc, list_json);
-	tcase_add_test(tc, show_lines);
-	tcase_add_test(tc, unknown_partition);
-	tcase_add_test(tc, create_body);
-	tcase_add_test(tc, create_big_body);
-	tcase_add_test(tc, change_verbs);
-	tcase_add_test(tc, status_sections);
-	tcase_add_test(tc, status_without_commandd);
-	tcase_add_test(tc, status_json_and_odd);
-	tcase_add_test(tc, policy_verbs);
-	tcase_add_test(tc, bad_answers);
-	tcase_add_test(tc, unreachable);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite(
+		"uvctl_api", setup, teardown, 0,
+		UV_TESTS(list_table, list_json, show_lines, unknown_partition, create_body,
+			 create_big_body, change_verbs, status_sections, status_without_commandd,
+			 status_json_and_odd, policy_verbs, bad_answers, unreachable)));
 }

@@ -314,20 +314,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("uvctl_args");
-	TCase *tc = tcase_create("parse");
-
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, read_verbs);
-	tcase_add_test(tc, change_verbs);
-	tcase_add_test(tc, create_full);
-	tcase_add_test(tc, create_minimal);
-	tcase_add_test(tc, memory_sizes);
-	tcase_add_test(tc, policy_set);
-	tcase_add_test(tc, help_version);
-	tcase_add_test(tc, usage_errors);
-	tcase_add_test(tc, value_types);
-	tcase_add_test(tc, mib_format);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("uvctl_args", NULL, teardown, 0,
+				     UV_TESTS(read_verbs, change_verbs, create_full, create_minimal,
+					      memory_sizes, policy_set, help_version, usage_errors,
+					      value_types, mib_format)));
 }

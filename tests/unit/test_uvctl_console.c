@@ -319,16 +319,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("uvctl_console");
-	TCase *tc = tcase_create("relay");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, piped_input);
-	tcase_add_test(tc, far_end_closes);
-	tcase_add_test(tc, no_console);
-	tcase_add_test(tc, uvmm_console);
-	tcase_add_test(tc, tty_detach);
-	tcase_add_test(tc, tty_signal);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("uvctl_console", setup, teardown, 0,
+				     UV_TESTS(piped_input, far_end_closes, no_console, uvmm_console,
+					      tty_detach, tty_signal)));
 }

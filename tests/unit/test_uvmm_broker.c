@@ -491,17 +491,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("uvmm_broker");
-	TCase *tc = tcase_create("broker");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, hello_and_attach);
-	tcase_add_test(tc, inflight_handed_over);
-	tcase_add_test(tc, inflight_waits_for_attach);
-	tcase_add_test(tc, channel_moved_reaches_devices);
-	tcase_add_test(tc, unknown_requests);
-	tcase_add_test(tc, reconnects_after_drop_and_restart);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(
+		uv_suite("uvmm_broker", setup, teardown, 20,
+			 UV_TESTS(hello_and_attach, inflight_handed_over, inflight_waits_for_attach,
+				  channel_moved_reaches_devices, unknown_requests,
+				  reconnects_after_drop_and_restart)));
 }

@@ -457,18 +457,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("uvmm_broker_move");
-	TCase *tc = tcase_create("move");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, adopt_then_move);
-	tcase_add_test(tc, backend_dies_then_move);
-	tcase_add_test(tc, reset_while_waiting);
-	tcase_add_test(tc, bad_move_then_good);
-	tcase_add_test(tc, move_before_driver_ok);
-	tcase_add_test(tc, inproc_not_moved);
-	tcase_add_test(tc, dead_inherited_socket);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(
+		uv_suite("uvmm_broker_move", setup, teardown, 30,
+			 UV_TESTS(adopt_then_move, backend_dies_then_move, reset_while_waiting,
+				  bad_move_then_good, move_before_driver_ok, inproc_not_moved,
+				  dead_inherited_socket)));
 }

@@ -339,12 +339,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("uvmm_broker_uvd");
-	TCase *tc = tcase_create("uvd");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 40);
-	tcase_add_test(tc, attach_inflight_move_restart);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("uvmm_broker_uvd", setup, teardown, 40,
+				     UV_TESTS(attach_inflight_move_restart)));
 }

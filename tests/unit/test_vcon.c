@@ -434,22 +434,12 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("vcon");
-	TCase *file = tcase_create("file"), *sock = tcase_create("unix"),
-	      *spec = tcase_create("spec_inproc");
+	Suite *s = uv_suite("vcon", vcon_setup_file, vcon_teardown, 0,
+			    UV_TESTS(test_vcon_tx_file, test_vcon_config, test_vcon_tx_hostile,
+				     test_vcon_tx_too_long));
 
-	tcase_add_checked_fixture(file, vcon_setup_file, vcon_teardown);
-	tcase_add_test(file, test_vcon_tx_file);
-	tcase_add_test(file, test_vcon_config);
-	tcase_add_test(file, test_vcon_tx_hostile);
-	tcase_add_test(file, test_vcon_tx_too_long);
-	tcase_add_checked_fixture(sock, vcon_setup_unix, vcon_teardown);
-	tcase_add_test(sock, test_vcon_unix);
-	tcase_add_test(sock, test_vcon_rx_hostile);
-	tcase_add_test(spec, test_vcon_specs);
-	tcase_add_test(spec, test_vcon_inproc);
-	suite_add_tcase(s, file);
-	suite_add_tcase(s, sock);
-	suite_add_tcase(s, spec);
+	uv_tcase(s, "unix", vcon_setup_unix, vcon_teardown, 0,
+		 UV_TESTS(test_vcon_unix, test_vcon_rx_hostile));
+	uv_tcase(s, "spec_inproc", NULL, NULL, 0, UV_TESTS(test_vcon_specs, test_vcon_inproc));
 	return uv_check_run(s);
 }

@@ -657,29 +657,12 @@ START_TEST(queue_counts)
 }
 END_TEST
 
-static Suite *virtio_pci_suite(void)
-{
-	Suite *s = suite_create("virtio_pci");
-	TCase *tc = tcase_create("transport");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, ids_and_caps);
-	tcase_add_test(tc, features);
-	tcase_add_test(tc, start_and_reset);
-	tcase_add_test(tc, bad_rings);
-	tcase_add_test(tc, msix);
-	tcase_add_test(tc, ioeventfds);
-	tcase_add_test(tc, pci_cfg_window);
-	tcase_add_test(tc, hostile);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("options");
-	tcase_add_test(tc, options);
-	tcase_add_test(tc, queue_counts);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(virtio_pci_suite());
+	Suite *s = uv_suite("virtio_pci", setup, teardown, 0,
+			    UV_TESTS(ids_and_caps, features, start_and_reset, bad_rings, msix,
+				     ioeventfds, pci_cfg_window, hostile));
+
+	uv_tcase(s, "options", NULL, NULL, 0, UV_TESTS(options, queue_counts));
+	return uv_check_run(s);
 }

@@ -669,67 +669,28 @@ START_TEST(test_inflight_hostile_area)
 }
 END_TEST
 
-static Suite *virtq_suite(void)
-{
-	Suite *s = suite_create("virtq");
-	TCase *good = tcase_create("good");
-	TCase *bad = tcase_create("malformed");
-	TCase *notify = tcase_create("notify");
-	TCase *inflight = tcase_create("inflight");
-
-	tcase_add_checked_fixture(good, setup, teardown);
-	tcase_set_timeout(good, 30);
-	tcase_add_test(good, test_direct_chain);
-	tcase_add_test(good, test_indirect_chain);
-	tcase_add_test(good, test_zero_length_buffer_ok);
-	tcase_add_test(good, test_wraparound);
-	tcase_add_test(good, test_addr_exact_region_end_ok);
-	tcase_add_test(good, test_avail_idx_full_ok);
-	tcase_add_test(good, test_max_iov_ok);
-	tcase_add_test(good, test_setup_rejects);
-	suite_add_tcase(s, good);
-
-	tcase_add_checked_fixture(bad, setup, teardown);
-	tcase_add_test(bad, test_indirect_not_negotiated);
-	tcase_add_test(bad, test_loop_direct);
-	tcase_add_test(bad, test_loop_self);
-	tcase_add_test(bad, test_loop_indirect);
-	tcase_add_test(bad, test_addr_out_of_range);
-	tcase_add_test(bad, test_addr_crosses_region_end);
-	tcase_add_test(bad, test_addr_wraps);
-	tcase_add_test(bad, test_huge_length);
-	tcase_add_test(bad, test_total_length_overflow);
-	tcase_add_test(bad, test_zero_length_indirect);
-	tcase_add_test(bad, test_indirect_bad_size);
-	tcase_add_test(bad, test_indirect_too_big);
-	tcase_add_test(bad, test_indirect_table_outside);
-	tcase_add_test(bad, test_bad_head);
-	tcase_add_test(bad, test_bad_next);
-	tcase_add_test(bad, test_bad_next_indirect);
-	tcase_add_test(bad, test_avail_idx_jump);
-	tcase_add_test(bad, test_nested_indirect);
-	tcase_add_test(bad, test_indirect_with_next);
-	tcase_add_test(bad, test_write_then_read);
-	tcase_add_test(bad, test_too_long);
-	tcase_add_test(bad, test_broken_stays_broken);
-	suite_add_tcase(s, bad);
-
-	tcase_add_checked_fixture(notify, setup, teardown);
-	tcase_add_test(notify, test_event_idx_interrupts);
-	tcase_add_test(notify, test_event_idx_wrap);
-	tcase_add_test(notify, test_event_idx_kicks);
-	tcase_add_test(notify, test_flags_notify);
-	suite_add_tcase(s, notify);
-
-	tcase_add_checked_fixture(inflight, inflight_setup, inflight_teardown);
-	tcase_add_test(inflight, test_inflight_resubmit_order);
-	tcase_add_test(inflight, test_inflight_torn_push);
-	tcase_add_test(inflight, test_inflight_hostile_area);
-	suite_add_tcase(s, inflight);
-	return s;
-}
-
 int main(void)
 {
-	return uv_check_run(virtq_suite());
+	Suite *s = uv_suite("virtq", setup, teardown, 30,
+			    UV_TESTS(test_direct_chain, test_indirect_chain,
+				     test_zero_length_buffer_ok, test_wraparound,
+				     test_addr_exact_region_end_ok, test_avail_idx_full_ok,
+				     test_max_iov_ok, test_setup_rejects));
+
+	uv_tcase(s, "malformed", setup, teardown, 0,
+		 UV_TESTS(test_indirect_not_negotiated, test_loop_direct, test_loop_self,
+			  test_loop_indirect, test_addr_out_of_range, test_addr_crosses_region_end,
+			  test_addr_wraps, test_huge_length, test_total_length_overflow,
+			  test_zero_length_indirect, test_indirect_bad_size, test_indirect_too_big,
+			  test_indirect_table_outside, test_bad_head, test_bad_next,
+			  test_bad_next_indirect, test_avail_idx_jump, test_nested_indirect,
+			  test_indirect_with_next, test_write_then_read, test_too_long,
+			  test_broken_stays_broken));
+	uv_tcase(s, "notify", setup, teardown, 0,
+		 UV_TESTS(test_event_idx_interrupts, test_event_idx_wrap, test_event_idx_kicks,
+			  test_flags_notify));
+	uv_tcase(s, "inflight", inflight_setup, inflight_teardown, 0,
+		 UV_TESTS(test_inflight_resubmit_order, test_inflight_torn_push,
+			  test_inflight_hostile_area));
+	return uv_check_run(s);
 }

@@ -634,17 +634,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("vu_link");
-	TCase *tc = tcase_create("link");
-
 	evthread_use_pthreads();
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_echo);
-	tcase_add_test(tc, test_reconnect_resubmits);
-	tcase_add_test(tc, test_hostile_ring_needs_reset);
-	tcase_add_test(tc, test_garbage_drops_only_that_connection);
-	tcase_add_test(tc, test_front_timeout);
-	tcase_add_test(tc, test_listener);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("vu_link", NULL, NULL, 30,
+				     UV_TESTS(test_echo, test_reconnect_resubmits,
+					      test_hostile_ring_needs_reset,
+					      test_garbage_drops_only_that_connection,
+					      test_front_timeout, test_listener)));
 }

@@ -402,20 +402,9 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("vu_msg");
-	TCase *tc = tcase_create("parse");
-
-	tcase_add_test(tc, test_short_header);
-	tcase_add_test(tc, test_short_and_long_payload);
-	tcase_add_test(tc, test_unknown);
-	tcase_add_test(tc, test_oversized);
-	tcase_add_test(tc, test_bad_version);
-	tcase_add_test(tc, test_fd_counts);
-	tcase_add_test(tc, test_mem_table);
-	tcase_add_test(tc, test_vring_values);
-	tcase_add_test(tc, test_config_inflight);
-	tcase_add_test(tc, test_replies);
-	tcase_add_test(tc, test_rx);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(
+		uv_suite("vu_msg", NULL, NULL, 0,
+			 UV_TESTS(test_short_header, test_short_and_long_payload, test_unknown,
+				  test_oversized, test_bad_version, test_fd_counts, test_mem_table,
+				  test_vring_values, test_config_inflight, test_replies, test_rx)));
 }

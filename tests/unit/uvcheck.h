@@ -5,6 +5,39 @@
 #include <check.h>
 #include <stdlib.h>
 
+/* A NULL-ended list of tests (START_TEST names) for uv_tcase and uv_suite. */
+#define UV_TESTS(...) ((const TTest *const[]){__VA_ARGS__, NULL})
+
+/*
+ * Adds a test case to s: its checked fixture (setup, teardown: either may be
+ * NULL), its timeout in seconds (0: Check's default) and its tests. Returns
+ * it, for loop tests and unchecked fixtures.
+ */
+static inline TCase *uv_tcase(Suite *s, const char *name, void (*setup)(void),
+			      void (*teardown)(void), double timeout_s, const TTest *const *tests)
+{
+	TCase *tc = tcase_create(name);
+
+	if (setup || teardown)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	if (timeout_s > 0)
+		tcase_set_timeout(tc, timeout_s);
+	for (; *tests; tests++)
+		tcase_add_test(tc, *tests);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+/* A suite of one test case of the same name, as most test programs are. */
+static inline Suite *uv_suite(const char *name, void (*setup)(void), void (*teardown)(void),
+			      double timeout_s, const TTest *const *tests)
+{
+	Suite *s = suite_create(name);
+
+	uv_tcase(s, name, setup, teardown, timeout_s, tests);
+	return s;
+}
+
 /* Runs a suite the way every unit test program does; returns main's status. */
 static inline int uv_check_run(Suite *s)
 {
