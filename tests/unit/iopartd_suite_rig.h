@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ctl_msg.h"
+#include "daemon_rig.h"
 #include "uvcheck.h"
 #include "vhost_user.h"
 #include "virtq_driver.h"
@@ -39,115 +40,48 @@
 #define DATA_GPA 0x90000
 #define QNUM	 64
 
-static char dir[64], run_dir[128], state_dir[128], uvd_sock[192], img[192], err[512];
+static char dir[DRIG_DIR_LEN], run_dir[DRIG_SUB_LEN], state_dir[DRIG_SUB_LEN], uvd_sock[192],
+	img[192], err[512];
 static pid_t uvd_pid, iop_pid[2];
 
 static inline void rig_setup(void)
 {
 	int fd;
 
-	strcpy(dir, "/tmp/test_iopartd_suite.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	drig_dirs("test_iopartd_suite", dir, run_dir, state_dir);
 	snprintf(uvd_sock, sizeof(uvd_sock), "%s/ultravisord.sock", run_dir);
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	fd = open(img, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0644);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
 	close(fd);
-	signal(SIGPIPE, SIG_IGN);
 	uvd_pid = iop_pid[0] = iop_pid[1] = 0;
-}
-
-static inline void rig_kill(pid_t *pid)
-{
-	if (*pid > 0) {
-		kill(*pid, SIGKILL);
-		waitpid(*pid, NULL, 0);
-	}
-	*pid = 0;
 }
 
 static inline void rig_teardown(void)
 {
-	char cmd[128];
-
-	rig_kill(&iop_pid[0]);
-	rig_kill(&iop_pid[1]);
-	rig_kill(&uvd_pid);
-	if (getenv("UV_TEST_KEEP"))
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-/* A datagram socket at dir/name for NOTIFY_SOCKET; its path in path. */
-static inline int notify_open(const char *name, char *path, size_t len)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	snprintf(path, len, "%s/%s", dir, name);
-	unlink(path);
-	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-/* 1 when READY=1 arrives on nfd within ms. */
-static inline int notified(int nfd, int ms)
-{
-	struct pollfd p = {.fd = nfd, .events = POLLIN};
-	char buf[64];
-	ssize_t n;
-
-	if (poll(&p, 1, ms) != 1)
-		return 0;
-	n = recv(nfd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-	ck_assert_int_gt(n, 0);
-	buf[n] = 0;
-	ck_assert_str_eq(buf, "READY=1");
-	return 1;
+	drig_kill(&iop_pid[0]);
+	drig_kill(&iop_pid[1]);
+	drig_kill(&uvd_pid);
+	drig_remove(dir);
 }
 
 /* Runs argv in the private directories, stderr appended to dir/log. */
 static inline pid_t spawn(char *const argv[], const char *log, const char *notify)
 {
 	char path[192];
-	pid_t pid = fork();
 
-	ck_assert_int_ge(pid, 0);
-	if (!pid) {
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, log);
-		fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0)
-			dup2(fd, 2);
-		setenv("UV_RUNTIME_DIR", run_dir, 1);
-		setenv("UV_STATE_DIR", state_dir, 1);
-		if (notify)
-			setenv("NOTIFY_SOCKET", notify, 1);
-		else
-			unsetenv("NOTIFY_SOCKET");
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
+	snprintf(path, sizeof(path), "%s/%s", dir, log);
+	return drig_spawn(argv, run_dir, state_dir, notify, path);
 }
 
 static inline void uvd_start(void)
 {
 	char *argv[] = {UVD_BIN, "--memory-pool", "256M", "--log-level", "debug", NULL};
-	char notify[192];
-	int nfd = notify_open("uvd.notify", notify, sizeof(notify));
+	char log[192];
 
-	uvd_pid = spawn(argv, "ultravisord.log", notify);
-	ck_assert_msg(notified(nfd, 10000), "ultravisord did not say READY=1");
-	close(nfd);
+	snprintf(log, sizeof(log), "%s/ultravisord.log", dir);
+	uvd_pid = drig_start(argv, dir, run_dir, state_dir, log);
 }
 
 /* iopartd --name name [extra]; *nfd (when not NULL) hears its READY=1. */
@@ -163,7 +97,7 @@ static inline pid_t iop_start(const char *name, const char *extra, int *nfd)
 	}
 	argv[n] = NULL;
 	if (nfd)
-		*nfd = notify_open(name, notify, sizeof(notify));
+		*nfd = drig_notify_open(dir, name, notify, sizeof(notify));
 	snprintf(log, sizeof(log), "iopartd-%s.log", name);
 	return spawn(argv, log, nfd ? notify : NULL);
 }

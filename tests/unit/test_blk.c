@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "blkq_rig.h"
 #include "chan_mem.h"
 #include "uvcheck.h"
 #include "virtq_driver.h"
@@ -62,13 +63,7 @@ static void blk_setup_opts(bool readonly, bool direct)
 
 	ram = aligned_alloc(4096, RAM_SIZE);
 	ck_assert_ptr_nonnull(ram);
-	memset(ram, 0, RAM_SIZE);
-	chan_mem_init(&mem);
-	ck_assert_int_eq(chan_mem_add_host(&mem, RAM_GPA, RAM_SIZE, RAM_GPA, ram), 0);
-	ck_assert_int_eq(virtq_driver_init(&drv, ram, RAM_GPA, QNUM, 0, 0), 0);
-	ck_assert_int_eq(
-		virtq_setup(&vq, &mem, QNUM, drv.desc_gpa, drv.avail_gpa, drv.used_gpa, 0, 0), 0);
-	ck_assert_int_eq(blk_queue_start(dev, 0, &vq, &ioq_direct_ops, &vq), 0);
+	blkq_start(dev, ram, RAM_SIZE, RAM_GPA, QNUM, &mem, &drv, &vq);
 }
 
 static void blk_setup(void)

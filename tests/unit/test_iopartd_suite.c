@@ -37,9 +37,9 @@ START_TEST(test_register_restart)
 
 	/* Started before ultravisord: it waits, and says READY=1 only once registered. */
 	iop_pid[0] = iop_start("a", NULL, &nfd);
-	ck_assert_msg(!notified(nfd, 400), "READY=1 with no ultravisord");
+	ck_assert_msg(!drig_notified(nfd, 400), "READY=1 with no ultravisord");
 	uvd_start();
-	ck_assert_msg(notified(nfd, 5000), "no READY=1 after ultravisord started");
+	ck_assert_msg(drig_notified(nfd, 5000), "no READY=1 after ultravisord started");
 	wait_health("a", "healthy");
 
 	cfd = client();
@@ -52,7 +52,7 @@ START_TEST(test_register_restart)
 	fe_write_read(&e, 7, 0x5a);
 
 	/* ultravisord dies: the channel does not notice. */
-	rig_kill(&uvd_pid);
+	drig_kill(&uvd_pid);
 	close(cfd);
 	fe_write_read(&e, 8, 0x6b);
 	uvd_start();

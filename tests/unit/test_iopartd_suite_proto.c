@@ -108,10 +108,10 @@ START_TEST(test_proto)
 	expect_eof(c);
 	close(c);
 	ck_assert(log_has("iopartd-x.log", "refused our hello: permission denied: test", 2000));
-	ck_assert(!notified(nfd, 0));
+	ck_assert(!drig_notified(nfd, 0));
 	c = accept_wait(lfd, 3000);
 	hello(c, true);
-	ck_assert_msg(notified(nfd, 5000), "no READY=1 after the hello was accepted");
+	ck_assert_msg(drig_notified(nfd, 5000), "no READY=1 after the hello was accepted");
 
 	refuse(c, "{\"op\":\"status\",\"id\":1}", NULL, 0, "unknown op 'status'");
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -181,7 +181,7 @@ START_TEST(test_quiet_retries)
 	snprintf(path, sizeof(path), "%s/nobody.sock", dir);
 	iop_pid[0] = iop_start("x", path, NULL);
 	usleep(1500000);
-	rig_kill(&iop_pid[0]);
+	drig_kill(&iop_pid[0]);
 	snprintf(log, sizeof(log), "%s/iopartd-x.log", dir);
 	f = fopen(log, "r");
 	ck_assert_ptr_nonnull(f);

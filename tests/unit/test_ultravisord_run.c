@@ -20,75 +20,46 @@
 
 #include "ctl_msg.h"
 #include "daemon.h"
+#include "daemon_rig.h"
 #include "uvcheck.h"
 
-static char dir[64], run_dir[128], state_dir[128], sock[192], pidfile[192], state_file[256];
+static char dir[DRIG_DIR_LEN], run_dir[DRIG_SUB_LEN], state_dir[DRIG_SUB_LEN], sock[192],
+	pidfile[192], state_file[256];
 static char err[512];
 static pid_t uvd_pid;
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/test_uvd_run.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	drig_dirs("test_uvd_run", dir, run_dir, state_dir);
 	snprintf(sock, sizeof(sock), "%s/ultravisord.sock", run_dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/ultravisord.pid", run_dir);
 	snprintf(state_file, sizeof(state_file), "%s/ultravisord/state.json", state_dir);
-	signal(SIGPIPE, SIG_IGN);
 	uvd_pid = 0;
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	if (uvd_pid > 0) {
-		kill(uvd_pid, SIGKILL);
-		waitpid(uvd_pid, NULL, 0);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	drig_kill(&uvd_pid);
+	drig_remove(dir);
 }
 
 /* Starts ultravisord; returns its pid once it said READY=1, or fails the test. */
 static pid_t uvd_spawn(const char *pool, int *status_if_exited)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {10, 0};
-	char notify[100], buf[64];
-	pid_t pid;
+	char *argv[] = {UVD_BIN, "--memory-pool", (char *)pool, "--log-level", "debug", NULL};
+	char notify[DRIG_SUB_LEN];
 	int nfd;
-	ssize_t n;
+	pid_t pid;
 
-	snprintf(notify, sizeof(notify), "%s/notify", dir);
-	unlink(notify);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify);
-	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(nfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setsockopt(nfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	pid = fork();
-	if (!pid) {
-		setenv("UV_RUNTIME_DIR", run_dir, 1);
-		setenv("UV_STATE_DIR", state_dir, 1);
-		setenv("NOTIFY_SOCKET", notify, 1);
-		execl(UVD_BIN, "ultravisord", "--memory-pool", pool, "--log-level", "debug",
-		      (char *)NULL);
-		_exit(127);
-	}
-	if (status_if_exited) {
-		/* Expected to fail: it must exit, without READY. */
-		ck_assert_int_eq(waitpid(pid, status_if_exited, 0), pid);
-		ck_assert_int_lt(recv(nfd, buf, sizeof(buf), MSG_DONTWAIT), 0);
-		close(nfd);
-		return 0;
-	}
-	n = recv(nfd, buf, sizeof(buf) - 1, 0);
+	if (!status_if_exited)
+		return drig_start(argv, dir, run_dir, state_dir, NULL);
+	/* Expected to fail: it must exit, without READY. */
+	nfd = drig_notify_open(dir, "notify", notify, sizeof(notify));
+	pid = drig_spawn(argv, run_dir, state_dir, notify, NULL);
+	ck_assert_int_eq(waitpid(pid, status_if_exited, 0), pid);
+	ck_assert(!drig_notified(nfd, 0));
 	close(nfd);
-	ck_assert_msg(n > 0, "ultravisord did not say READY=1");
-	buf[n] = 0;
-	ck_assert_str_eq(buf, "READY=1");
-	return pid;
+	return 0;
 }
 
 static int uvd_stop(pid_t pid)

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 
+#include "daemon_rig.h"
 #include "uvcheck.h"
 #include <errno.h>
 #include <event2/event.h>
@@ -30,7 +31,8 @@
 #include "chan_mem.h"
 #include "ctl_msg.h"
 
-static char uvd_bin[PATH_MAX], dir[64], run_dir[128], state_dir[128], sock[192];
+static char uvd_bin[PATH_MAX], dir[DRIG_DIR_LEN], run_dir[DRIG_SUB_LEN], state_dir[DRIG_SUB_LEN],
+	sock[192];
 static char err[512];
 static pid_t uvd_pid;
 static struct event_base *base;
@@ -54,59 +56,29 @@ static void find_uvd(void)
 static void setup(void)
 {
 	find_uvd();
-	strcpy(dir, "/tmp/test_uvmm_uvd.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", dir);
+	drig_dirs("test_uvmm_uvd", dir, run_dir, state_dir);
 	snprintf(sock, sizeof(sock), "%s/ultravisord.sock", run_dir);
-	signal(SIGPIPE, SIG_IGN);
 	ck_assert_int_eq(evthread_use_pthreads(), 0);
 	base = event_base_new();
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	broker_free(br);
 	br = NULL;
 	event_base_free(base);
-	if (uvd_pid > 0) {
-		kill(uvd_pid, SIGKILL);
-		waitpid(uvd_pid, NULL, 0);
-	}
+	drig_kill(&uvd_pid);
 	if (moved_fd >= 0)
 		close(moved_fd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	drig_remove(dir);
 }
 
 /* Starts ultravisord and waits for READY=1. */
 static void uvd_spawn(void)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {10, 0};
-	char notify[100], buf[64];
-	int nfd;
-	ssize_t n;
+	char *argv[] = {uvd_bin, "--memory-pool", "1G", NULL};
 
-	snprintf(notify, sizeof(notify), "%s/notify", dir);
-	unlink(notify);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify);
-	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(nfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setsockopt(nfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	uvd_pid = fork();
-	if (!uvd_pid) {
-		setenv("UV_RUNTIME_DIR", run_dir, 1);
-		setenv("UV_STATE_DIR", state_dir, 1);
-		setenv("NOTIFY_SOCKET", notify, 1);
-		execl(uvd_bin, "ultravisord", "--memory-pool", "1G", (char *)NULL);
-		_exit(127);
-	}
-	n = recv(nfd, buf, sizeof(buf) - 1, 0);
-	close(nfd);
-	ck_assert_msg(n > 0, "ultravisord did not say READY=1");
+	uvd_pid = drig_start(argv, dir, run_dir, state_dir, NULL);
 }
 
 static void uvd_stop(void)
