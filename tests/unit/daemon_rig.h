@@ -11,14 +11,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ctl_msg.h"
 #include "uvcheck.h"
 
 #define DRIG_DIR_LEN 64
@@ -112,6 +115,75 @@ static inline pid_t drig_start(char *const argv[], const char *dir, const char *
 	ck_assert_msg(drig_notified(nfd, 10000), "%s did not say READY=1", argv[0]);
 	close(nfd);
 	return pid;
+}
+
+/* A control connection to sock whose reads give up after timeout_s. */
+static inline int drig_connect(const char *sock, int timeout_s)
+{
+	struct timeval tv = {timeout_s, 0};
+	char err[256];
+	int fd = ctl_connect(sock, err, sizeof(err));
+
+	ck_assert_msg(fd >= 0, "%s", err);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Members a test insists on: a missing one fails it, naming the message. */
+static inline json_object *drig_get(json_object *o, const char *key)
+{
+	json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no '%s' in %s", key,
+		      json_object_to_json_string(o));
+	return v;
+}
+
+static inline const char *drig_str(json_object *o, const char *key)
+{
+	return json_object_get_string(drig_get(o, key));
+}
+
+static inline int64_t drig_int(json_object *o, const char *key)
+{
+	return json_object_get_int64(drig_get(o, key));
+}
+
+/* The next message on fd, with its fds (fds NULL: they are closed). */
+static inline json_object *drig_recv(int fd, int *fds, int *nfds)
+{
+	int tmp[CTL_MAX_FDS], tn;
+	json_object *m;
+	char err[256];
+
+	ck_assert_msg(ctl_recv(fd, &m, fds ? fds : tmp, nfds ? nfds : &tn, err, sizeof(err)) == 0,
+		      "%s", err);
+	if (!fds)
+		for (int i = 0; i < tn; i++)
+			close(tmp[i]);
+	return m;
+}
+
+/*
+ * A fake iopartd's side of ultravisord's adopt_channel (for want, or any
+ * when NULL): answers ok; returns the back end, *nfds the fds that came.
+ */
+static inline int drig_adopt(int iop, const char *want, int *nfds)
+{
+	int fds[CTL_MAX_FDS];
+	json_object *m = drig_recv(iop, fds, nfds), *r;
+
+	ck_assert_str_eq(drig_str(m, "op"), "adopt_channel");
+	if (want)
+		ck_assert_str_eq(drig_str(m, "iopartd"), want);
+	ck_assert_int_ge(*nfds, 1);
+	for (int i = 1; i < *nfds; i++)
+		close(fds[i]);
+	r = ctl_reply_ok(m);
+	ck_assert_int_eq(ctl_send(iop, r, NULL, 0), 0);
+	json_object_put(r);
+	json_object_put(m);
+	return fds[0];
 }
 
 static inline void drig_kill(pid_t *pid)

@@ -168,12 +168,9 @@ static inline int call_fds(int fd, json_object **rep, int *fds, int *nfds, const
 
 static inline int client(void)
 {
-	struct timeval tv = {8, 0};
 	json_object *rep;
-	int fd = ctl_connect(uvd_sock, err, sizeof(err));
+	int fd = drig_connect(uvd_sock, 8);
 
-	ck_assert_msg(fd >= 0, "%s", err);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	ck_assert_msg(call(fd, &rep, NULL, NULL, "{\"op\":\"hello\",\"role\":\"client\"}") == 0,
 		      "%s", err);
 	json_object_put(rep);

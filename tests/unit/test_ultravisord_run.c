@@ -62,24 +62,20 @@ static pid_t uvd_spawn(const char *pool, int *status_if_exited)
 	return 0;
 }
 
-static int uvd_stop(pid_t pid)
+/* SIGTERM to ultravisord: it must exit 0. */
+static void uvd_stop(void)
 {
 	int st;
 
-	ck_assert_int_eq(kill(pid, SIGTERM), 0);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(kill(uvd_pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(uvd_pid, &st, 0), uvd_pid);
 	uvd_pid = 0;
-	return st;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 }
 
 static int conn(void)
 {
-	struct timeval tv = {5, 0};
-	int fd = ctl_connect(sock, err, sizeof(err));
-
-	ck_assert_msg(fd >= 0, "%s", err);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
+	return drig_connect(sock, 5);
 }
 
 /* A request from JSON text (an id added) with fds[0..*nfds); the reply, with its fds. */
@@ -119,40 +115,28 @@ static void call_refused(int fd, const char *json, const char *why)
 	json_object_put(rep);
 }
 
-static int64_t get_int(json_object *o, const char *path)
+/* A request whose reply comes later (it waits for an iopartd): read it with recv_ok. */
+static void send_only(int fd, const char *json)
 {
-	json_object *v;
+	json_object *req = json_tokener_parse(json);
 
-	ck_assert_msg(json_object_object_get_ex(o, path, &v), "no '%s' in %s", path,
-		      json_object_to_json_string(o));
-	return json_object_get_int64(v);
+	ck_assert_msg(req, "bad test JSON %s", json);
+	ck_assert_int_eq(ctl_send(fd, req, NULL, 0), 0);
+	json_object_put(req);
 }
 
-static const char *get_str(json_object *o, const char *key)
+static json_object *recv_ok(int fd, int *fds, int *nfds)
 {
-	json_object *v;
+	json_object *rep = drig_recv(fd, fds, nfds);
 
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no '%s' in %s", key,
-		      json_object_to_json_string(o));
-	return json_object_get_string(v);
-}
-
-static json_object *recv_msg(int fd, int *fds, int *nfds)
-{
-	json_object *m;
-	int tmp[CTL_MAX_FDS], tn;
-
-	ck_assert_msg(ctl_recv(fd, &m, fds ? fds : tmp, nfds ? nfds : &tn, err, sizeof(err)) == 0,
-		      "%s", err);
-	if (!fds)
-		for (int i = 0; i < tn; i++)
-			close(tmp[i]);
-	return m;
+	ck_assert_msg(json_object_get_boolean(json_object_object_get(rep, "ok")), "%s",
+		      json_object_to_json_string(rep));
+	return rep;
 }
 
 START_TEST(test_reserve_and_refusals)
 {
-	int fd, fds[CTL_MAX_FDS], n, st;
+	int fd, fds[CTL_MAX_FDS], n;
 	json_object *rep, *h;
 	struct stat sb;
 
@@ -168,7 +152,7 @@ START_TEST(test_reserve_and_refusals)
 	ck_assert_int_eq(n, 1);
 	ck_assert_int_eq(fstat(fds[0], &sb), 0);
 	ck_assert_int_eq(sb.st_size, 128 << 20);
-	ck_assert_int_eq(get_int(rep, "size"), 128 << 20);
+	ck_assert_int_eq(drig_int(rep, "size"), 128 << 20);
 	close(fds[0]);
 	json_object_put(rep);
 
@@ -202,12 +186,12 @@ START_TEST(test_reserve_and_refusals)
 	json_object_put(rep);
 	/* Malformed messages: an error reply each, the daemon goes on. */
 	ck_assert_int_eq(send(fd, "{nope", 5, 0), 5);
-	rep = recv_msg(fd, NULL, NULL);
-	ck_assert_ptr_nonnull(strstr(get_str(rep, "error"), "not JSON"));
+	rep = drig_recv(fd, NULL, NULL);
+	ck_assert_ptr_nonnull(strstr(drig_str(rep, "error"), "not JSON"));
 	json_object_put(rep);
 	ck_assert_int_eq(send(fd, "[]", 2, 0), 2);
-	rep = recv_msg(fd, NULL, NULL);
-	ck_assert_str_eq(get_str(rep, "error"), "message is not a JSON object");
+	rep = drig_recv(fd, NULL, NULL);
+	ck_assert_str_eq(drig_str(rep, "error"), "message is not a JSON object");
 	json_object_put(rep);
 	{
 		static char big[CTL_MSG_MAX + 10];
@@ -216,8 +200,8 @@ START_TEST(test_reserve_and_refusals)
 		big[0] = '{';
 		big[sizeof(big) - 1] = '}';
 		ck_assert_int_eq(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
-		rep = recv_msg(fd, NULL, NULL);
-		ck_assert_str_eq(get_str(rep, "error"), "message over 65536 bytes");
+		rep = drig_recv(fd, NULL, NULL);
+		ck_assert_str_eq(drig_str(rep, "error"), "message over 65536 bytes");
 		json_object_put(rep);
 	}
 
@@ -225,15 +209,14 @@ START_TEST(test_reserve_and_refusals)
 	call_ok(fd, "{\"op\":\"partition_release\",\"name\":\"g1\"}");
 	ck_assert_int_eq(call(fd, "{\"op\":\"status\"}", &rep, NULL, NULL), 0);
 	h = json_object_object_get(rep, "host");
-	ck_assert_int_eq(get_int(h, "pool_mib"), 256);
-	ck_assert_int_eq(get_int(h, "used_mib"), 0);
-	ck_assert_int_eq(get_int(h, "free_mib"), 256);
+	ck_assert_int_eq(drig_int(h, "pool_mib"), 256);
+	ck_assert_int_eq(drig_int(h, "used_mib"), 0);
+	ck_assert_int_eq(drig_int(h, "free_mib"), 256);
 	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "partitions")), 0);
 	json_object_put(rep);
 	close(fd);
 
-	st = uvd_stop(uvd_pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	uvd_stop();
 	ck_assert_int_eq(access(sock, F_OK), -1);
 	ck_assert_int_eq(access(pidfile, F_OK), -1);
 }
@@ -251,25 +234,6 @@ static int fake_iopartd(const char *name)
 	return fd;
 }
 
-/* The iopartd's side of adopt_channel: takes the back end, answers ok. */
-static int adopt(int iop, const char *want_iop, int *nfds_out)
-{
-	int fds[CTL_MAX_FDS], n;
-	json_object *m = recv_msg(iop, fds, &n), *r;
-
-	ck_assert_str_eq(get_str(m, "op"), "adopt_channel");
-	ck_assert_str_eq(get_str(m, "iopartd"), want_iop);
-	ck_assert_int_ge(n, 1);
-	for (int i = 1; i < n; i++)
-		close(fds[i]);
-	*nfds_out = n;
-	r = ctl_reply_ok(m);
-	ck_assert_int_eq(ctl_send(iop, r, NULL, 0), 0);
-	json_object_put(r);
-	json_object_put(m);
-	return fds[0];
-}
-
 /* Bytes go through the channel's two ends. */
 static void check_pair(int a, int b)
 {
@@ -282,8 +246,8 @@ static void check_pair(int a, int b)
 
 START_TEST(test_channels)
 {
-	int cl, sub, ia, ib, fe, be, fds[CTL_MAX_FDS], n, st, mfd, uvmm;
-	json_object *req, *rep, *ev;
+	int cl, sub, ia, ib, fe, be, fds[CTL_MAX_FDS], n, mfd, uvmm;
+	json_object *rep, *ev;
 
 	uvd_pid = uvd_spawn("1G", NULL);
 	cl = conn();
@@ -292,9 +256,9 @@ START_TEST(test_channels)
 	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "events")), 3);
 	json_object_put(rep);
 	ia = fake_iopartd("a");
-	ev = recv_msg(sub, NULL, NULL);
-	ck_assert_str_eq(get_str(ev, "event"), "iopartd_up");
-	ck_assert_str_eq(get_str(ev, "name"), "a");
+	ev = drig_recv(sub, NULL, NULL);
+	ck_assert_str_eq(drig_str(ev, "event"), "iopartd_up");
+	ck_assert_str_eq(drig_str(ev, "name"), "a");
 	json_object_put(ev);
 	call_refused(conn(), "{\"op\":\"hello\",\"role\":\"iopartd\",\"name\":\"a\"}",
 		     "iopartd 'a' is already registered");
@@ -316,17 +280,13 @@ START_TEST(test_channels)
 		     "no partition 'q'");
 
 	/* channel_create: the reply waits for the iopartd's answer. */
-	req = json_tokener_parse("{\"op\":\"channel_create\",\"id\":100,\"partition\":\"p\","
-				 "\"device\":0,\"iopartd\":\"a\",\"spec\":{\"kind\":\"blk\"}}");
-	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
-	json_object_put(req);
-	be = adopt(ia, "a", &n);
+	send_only(cl, "{\"op\":\"channel_create\",\"id\":100,\"partition\":\"p\","
+		      "\"device\":0,\"iopartd\":\"a\",\"spec\":{\"kind\":\"blk\"}}");
+	be = drig_adopt(ia, "a", &n);
 	ck_assert_int_eq(n, 1);
-	rep = recv_msg(cl, fds, &n);
-	ck_assert_msg(json_object_get_boolean(json_object_object_get(rep, "ok")), "%s",
-		      json_object_to_json_string(rep));
-	ck_assert_int_eq(get_int(rep, "id"), 100);
-	ck_assert_int_eq(get_int(rep, "channel"), 1);
+	rep = recv_ok(cl, fds, &n);
+	ck_assert_int_eq(drig_int(rep, "id"), 100);
+	ck_assert_int_eq(drig_int(rep, "channel"), 1);
 	ck_assert_int_eq(n, 1);
 	fe = fds[0];
 	check_pair(fe, be);
@@ -351,12 +311,12 @@ START_TEST(test_channels)
 
 	/* The iopartd dies: subscribers hear it, with the channels it served. */
 	ib = fake_iopartd("b");
-	json_object_put(recv_msg(sub, NULL, NULL)); /* iopartd_up b */
+	json_object_put(drig_recv(sub, NULL, NULL)); /* iopartd_up b */
 	close(ia);
 	close(be);
-	ev = recv_msg(sub, NULL, NULL);
-	ck_assert_str_eq(get_str(ev, "event"), "iopartd_down");
-	ck_assert_str_eq(get_str(ev, "name"), "a");
+	ev = drig_recv(sub, NULL, NULL);
+	ck_assert_str_eq(drig_str(ev, "event"), "iopartd_down");
+	ck_assert_str_eq(drig_str(ev, "name"), "a");
 	ck_assert_int_eq(json_object_get_int(json_object_array_get_idx(
 				 json_object_object_get(ev, "channels"), 0)),
 			 1);
@@ -367,17 +327,13 @@ START_TEST(test_channels)
 		     "iopartd 'a' is down");
 
 	/* channel_move to b: a new pair, the in-flight area goes along. */
-	req = json_tokener_parse("{\"op\":\"channel_move\",\"id\":101,\"partition\":\"p\","
-				 "\"device\":0,\"iopartd\":\"b\"}");
-	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
-	json_object_put(req);
-	be = adopt(ib, "b", &n);
+	send_only(cl, "{\"op\":\"channel_move\",\"id\":101,\"partition\":\"p\","
+		      "\"device\":0,\"iopartd\":\"b\"}");
+	be = drig_adopt(ib, "b", &n);
 	ck_assert_int_eq(n, 2); /* the socket and the in-flight area */
-	rep = recv_msg(cl, fds, &n);
-	ck_assert_msg(json_object_get_boolean(json_object_object_get(rep, "ok")), "%s",
-		      json_object_to_json_string(rep));
-	ck_assert_int_eq(get_int(rep, "epoch"), 1);
-	ck_assert_str_eq(get_str(rep, "iopartd"), "b");
+	rep = recv_ok(cl, fds, &n);
+	ck_assert_int_eq(drig_int(rep, "epoch"), 1);
+	ck_assert_str_eq(drig_str(rep, "iopartd"), "b");
 	ck_assert_int_eq(n, 1);
 	close(fe);
 	fe = fds[0];
@@ -385,20 +341,18 @@ START_TEST(test_channels)
 	json_object_put(rep);
 
 	/* An iopartd that refuses: the requester hears why, the channel stays. */
-	req = json_tokener_parse("{\"op\":\"channel_create\",\"id\":102,\"partition\":\"p\","
-				 "\"device\":1,\"iopartd\":\"b\"}");
-	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
-	json_object_put(req);
+	send_only(cl, "{\"op\":\"channel_create\",\"id\":102,\"partition\":\"p\","
+		      "\"device\":1,\"iopartd\":\"b\"}");
 	{
-		json_object *m = recv_msg(ib, NULL, NULL), *r = ctl_reply_err(m, "no such disk");
+		json_object *m = drig_recv(ib, NULL, NULL), *r = ctl_reply_err(m, "no such disk");
 
 		ck_assert_int_eq(ctl_send(ib, r, NULL, 0), 0);
 		json_object_put(r);
 		json_object_put(m);
 	}
-	rep = recv_msg(cl, fds, &n);
+	rep = drig_recv(cl, fds, &n);
 	ck_assert_int_eq(n, 0);
-	ck_assert_str_eq(get_str(rep, "error"), "iopartd 'b' refused the channel: no such disk");
+	ck_assert_str_eq(drig_str(rep, "error"), "iopartd 'b' refused the channel: no such disk");
 	json_object_put(rep);
 
 	call_refused(cl,
@@ -418,25 +372,23 @@ START_TEST(test_channels)
 	call_ok(uvmm, "{\"op\":\"hello\",\"role\":\"uvmm\",\"name\":\"p\"}");
 	ck_assert_int_eq(call(uvmm, "{\"op\":\"partition_attach\",\"name\":\"p\"}", &rep, fds, &n),
 			 0);
-	ck_assert_int_eq(get_int(rep, "pid"), getpid()); /* the peer's own, by default */
+	ck_assert_int_eq(drig_int(rep, "pid"), getpid()); /* the peer's own, by default */
 	ck_assert_int_eq(n, 1);
 	close(fds[0]);
 	json_object_put(rep);
-	ia = fake_iopartd("a");			    /* a is back */
-	json_object_put(recv_msg(sub, NULL, NULL)); /* iopartd_up a */
-	req = json_tokener_parse("{\"op\":\"channel_move\",\"id\":103,\"partition\":\"p\","
-				 "\"device\":0,\"iopartd\":\"a\"}");
-	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
-	json_object_put(req);
+	ia = fake_iopartd("a");			     /* a is back */
+	json_object_put(drig_recv(sub, NULL, NULL)); /* iopartd_up a */
+	send_only(cl, "{\"op\":\"channel_move\",\"id\":103,\"partition\":\"p\","
+		      "\"device\":0,\"iopartd\":\"a\"}");
 	close(be);
-	be = adopt(ia, "a", &n);
-	rep = recv_msg(cl, fds, &n);
-	ck_assert_str_eq(get_str(rep, "frontend"), "uvmm");
+	be = drig_adopt(ia, "a", &n);
+	rep = drig_recv(cl, fds, &n);
+	ck_assert_str_eq(drig_str(rep, "frontend"), "uvmm");
 	ck_assert_int_eq(n, 0);
 	json_object_put(rep);
-	ev = recv_msg(uvmm, fds, &n);
-	ck_assert_str_eq(get_str(ev, "op"), "channel_moved");
-	ck_assert_int_eq(get_int(ev, "epoch"), 2);
+	ev = drig_recv(uvmm, fds, &n);
+	ck_assert_str_eq(drig_str(ev, "op"), "channel_moved");
+	ck_assert_int_eq(drig_int(ev, "epoch"), 2);
 	ck_assert_int_eq(n, 1);
 	close(fe);
 	fe = fds[0];
@@ -454,16 +406,36 @@ START_TEST(test_channels)
 	close(uvmm);
 	close(cl);
 	close(sub);
-	st = uvd_stop(uvd_pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	uvd_stop();
 }
 END_TEST
+
+/* A stand-in uvmm (it waits to be killed) attached to partition vm by pid; *nfds: fds that came. */
+static pid_t attach_standin(int cl, int *nfds)
+{
+	int fds[CTL_MAX_FDS];
+	json_object *rep;
+	char req[128];
+	pid_t vm = fork();
+
+	if (!vm) {
+		pause();
+		_exit(0);
+	}
+	snprintf(req, sizeof(req), "{\"op\":\"partition_attach\",\"name\":\"vm\",\"pid\":%d}",
+		 (int)vm);
+	ck_assert_int_eq(call(cl, req, &rep, fds, nfds), 0);
+	for (int i = 0; i < *nfds; i++)
+		close(fds[i]);
+	json_object_put(rep);
+	return vm;
+}
 
 START_TEST(test_attach_exit_restart)
 {
 	int cl, sub, fds[CTL_MAX_FDS], n, st;
 	json_object *rep, *ev, *parts;
-	char req[256], bad[300];
+	char bad[300];
 	pid_t vm, second;
 
 	uvd_pid = uvd_spawn("1G", NULL);
@@ -484,40 +456,23 @@ START_TEST(test_attach_exit_restart)
 	close(fds[0]);
 	json_object_put(rep);
 	/* A stand-in uvmm: attached by pid, its exit seen through a pidfd. */
-	vm = fork();
-	if (!vm) {
-		pause();
-		_exit(0);
-	}
-	snprintf(req, sizeof(req), "{\"op\":\"partition_attach\",\"name\":\"vm\",\"pid\":%d}",
-		 (int)vm);
-	ck_assert_int_eq(call(cl, req, &rep, fds, &n), 0);
+	vm = attach_standin(cl, &n);
 	ck_assert_int_eq(n, 1); /* the memory again, for a uvmm started without it */
-	close(fds[0]);
-	json_object_put(rep);
 	call_refused(cl, "{\"op\":\"partition_release\",\"name\":\"vm\"}", "stop it first");
 	kill(vm, SIGKILL);
 	waitpid(vm, NULL, 0);
-	ev = recv_msg(sub, NULL, NULL);
-	ck_assert_str_eq(get_str(ev, "event"), "partition_exit");
-	ck_assert_str_eq(get_str(ev, "name"), "vm");
-	ck_assert_str_eq(get_str(ev, "state"), "stopped");
-	ck_assert_int_eq(get_int(ev, "pid"), vm);
+	ev = drig_recv(sub, NULL, NULL);
+	ck_assert_str_eq(drig_str(ev, "event"), "partition_exit");
+	ck_assert_str_eq(drig_str(ev, "name"), "vm");
+	ck_assert_str_eq(drig_str(ev, "state"), "stopped");
+	ck_assert_int_eq(drig_int(ev, "pid"), vm);
 	json_object_put(ev);
 
 	/* Attach again with a live one, then restart ultravisord under it. */
-	vm = fork();
-	if (!vm) {
-		pause();
-		_exit(0);
-	}
-	snprintf(req, sizeof(req), "{\"op\":\"partition_attach\",\"name\":\"vm\",\"pid\":%d}",
-		 (int)vm);
-	call_ok(cl, req);
+	vm = attach_standin(cl, &n);
 	close(cl);
 	close(sub);
-	st = uvd_stop(uvd_pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	uvd_stop();
 	ck_assert_int_eq(kill(vm, 0), 0); /* the guest outlives the daemon */
 
 	uvd_pid = uvd_spawn("1G", NULL);
@@ -525,20 +480,19 @@ START_TEST(test_attach_exit_restart)
 	ck_assert_int_eq(call(cl, "{\"op\":\"status\"}", &rep, NULL, NULL), 0);
 	parts = json_object_object_get(rep, "partitions");
 	ck_assert_int_eq(json_object_array_length(parts), 1);
-	ck_assert_str_eq(get_str(json_object_array_get_idx(parts, 0), "state"), "running");
-	ck_assert_int_eq(get_int(json_object_object_get(rep, "host"), "used_mib"), 32);
+	ck_assert_str_eq(drig_str(json_object_array_get_idx(parts, 0), "state"), "running");
+	ck_assert_int_eq(drig_int(json_object_object_get(rep, "host"), "used_mib"), 32);
 	json_object_put(rep);
 	sub = conn();
 	call_ok(sub, "{\"op\":\"subscribe\"}");
 	kill(vm, SIGKILL);
 	waitpid(vm, NULL, 0);
-	ev = recv_msg(sub, NULL, NULL); /* still watched after the restart */
-	ck_assert_str_eq(get_str(ev, "event"), "partition_exit");
+	ev = drig_recv(sub, NULL, NULL); /* still watched after the restart */
+	ck_assert_str_eq(drig_str(ev, "event"), "partition_exit");
 	json_object_put(ev);
 	close(cl);
 	close(sub);
-	st = uvd_stop(uvd_pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	uvd_stop();
 
 	/* A corrupt state file: kept aside, an empty start. */
 	ck_assert_int_eq(uv_file_write_atomic(state_file, "{garbage", 8, 0600, err, sizeof(err)),
@@ -551,8 +505,7 @@ START_TEST(test_attach_exit_restart)
 	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "partitions")), 0);
 	json_object_put(rep);
 	close(cl);
-	st = uvd_stop(uvd_pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	uvd_stop();
 }
 END_TEST
 
@@ -595,8 +548,7 @@ START_TEST(test_unprivileged)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "unprivileged client: step %d",
 		      WEXITSTATUS(st));
-	st = uvd_stop(uvd_pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	uvd_stop();
 }
 END_TEST
 

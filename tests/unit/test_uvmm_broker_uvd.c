@@ -90,12 +90,7 @@ static void uvd_stop(void)
 
 static int conn(void)
 {
-	struct timeval tv = {5, 0};
-	int fd = ctl_connect(sock, err, sizeof(err));
-
-	ck_assert_msg(fd >= 0, "%s", err);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
+	return drig_connect(sock, 5);
 }
 
 static json_object *call(int fd, const char *json, int *fds, int *nfds)
@@ -108,40 +103,6 @@ static json_object *call(int fd, const char *json, int *fds, int *nfds)
 		      json, err);
 	json_object_put(req);
 	return rep;
-}
-
-static json_object *recv_msg(int fd, int *fds, int *nfds)
-{
-	json_object *m;
-
-	ck_assert_msg(ctl_recv(fd, &m, fds, nfds, err, sizeof(err)) == 0, "%s", err);
-	return m;
-}
-
-static const char *get_str(json_object *o, const char *key)
-{
-	json_object *v;
-
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no '%s' in %s", key,
-		      json_object_to_json_string(o));
-	return json_object_get_string(v);
-}
-
-/* The iopartd's side of adopt_channel; returns the back end, *n the fds that came. */
-static int adopt(int iop, int *n)
-{
-	int fds[CTL_MAX_FDS];
-	json_object *m = recv_msg(iop, fds, n), *r;
-
-	ck_assert_str_eq(get_str(m, "op"), "adopt_channel");
-	ck_assert_int_ge(*n, 1);
-	for (int i = 1; i < *n; i++)
-		close(fds[i]);
-	r = ctl_reply_ok(m);
-	ck_assert_int_eq(ctl_send(iop, r, NULL, 0), 0);
-	json_object_put(r);
-	json_object_put(m);
-	return fds[0];
 }
 
 static int fake_iopartd(const char *name)
@@ -194,7 +155,7 @@ static void status_of(int cl, char *out, size_t len)
 	ck_assert_int_eq(json_object_array_length(chans), 1);
 	p = json_object_array_get_idx(parts, 0);
 	c = json_object_array_get_idx(chans, 0);
-	snprintf(out, len, "%s %d %s", get_str(p, "state"),
+	snprintf(out, len, "%s %d %s", drig_str(p, "state"),
 		 json_object_get_int(json_object_object_get(p, "pid")),
 		 json_object_get_boolean(json_object_object_get(c, "inflight")) ? "inflight"
 										: "none");
@@ -256,8 +217,8 @@ START_TEST(attach_inflight_move_restart)
 				 "\"device\":3,\"iopartd\":\"a\"}");
 	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
 	json_object_put(req);
-	be = adopt(ia, &n);
-	rep = recv_msg(cl, fds, &n);
+	be = drig_adopt(ia, NULL, &n);
+	rep = drig_recv(cl, fds, &n);
 	ck_assert_int_eq(n, 1);
 	fe = fds[0];
 	check_pair(fe, be);
@@ -280,11 +241,11 @@ START_TEST(attach_inflight_move_restart)
 				 "\"device\":3,\"iopartd\":\"b\"}");
 	ck_assert_int_eq(ctl_send(cl, req, NULL, 0), 0);
 	json_object_put(req);
-	be = adopt(ib, &n);
+	be = drig_adopt(ib, NULL, &n);
 	ck_assert_int_eq(n, 2); /* the back end and our in-flight area */
-	rep = recv_msg(cl, fds, &n);
+	rep = drig_recv(cl, fds, &n);
 	ck_assert_int_eq(n, 0);
-	ck_assert_str_eq(get_str(rep, "frontend"), "uvmm");
+	ck_assert_str_eq(drig_str(rep, "frontend"), "uvmm");
 	json_object_put(rep);
 	run_until(got_moved, 3000, "channel_moved");
 	ck_assert_int_eq(moved_calls, 1);
