@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -12,11 +14,27 @@ static enum uv_log_level log_level = UV_LOG_INFO;
 /* Under systemd, stderr is a journal stream and levels travel as "<N>". */
 static int log_journal;
 
+/*
+ * JOURNAL_STREAM ("DEV:INODE") is inherited by children whose stderr went
+ * elsewhere (commandd's uvmm writes to its uvmm.log): it counts only when
+ * it names our stderr, as systemd.exec(5) says.
+ */
+static int log_stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!v || sscanf(v, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st))
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(const char *prog, enum uv_log_level level)
 {
 	log_prog = prog;
 	log_level = level;
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_journal = log_stderr_is_journal();
 }
 
 void log_set_level(enum uv_log_level level)
