@@ -110,62 +110,68 @@ START_TEST(parse_rejects)
 }
 END_TEST
 
+/* A guest of mem bytes (its memory map) and a kernel whose init_size is init, parsed. */
+struct plan_rig {
+	struct gmem_region r[GMEM_MAX_REGIONS];
+	unsigned nr;
+	struct bzimage k;
+	struct boot_plan p;
+	char err[BOOT_ERR_LEN];
+};
+
+static void plan_rig(struct plan_rig *g, uint64_t mem, uint32_t init)
+{
+	g->nr = gmem_layout(mem, g->r);
+	make_image(init);
+	g->k = parse_ok();
+}
+
+static int plan(struct plan_rig *g, uint64_t initrd_size, size_t cmdline_len)
+{
+	return boot_plan_make(&g->k, initrd_size, cmdline_len, g->r, g->nr, &g->p, g->err);
+}
+
 START_TEST(plan_initrd_high)
 {
-	struct gmem_region r[GMEM_MAX_REGIONS];
-	char err[BOOT_ERR_LEN];
-	struct boot_plan p;
-	struct bzimage k;
-	unsigned nr = gmem_layout(512ULL << 20, r);
+	struct plan_rig g;
 
-	make_image(32 << 20);
-	k = parse_ok();
-	ck_assert_int_eq(boot_plan_make(&k, 10 << 20, 100, r, nr, &p, err), 0);
-	ck_assert_uint_eq(p.kernel_gpa, 0x1000000);
-	ck_assert_uint_eq(p.entry_gpa, 0x1000200);
-	ck_assert_uint_eq(p.initrd_gpa % 4096, 0);
-	ck_assert_uint_le(p.initrd_gpa + p.initrd_size, 512ULL << 20);
-	ck_assert_uint_ge(p.initrd_gpa, p.kernel_gpa + k.init_size);
-	ck_assert_uint_eq(p.initrd_size, 10 << 20);
+	plan_rig(&g, 512ULL << 20, 32 << 20);
+	ck_assert_int_eq(plan(&g, 10 << 20, 100), 0);
+	ck_assert_uint_eq(g.p.kernel_gpa, 0x1000000);
+	ck_assert_uint_eq(g.p.entry_gpa, 0x1000200);
+	ck_assert_uint_eq(g.p.initrd_gpa % 4096, 0);
+	ck_assert_uint_le(g.p.initrd_gpa + g.p.initrd_size, 512ULL << 20);
+	ck_assert_uint_ge(g.p.initrd_gpa, g.p.kernel_gpa + g.k.init_size);
+	ck_assert_uint_eq(g.p.initrd_size, 10 << 20);
 }
 END_TEST
 
 START_TEST(plan_initrd_below_limit)
 {
-	struct gmem_region r[GMEM_MAX_REGIONS];
-	char err[BOOT_ERR_LEN];
-	struct boot_plan p;
-	struct bzimage k;
-	unsigned nr = gmem_layout(8ULL << 30, r);
+	struct plan_rig g;
 
-	make_image(32 << 20);
-	k = parse_ok();
-	ck_assert_int_eq(boot_plan_make(&k, 10 << 20, 100, r, nr, &p, err), 0);
-	ck_assert_uint_le(p.initrd_gpa + p.initrd_size, 0x80000000ULL);
+	plan_rig(&g, 8ULL << 30, 32 << 20);
+	ck_assert_int_eq(plan(&g, 10 << 20, 100), 0);
+	ck_assert_uint_le(g.p.initrd_gpa + g.p.initrd_size, 0x80000000ULL);
 }
 END_TEST
 
 START_TEST(plan_rejects)
 {
-	struct gmem_region r[GMEM_MAX_REGIONS];
-	char err[BOOT_ERR_LEN];
-	struct boot_plan p;
-	struct bzimage k;
-	unsigned nr = gmem_layout(64ULL << 20, r);
+	struct plan_rig g;
 
-	make_image(32 << 20);
-	k = parse_ok();
-	ck_assert_int_lt(boot_plan_make(&k, 20 << 20, 10, r, nr, &p, err), 0);
-	ck_assert_ptr_nonnull(strstr(err, "initrd too large"));
-	ck_assert_int_lt(boot_plan_make(&k, 100ULL << 30, 10, r, nr, &p, err), 0);
-	ck_assert_ptr_nonnull(strstr(err, "initrd too large"));
-	ck_assert_int_lt(boot_plan_make(&k, 0, 4096, r, nr, &p, err), 0);
-	ck_assert_ptr_nonnull(strstr(err, "command line too long"));
+	plan_rig(&g, 64ULL << 20, 32 << 20);
+	ck_assert_int_lt(plan(&g, 20 << 20, 10), 0);
+	ck_assert_ptr_nonnull(strstr(g.err, "initrd too large"));
+	ck_assert_int_lt(plan(&g, 100ULL << 30, 10), 0);
+	ck_assert_ptr_nonnull(strstr(g.err, "initrd too large"));
+	ck_assert_int_lt(plan(&g, 0, 4096), 0);
+	ck_assert_ptr_nonnull(strstr(g.err, "command line too long"));
 
 	make_image(63 << 20);
-	k = parse_ok();
-	ck_assert_int_lt(boot_plan_make(&k, 0, 10, r, nr, &p, err), 0);
-	ck_assert_ptr_nonnull(strstr(err, "memory too small"));
+	g.k = parse_ok();
+	ck_assert_int_lt(plan(&g, 0, 10), 0);
+	ck_assert_ptr_nonnull(strstr(g.err, "memory too small"));
 }
 END_TEST
 
@@ -220,22 +226,17 @@ END_TEST
 
 START_TEST(zero_page)
 {
-	struct gmem_region r[GMEM_MAX_REGIONS];
-	char err[BOOT_ERR_LEN];
 	struct boot_params *bp = calloc(1, sizeof(*bp));
-	struct boot_plan p;
-	struct bzimage k;
-	unsigned nr = gmem_layout(1ULL << 30, r);
+	struct plan_rig g;
 
-	make_image(32 << 20);
-	k = parse_ok();
-	ck_assert_int_eq(boot_plan_make(&k, 1 << 20, 20, r, nr, &p, err), 0);
-	boot_params_fill(bp, &k, &p, r, nr, 0xe0000);
+	plan_rig(&g, 1ULL << 30, 32 << 20);
+	ck_assert_int_eq(plan(&g, 1 << 20, 20), 0);
+	boot_params_fill(bp, &g.k, &g.p, g.r, g.nr, 0xe0000);
 	ck_assert_uint_eq(bp->hdr.type_of_loader, 0xff);
 	ck_assert_uint_eq(bp->hdr.boot_flag, 0xaa55);
 	ck_assert_uint_eq(bp->hdr.header, 0x53726448);
 	ck_assert_uint_eq(bp->hdr.cmd_line_ptr, LAYOUT_CMDLINE);
-	ck_assert_uint_eq(bp->hdr.ramdisk_image, p.initrd_gpa);
+	ck_assert_uint_eq(bp->hdr.ramdisk_image, g.p.initrd_gpa);
 	ck_assert_uint_eq(bp->hdr.ramdisk_size, 1 << 20);
 	ck_assert_uint_eq(bp->acpi_rsdp_addr, 0xe0000);
 	ck_assert_uint_eq(bp->e820_entries, 5);

@@ -69,6 +69,27 @@ static int find(struct fw_fs *fs)
 	return fw_find_boot(&img.disk, &a, fs, &e, msg, sizeof(msg));
 }
 
+static void find_ok(struct fw_fs *fs)
+{
+	int ret = find(fs);
+
+	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+}
+
+/* The search fails with code, and its message has each of the words (NULL-ended). */
+static void find_fails(int code, ...)
+{
+	struct fw_fs fs;
+	const char *w;
+	va_list ap;
+
+	ck_assert_int_eq(find(&fs), code);
+	va_start(ap, code);
+	while ((w = va_arg(ap, const char *)))
+		ck_assert_msg(strstr(msg, w), "'%s' lacks '%s'", msg, w);
+	va_end(ap);
+}
+
 static void check_kernel(struct fw_fs *fs, const char *src)
 {
 	size_t want_len, len;
@@ -103,12 +124,10 @@ static void bls_esp_tree(void)
 START_TEST(bls_on_esp_newest_version)
 {
 	struct fw_fs fs;
-	int ret;
 
 	bls_esp_tree();
 	make_disk(false);
-	ret = find(&fs);
-	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	find_ok(&fs);
 	ck_assert_int_eq(e.source, FW_BOOT_BLS);
 	/* 6.1.0-10 sorts after 6.1.0-9 as a version, not as a string. */
 	ck_assert_str_eq(e.id, "debian-6.1.0-10");
@@ -128,13 +147,11 @@ END_TEST
 START_TEST(bls_loader_conf_default)
 {
 	struct fw_fs fs;
-	int ret;
 
 	bls_esp_tree();
 	fwt_write_file("esp/loader/loader.conf", "timeout 0\ndefault debian-6.1.0-9*\n");
 	make_disk(false);
-	ret = find(&fs);
-	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	find_ok(&fs);
 	ck_assert_str_eq(e.id, "debian-6.1.0-9");
 	ck_assert_str_eq(e.kernel, "/vmlinuz-9");
 	check_kernel(&fs, "esp/vmlinuz-9");
@@ -144,7 +161,6 @@ END_TEST
 START_TEST(bls_in_root_boot)
 {
 	struct fw_fs fs;
-	int ret;
 
 	/* An empty ESP first, then /boot/loader/entries on the root filesystem. */
 	fwt_sh("mkdir -p esp root/boot/loader/entries && ln -s vmlinuz-6.1 root/boot/vmlinuz");
@@ -153,8 +169,7 @@ START_TEST(bls_in_root_boot)
 	fwt_random_file("root/boot/vmlinuz-6.1", 400000, 61);
 	fwt_random_file("root/boot/initrd.img-6.1", 10000, 62);
 	make_disk(false);
-	ret = find(&fs);
-	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	find_ok(&fs);
 	ck_assert_str_eq(e.kernel, "/boot/vmlinuz");
 	ck_assert_str_eq(e.initrd[0], "/boot/initrd.img-6.1");
 	ck_assert_uint_eq(e.part_index, 2);
@@ -167,7 +182,6 @@ END_TEST
 START_TEST(bls_in_root_boot_full_paths)
 {
 	struct fw_fs fs;
-	int ret;
 
 	fwt_sh("mkdir -p esp root/boot/loader/entries");
 	fwt_write_file("root/boot/loader/entries/f.conf", "linux /boot/vmlinuz-f\n"
@@ -175,8 +189,7 @@ START_TEST(bls_in_root_boot_full_paths)
 	fwt_random_file("root/boot/vmlinuz-f", 50000, 71);
 	fwt_random_file("root/boot/initrd-f", 500, 72);
 	make_disk(false);
-	ret = find(&fs);
-	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	find_ok(&fs);
 	ck_assert_str_eq(e.kernel, "/boot/vmlinuz-f");
 	ck_assert_str_eq(e.initrd[0], "/boot/initrd-f");
 	check_kernel(&fs, "root/boot/vmlinuz-f");
@@ -186,7 +199,6 @@ END_TEST
 START_TEST(extlinux_on_mbr)
 {
 	struct fw_fs fs;
-	int ret;
 
 	fwt_sh("mkdir -p esp root/boot/extlinux && ln -s vmlinuz-6.1.0-test root/boot/vmlinuz");
 	fwt_write_file("root/boot/extlinux/extlinux.conf",
@@ -195,8 +207,7 @@ START_TEST(extlinux_on_mbr)
 	fwt_random_file("root/boot/vmlinuz-6.1.0-test", 300000, 7);
 	fwt_random_file("root/boot/initrd.img", 5000, 8);
 	make_disk(true);
-	ret = find(&fs);
-	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	find_ok(&fs);
 	ck_assert_int_eq(e.source, FW_BOOT_EXTLINUX);
 	ck_assert_str_eq(e.id, "l1");
 	ck_assert_str_eq(e.title, "Debian");
@@ -210,14 +221,12 @@ END_TEST
 START_TEST(syslinux_superfloppy)
 {
 	struct fw_fs fs;
-	int ret;
 
 	fwt_sh("mkdir -p root/boot/syslinux");
 	fwt_write_file("root/boot/syslinux/syslinux.cfg", "LABEL only\nKERNEL ../vmlinuz\n");
 	fwt_random_file("root/boot/vmlinuz", 20000, 3);
 	fwt_sh("truncate -s 16M disk.img && mkfs.ext4 -q -d root disk.img");
-	ret = find(&fs);
-	ck_assert_msg(ret == 0, "%s: %s", fw_strerror(ret), msg);
+	find_ok(&fs);
 	ck_assert_uint_eq(e.part_index, 0);
 	ck_assert_str_eq(e.kernel, "/boot/syslinux/../vmlinuz");
 	check_kernel(&fs, "root/boot/vmlinuz");
@@ -226,64 +235,50 @@ END_TEST
 
 START_TEST(no_entry)
 {
-	struct fw_fs fs;
-
 	fwt_sh("mkdir -p esp/EFI root/boot");
 	make_disk(false);
-	ck_assert_int_eq(find(&fs), FW_E_NOENTRY);
-	ck_assert_msg(strstr(msg, "no boot entry"), "msg: %s", msg);
+	find_fails(FW_E_NOENTRY, "no boot entry", NULL);
 }
 END_TEST
 
 START_TEST(missing_kernel)
 {
-	struct fw_fs fs;
-
 	fwt_sh("mkdir -p esp/loader/entries root");
 	fwt_write_file("esp/loader/entries/a.conf", "linux /vmlinuz-gone\n");
 	make_disk(false);
-	ck_assert_int_eq(find(&fs), FW_E_NOKERNEL);
-	ck_assert_msg(strstr(msg, "partition 1") && strstr(msg, "/vmlinuz-gone"), "msg: %s", msg);
+	find_fails(FW_E_NOKERNEL, "partition 1", "/vmlinuz-gone", NULL);
 }
 END_TEST
 
 START_TEST(missing_initrd)
 {
-	struct fw_fs fs;
-
 	fwt_sh("mkdir -p esp root/boot/extlinux");
 	fwt_write_file("root/boot/extlinux/extlinux.conf",
 		       "label a\nkernel /boot/k\ninitrd /boot/i-gone\n");
 	fwt_random_file("root/boot/k", 100, 1);
 	make_disk(false);
-	ck_assert_int_eq(find(&fs), FW_E_NOKERNEL);
-	ck_assert_msg(strstr(msg, "initrd /boot/i-gone"), "msg: %s", msg);
+	find_fails(FW_E_NOKERNEL, "initrd /boot/i-gone", NULL);
 }
 END_TEST
 
 START_TEST(kernel_symlink_loop)
 {
-	struct fw_fs fs;
-
 	fwt_sh("mkdir -p esp root/boot/extlinux && ln -s k2 root/boot/k1 && ln -s k1 root/boot/k2");
 	fwt_write_file("root/boot/extlinux/extlinux.conf", "label a\nkernel /boot/k1\n");
 	make_disk(false);
-	ck_assert_int_eq(find(&fs), FW_E_LOOP);
-	ck_assert_msg(strstr(msg, "/boot/k1") && strstr(msg, "symbolic links"), "msg: %s", msg);
+	find_fails(FW_E_LOOP, "/boot/k1", "symbolic links", NULL);
 }
 END_TEST
 
 START_TEST(corrupt_filesystem)
 {
-	struct fw_fs fs;
 	uint8_t zero = 0;
 
 	fwt_sh("mkdir -p esp/loader/entries root");
 	fwt_write_file("esp/loader/entries/a.conf", "linux /k\n");
 	make_disk(false);
 	fwt_poke("disk.img", P1_LBA * 512ull + 16, &zero, 1); /* the ESP has no FAT */
-	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
-	ck_assert_msg(strstr(msg, "partition 1") && strstr(msg, "FAT"), "msg: %s", msg);
+	find_fails(FW_E_CORRUPT, "partition 1", "FAT", NULL);
 }
 END_TEST
 
@@ -325,8 +320,6 @@ static void loop_esp_dir(const char *path)
 
 START_TEST(directory_loop)
 {
-	struct fw_fs fs;
-
 	fwt_sh("mkdir -p esp/loader/entries root");
 	for (int i = 0; i < 40; i++) {
 		char name[64];
@@ -336,64 +329,49 @@ START_TEST(directory_loop)
 	}
 	make_disk(false);
 	loop_esp_dir("/loader/entries");
-	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
-	ck_assert_msg(strstr(msg, "partition 1") && strstr(msg, "/loader/entries") &&
-			      strstr(msg, "loops"),
-		      "msg: %s", msg);
+	find_fails(FW_E_CORRUPT, "partition 1", "/loader/entries", "loops", NULL);
 }
 END_TEST
 
 START_TEST(corrupt_ext_superblock)
 {
-	struct fw_fs fs;
 	uint8_t nine = 9;
 
 	fwt_sh("mkdir -p esp root/boot/extlinux");
 	fwt_write_file("root/boot/extlinux/extlinux.conf", "label a\nkernel /boot/k\n");
 	make_disk(false);
 	fwt_poke("disk.img", P2_LBA * 512ull + 1024 + 24, &nine, 1);
-	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
-	ck_assert_msg(strstr(msg, "partition 2") && strstr(msg, "block size"), "msg: %s", msg);
+	find_fails(FW_E_CORRUPT, "partition 2", "block size", NULL);
 }
 END_TEST
 
 START_TEST(bad_gpt_crc)
 {
-	struct fw_fs fs;
-
 	bls_esp_tree();
 	make_disk(false);
 	fwt_poke("disk.img", 512 + 16, "XXXX", 4);
 	fwt_poke("disk.img", (DISK_MB << 20) - 512 + 16, "XXXX", 4);
-	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
-	ck_assert_msg(strstr(msg, "partition table: GPT header CRC"), "msg: %s", msg);
+	find_fails(FW_E_CORRUPT, "partition table: GPT header CRC", NULL);
 }
 END_TEST
 
 START_TEST(truncated_image)
 {
-	struct fw_fs fs;
-
 	bls_esp_tree();
 	make_disk(false);
 	fwt_sh("truncate -s 5M disk.img");
-	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
-	ck_assert_msg(strstr(msg, "partition table"), "msg: %s", msg);
+	find_fails(FW_E_CORRUPT, "partition table", NULL);
 	/* A bare filesystem cut short. */
 	fwt_sh("rm disk.img && truncate -s 16M disk.img && mkfs.ext4 -q -d root disk.img && "
 	       "truncate -s 8M disk.img");
-	ck_assert_int_eq(find(&fs), FW_E_CORRUPT);
-	ck_assert_msg(strstr(msg, "past the end"), "msg: %s", msg);
+	find_fails(FW_E_CORRUPT, "past the end", NULL);
 }
 END_TEST
 
 START_TEST(blank_disk)
 {
-	struct fw_fs fs;
-
 	fwt_sh("truncate -s 4M disk.img");
-	ck_assert_int_eq(find(&fs), FW_E_NOPART);
-	ck_assert_msg(strstr(msg, "no partition table"), "msg: %s", msg);
+	find_fails(FW_E_NOPART, "no partition table", NULL);
 }
 END_TEST
 

@@ -263,29 +263,59 @@ static void check_sector(uint64_t sector, uint8_t fill)
 	ck_assert_uint_eq(buf[511], fill);
 }
 
+/* A back end, and the device open on it. */
+static struct iopart_thread *device_up(void)
+{
+	int fd;
+	struct iopart_thread *t = backend(&fd);
+
+	device_open(fd);
+	return t;
+}
+
+/* A new back end, the channel moved to it. */
+static struct iopart_thread *move_to_new(void)
+{
+	int fd;
+	struct iopart_thread *t = backend(&fd);
+
+	ck_assert_int_eq(vhost_dev_move(d, fd), 0);
+	return t;
+}
+
+/* A write through the device that lands in the image. */
+static void write_ok(uint64_t sector, uint8_t fill)
+{
+	ck_assert_uint_eq(req(VIRTIO_BLK_T_OUT, sector, fill), VIRTIO_BLK_S_OK);
+	check_sector(sector, fill);
+}
+
+/* The device closed, then its last back end. */
+static void device_down(struct iopart_thread *last)
+{
+	vhost_dev_destroy(d);
+	d = NULL;
+	iopart_thread_stop(last);
+}
+
 START_TEST(adopt_then_move)
 {
 	struct iopart_thread *a, *b;
-	int fa, fb;
 	ino_t area;
 
-	a = backend(&fa);
-	device_open(fa);
+	a = device_up();
 	ck_assert_int_eq(hook_calls, 0); /* no area before the driver starts the device */
 	driver_start();
 	/* GET_INFLIGHT_FD's area went to the hook, for ultravisord. */
 	ck_assert_int_eq(hook_calls, 1);
 	ck_assert_int_eq(hook_channel, 4);
 	area = hook_ino;
-	ck_assert_uint_eq(req(VIRTIO_BLK_T_OUT, 3, 0xa1), VIRTIO_BLK_S_OK);
-	check_sector(3, 0xa1);
+	write_ok(3, 0xa1);
 
 	/* A planned move: a still answers, b takes over. */
-	b = backend(&fb);
-	ck_assert_int_eq(vhost_dev_move(d, fb), 0);
+	b = move_to_new();
 	ck_assert(d->connected);
-	ck_assert_uint_eq(req(VIRTIO_BLK_T_OUT, 5, 0xb2), VIRTIO_BLK_S_OK);
-	check_sector(5, 0xb2);
+	write_ok(5, 0xb2);
 	ck_assert_uint_eq(req(VIRTIO_BLK_T_IN, 3, 0), VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(*(uint8_t *)gpa(DATA_GPA + 17), 0xa1);
 	/* The same in-flight area went on to b: no new one for ultravisord. */
@@ -295,19 +325,15 @@ START_TEST(adopt_then_move)
 	iopart_thread_stop(a);
 	run_ms(50);
 	ck_assert(d->connected); /* a's end is no business of ours any more */
-	vhost_dev_destroy(d);
-	d = NULL;
-	iopart_thread_stop(b);
+	device_down(b);
 }
 END_TEST
 
 START_TEST(backend_dies_then_move)
 {
 	struct iopart_thread *a, *c;
-	int fa, fc;
 
-	a = backend(&fa);
-	device_open(fa);
+	a = device_up();
 	driver_start();
 	ck_assert_uint_eq(req(VIRTIO_BLK_T_OUT, 1, 0x11), VIRTIO_BLK_S_OK);
 
@@ -323,17 +349,14 @@ START_TEST(backend_dies_then_move)
 	ck_assert_uint_eq(*(uint8_t *)gpa(ST_GPA), 0xff);
 
 	/* ultravisord moves the channel to c, which serves what waited. */
-	c = backend(&fc);
-	ck_assert_int_eq(vhost_dev_move(d, fc), 0);
+	c = move_to_new();
 	ck_assert_uint_eq(req_wait(), VIRTIO_BLK_S_OK);
 	check_sector(2, 0x22);
 	ck_assert_uint_eq(req(VIRTIO_BLK_T_IN, 1, 0), VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(*(uint8_t *)gpa(DATA_GPA), 0x11);
 	ck_assert_uint_eq(status() & VIRTIO_STATUS_NEEDS_RESET, 0);
 	ck_assert_int_eq(hook_calls, 1);
-	vhost_dev_destroy(d);
-	d = NULL;
-	iopart_thread_stop(c);
+	device_down(c);
 }
 END_TEST
 
@@ -345,10 +368,8 @@ END_TEST
 START_TEST(reset_while_waiting)
 {
 	struct iopart_thread *a, *c;
-	int fa, fc;
 
-	a = backend(&fa);
-	device_open(fa);
+	a = device_up();
 	driver_start();
 	ck_assert_int_eq(hook_calls, 1);
 	iopart_thread_stop(a);
@@ -360,14 +381,10 @@ START_TEST(reset_while_waiting)
 	memset(gpa(RING_GPA), 0, 0x10000);
 	driver_start();
 	ck_assert_int_eq(hook_calls, 1);
-	c = backend(&fc);
-	ck_assert_int_eq(vhost_dev_move(d, fc), 0);
+	c = move_to_new();
 	ck_assert_int_eq(hook_calls, 2);
-	ck_assert_uint_eq(req(VIRTIO_BLK_T_OUT, 4, 0x44), VIRTIO_BLK_S_OK);
-	check_sector(4, 0x44);
-	vhost_dev_destroy(d);
-	d = NULL;
-	iopart_thread_stop(c);
+	write_ok(4, 0x44);
+	device_down(c);
 }
 END_TEST
 
@@ -375,10 +392,9 @@ END_TEST
 START_TEST(bad_move_then_good)
 {
 	struct iopart_thread *a, *b;
-	int fa, fb, sv[2];
+	int sv[2];
 
-	a = backend(&fa);
-	device_open(fa);
+	a = device_up();
 	driver_start();
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	close(sv[1]); /* nobody at the other end */
@@ -386,13 +402,9 @@ START_TEST(bad_move_then_good)
 	ck_assert(!d->connected);
 	ck_assert_uint_eq(status() & VIRTIO_STATUS_NEEDS_RESET, 0);
 	iopart_thread_stop(a);
-	b = backend(&fb);
-	ck_assert_int_eq(vhost_dev_move(d, fb), 0);
-	ck_assert_uint_eq(req(VIRTIO_BLK_T_OUT, 9, 0x99), VIRTIO_BLK_S_OK);
-	check_sector(9, 0x99);
-	vhost_dev_destroy(d);
-	d = NULL;
-	iopart_thread_stop(b);
+	b = move_to_new();
+	write_ok(9, 0x99);
+	device_down(b);
 }
 END_TEST
 
@@ -400,22 +412,16 @@ END_TEST
 START_TEST(move_before_driver_ok)
 {
 	struct iopart_thread *a, *b;
-	int fa, fb;
 
-	a = backend(&fa);
-	device_open(fa);
-	b = backend(&fb);
-	ck_assert_int_eq(vhost_dev_move(d, fb), 0);
+	a = device_up();
+	b = move_to_new();
 	iopart_thread_stop(a);
 	run_ms(50);
 	ck_assert(d->connected);
 	driver_start();
 	ck_assert_int_eq(hook_calls, 1);
-	ck_assert_uint_eq(req(VIRTIO_BLK_T_OUT, 7, 0x77), VIRTIO_BLK_S_OK);
-	check_sector(7, 0x77);
-	vhost_dev_destroy(d);
-	d = NULL;
-	iopart_thread_stop(b);
+	write_ok(7, 0x77);
+	device_down(b);
 }
 END_TEST
 
