@@ -14,26 +14,12 @@
 #include "acpi.h"
 #include "aml.h"
 #include "layout.h"
+#include "le.h"
 
 #define BUF_GPA	 LAYOUT_BIOS
 #define BUF_SIZE 0x10000
 
 static uint8_t buf[BUF_SIZE];
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 static struct acpi_config test_config(unsigned nr_cpus)
 {
@@ -70,18 +56,18 @@ static const uint8_t *table_at(uint64_t gpa, long used, const char *sig)
 	ck_assert_uint_le(gpa + 36, BUF_GPA + used);
 	t = buf + (gpa - BUF_GPA);
 	ck_assert_mem_eq(t, sig, 4);
-	ck_assert_uint_le(gpa + rd32(t + 4), BUF_GPA + used);
+	ck_assert_uint_le(gpa + le_get32(t + 4), BUF_GPA + used);
 	return t;
 }
 
 /* The XSDT entry whose table has signature sig. */
 static const uint8_t *find_table(long used, const char *sig)
 {
-	const uint8_t *xsdt = table_at(rd64(buf + 24), used, "XSDT");
-	unsigned n = (rd32(xsdt + 4) - 36) / 8;
+	const uint8_t *xsdt = table_at(le_get64(buf + 24), used, "XSDT");
+	unsigned n = (le_get32(xsdt + 4) - 36) / 8;
 
 	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *t = buf + (rd64(xsdt + 36 + 8 * i) - BUF_GPA);
+		const uint8_t *t = buf + (le_get64(xsdt + 36 + 8 * i) - BUF_GPA);
 
 		if (!memcmp(t, sig, 4))
 			return t;
@@ -93,7 +79,7 @@ static const uint8_t *find_table(long used, const char *sig)
 static void check_header(const uint8_t *t, uint8_t rev)
 {
 	ck_assert_uint_eq(t[8], rev);
-	ck_assert_uint_eq(acpi_checksum(t, rd32(t + 4)), 0);
+	ck_assert_uint_eq(acpi_checksum(t, le_get32(t + 4)), 0);
 	ck_assert_mem_eq(t + 10, "ULTRAV", 6);
 }
 
@@ -108,9 +94,9 @@ START_TEST(test_rsdp)
 	ck_assert_uint_eq(acpi_checksum(buf, 36), 0);
 	ck_assert_mem_eq(buf + 9, "ULTRAV", 6);
 	ck_assert_uint_eq(buf[15], 2);
-	ck_assert_uint_eq(rd32(buf + 20), 36);
-	table_at(rd32(buf + 16), used, "RSDT");
-	table_at(rd64(buf + 24), used, "XSDT");
+	ck_assert_uint_eq(le_get32(buf + 20), 36);
+	table_at(le_get32(buf + 16), used, "RSDT");
+	table_at(le_get64(buf + 24), used, "XSDT");
 }
 END_TEST
 
@@ -118,17 +104,17 @@ START_TEST(test_root_tables)
 {
 	struct acpi_config c = test_config(4);
 	long used = build(&c);
-	const uint8_t *xsdt = table_at(rd64(buf + 24), used, "XSDT");
-	const uint8_t *rsdt = table_at(rd32(buf + 16), used, "RSDT");
+	const uint8_t *xsdt = table_at(le_get64(buf + 24), used, "XSDT");
+	const uint8_t *rsdt = table_at(le_get32(buf + 16), used, "RSDT");
 
 	check_header(xsdt, 1);
 	check_header(rsdt, 1);
-	ck_assert_uint_eq(rd32(xsdt + 4), 36 + 2 * 8);
-	ck_assert_uint_eq(rd32(rsdt + 4), 36 + 2 * 4);
-	table_at(rd64(xsdt + 36), used, "FACP");
-	table_at(rd64(xsdt + 44), used, "APIC");
-	ck_assert_uint_eq(rd32(rsdt + 36), rd64(xsdt + 36));
-	ck_assert_uint_eq(rd32(rsdt + 40), rd64(xsdt + 44));
+	ck_assert_uint_eq(le_get32(xsdt + 4), 36 + 2 * 8);
+	ck_assert_uint_eq(le_get32(rsdt + 4), 36 + 2 * 4);
+	table_at(le_get64(xsdt + 36), used, "FACP");
+	table_at(le_get64(xsdt + 44), used, "APIC");
+	ck_assert_uint_eq(le_get32(rsdt + 36), le_get64(xsdt + 36));
+	ck_assert_uint_eq(le_get32(rsdt + 40), le_get64(xsdt + 44));
 }
 END_TEST
 
@@ -137,7 +123,7 @@ static void check_gas_io(const uint8_t *g, uint16_t port, unsigned bits)
 	ck_assert_uint_eq(g[0], 1); /* SystemIO */
 	ck_assert_uint_eq(g[1], bits);
 	ck_assert_uint_eq(g[2], 0);
-	ck_assert_uint_eq(rd64(g + 4), port);
+	ck_assert_uint_eq(le_get64(g + 4), port);
 }
 
 START_TEST(test_fadt)
@@ -145,18 +131,18 @@ START_TEST(test_fadt)
 	struct acpi_config c = test_config(2);
 	long used = build(&c);
 	const uint8_t *f = find_table(used, "FACP");
-	uint32_t flags = rd32(f + 112);
-	uint16_t boot = rd16(f + 109);
+	uint32_t flags = le_get32(f + 112);
+	uint16_t boot = le_get16(f + 109);
 	const uint8_t *facs, *dsdt;
 
 	check_header(f, 6);
-	ck_assert_uint_eq(rd32(f + 4), 276);
-	ck_assert_uint_eq(rd16(f + 46), IRQ_SCI);
-	ck_assert_uint_eq(rd32(f + 48), 0); /* SMI_CMD */
-	ck_assert_uint_eq(rd32(f + 56), PORT_PM_EVT);
-	ck_assert_uint_eq(rd32(f + 64), PORT_PM_CNT);
-	ck_assert_uint_eq(rd32(f + 76), PORT_PM_TMR);
-	ck_assert_uint_eq(rd32(f + 80), 0); /* no GPE0 */
+	ck_assert_uint_eq(le_get32(f + 4), 276);
+	ck_assert_uint_eq(le_get16(f + 46), IRQ_SCI);
+	ck_assert_uint_eq(le_get32(f + 48), 0); /* SMI_CMD */
+	ck_assert_uint_eq(le_get32(f + 56), PORT_PM_EVT);
+	ck_assert_uint_eq(le_get32(f + 64), PORT_PM_CNT);
+	ck_assert_uint_eq(le_get32(f + 76), PORT_PM_TMR);
+	ck_assert_uint_eq(le_get32(f + 80), 0); /* no GPE0 */
 	ck_assert_uint_eq(f[88], 4);
 	ck_assert_uint_eq(f[89], 2);
 	ck_assert_uint_eq(f[91], 4);
@@ -177,11 +163,11 @@ START_TEST(test_fadt)
 	ck_assert(!(boot & (1 << 3)));	 /* MSI works */
 	ck_assert(!(boot & (1 << 5)));	 /* CMOS RTC present */
 
-	facs = table_at(rd32(f + 36), used, "FACS");
-	ck_assert_uint_eq(rd32(f + 36) % 64, 0);
-	ck_assert_uint_eq(rd32(facs + 4), 64);
-	dsdt = table_at(rd64(f + 140), used, "DSDT");
-	ck_assert_uint_eq(rd32(f + 40), rd64(f + 140));
+	facs = table_at(le_get32(f + 36), used, "FACS");
+	ck_assert_uint_eq(le_get32(f + 36) % 64, 0);
+	ck_assert_uint_eq(le_get32(facs + 4), 64);
+	dsdt = table_at(le_get64(f + 140), used, "DSDT");
+	ck_assert_uint_eq(le_get32(f + 40), le_get64(f + 140));
 	check_header(dsdt, 2);
 }
 END_TEST
@@ -195,7 +181,7 @@ START_TEST(test_fadt_reset_reg)
 	c.reset_value = 0x06;
 	f = find_table(build(&c), "FACP");
 	ck_assert_uint_eq(acpi_checksum(f, 276), 0);
-	ck_assert(rd32(f + 112) & (1 << 10));
+	ck_assert(le_get32(f + 112) & (1 << 10));
 	check_gas_io(f + 116, 0xcf9, 8);
 	ck_assert_uint_eq(f[128], 0x06);
 }
@@ -211,10 +197,10 @@ START_TEST(test_facs_alignment)
 	uint32_t facs;
 
 	ck_assert_int_gt(used, 0);
-	f = buf + (rd64(rsdp + 24) - BUF_GPA);
-	f = buf + (rd64(f + 36) - BUF_GPA);
+	f = buf + (le_get64(rsdp + 24) - BUF_GPA);
+	f = buf + (le_get64(f + 36) - BUF_GPA);
 	ck_assert_mem_eq(f, "FACP", 4);
-	facs = rd32(f + 36);
+	facs = le_get32(f + 36);
 	ck_assert_uint_eq(facs % 64, 0);
 	ck_assert_mem_eq(buf + (facs - BUF_GPA), "FACS", 4);
 }
@@ -228,11 +214,11 @@ START_TEST(test_madt)
 	struct acpi_config c = test_config(nr);
 	long used = build(&c);
 	const uint8_t *m = find_table(used, "APIC");
-	uint32_t len = rd32(m + 4), off;
+	uint32_t len = le_get32(m + 4), off;
 
 	check_header(m, 5);
-	ck_assert_uint_eq(rd32(m + 36), LAYOUT_LAPIC);
-	ck_assert_uint_eq(rd32(m + 40), 1); /* PCAT_COMPAT */
+	ck_assert_uint_eq(le_get32(m + 36), LAYOUT_LAPIC);
+	ck_assert_uint_eq(le_get32(m + 40), 1); /* PCAT_COMPAT */
 	for (off = 44; off < len; off += m[off + 1]) {
 		const uint8_t *e = m + off;
 
@@ -242,22 +228,22 @@ START_TEST(test_madt)
 			ck_assert_uint_eq(e[1], 8);
 			ck_assert_uint_eq(e[2], lapics); /* UID */
 			ck_assert_uint_eq(e[3], lapics); /* APIC ID */
-			ck_assert_uint_eq(rd32(e + 4), 1);
+			ck_assert_uint_eq(le_get32(e + 4), 1);
 			lapics++;
 			break;
 		case 1:
 			ck_assert_uint_eq(e[1], 12);
 			ck_assert_uint_eq(e[2], c.ioapic_id);
-			ck_assert_uint_eq(rd32(e + 4), LAYOUT_IOAPIC);
-			ck_assert_uint_eq(rd32(e + 8), 0);
+			ck_assert_uint_eq(le_get32(e + 4), LAYOUT_IOAPIC);
+			ck_assert_uint_eq(le_get32(e + 8), 0);
 			ioapics++;
 			break;
 		case 2:
 			ck_assert_uint_eq(e[1], 10);
 			ck_assert_uint_eq(e[2], 0);
 			ck_assert_uint_eq(e[3], IRQ_SCI);
-			ck_assert_uint_eq(rd32(e + 4), IRQ_SCI);
-			ck_assert_uint_eq(rd16(e + 8), 0xd); /* active high, level */
+			ck_assert_uint_eq(le_get32(e + 4), IRQ_SCI);
+			ck_assert_uint_eq(le_get16(e + 8), 0xd); /* active high, level */
 			isos++;
 			break;
 		case 4:
@@ -286,8 +272,8 @@ START_TEST(test_dsdt)
 	struct acpi_config c = test_config(2);
 	long used = build(&c);
 	const uint8_t *f = find_table(used, "FACP");
-	const uint8_t *d = table_at(rd64(f + 140), used, "DSDT");
-	uint32_t len = rd32(d + 4);
+	const uint8_t *d = table_at(le_get64(f + 140), used, "DSDT");
+	uint32_t len = le_get32(d + 4);
 
 	check_header(d, 2);
 	ck_assert_uint_gt(len, 36);
@@ -304,7 +290,7 @@ static uint32_t dsdt_len(const struct acpi_config *c)
 	long used = build(c);
 	const uint8_t *f = find_table(used, "FACP");
 
-	return rd32(table_at(rd64(f + 140), used, "DSDT") + 4);
+	return le_get32(table_at(le_get64(f + 140), used, "DSDT") + 4);
 }
 
 /* A QWordMemory descriptor is 46 bytes, only there for a 64-bit window. */
@@ -523,11 +509,11 @@ START_TEST(test_aml_address_descriptors)
 	aml_res_qword_mem(&a, 1ULL << 36, (2ULL << 36) - 1, true);
 	ck_assert_uint_eq(a.len, 46);
 	ck_assert_uint_eq(mem[0], 0x8a);
-	ck_assert_uint_eq(rd16(mem + 1), 43);
+	ck_assert_uint_eq(le_get16(mem + 1), 43);
 	ck_assert_uint_eq(mem[5], 3);
-	ck_assert_uint_eq(rd64(mem + 14), 1ULL << 36);
-	ck_assert_uint_eq(rd64(mem + 22), (2ULL << 36) - 1);
-	ck_assert_uint_eq(rd64(mem + 38), 1ULL << 36);
+	ck_assert_uint_eq(le_get64(mem + 14), 1ULL << 36);
+	ck_assert_uint_eq(le_get64(mem + 22), (2ULL << 36) - 1);
+	ck_assert_uint_eq(le_get64(mem + 38), 1ULL << 36);
 }
 END_TEST
 

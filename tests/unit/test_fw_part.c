@@ -36,6 +36,17 @@ static int scan(struct fw_part *parts, enum fw_table *table, const char **why)
 	return n;
 }
 
+/* The scan refuses disk.img as corrupt, saying word. */
+static void scan_corrupt(const char *word)
+{
+	struct fw_part parts[FW_MAX_PARTS];
+	enum fw_table table;
+	const char *why = NULL;
+
+	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
+	ck_assert_msg(why && strstr(why, word), "why: %s", why);
+}
+
 static void check_gpt_parts(const struct fw_part *p, int n)
 {
 	ck_assert_int_eq(n, 4);
@@ -80,47 +91,28 @@ END_TEST
 
 START_TEST(gpt_bad_header_crc_both)
 {
-	struct fw_part parts[FW_MAX_PARTS];
-	enum fw_table table;
-	const char *why = NULL;
-	int n;
-
 	make_gpt();
 	fwt_poke("disk.img", 512 + 16, "XXXX", 4);
 	fwt_poke("disk.img", (DISK_MB << 20) - 512 + 16, "XXXX", 4);
-	n = scan(parts, &table, &why);
-	ck_assert_int_eq(n, FW_E_CORRUPT);
-	ck_assert_msg(why && strstr(why, "header CRC"), "why: %s", why);
+	scan_corrupt("header CRC");
 }
 END_TEST
 
 START_TEST(gpt_bad_entry_array_crc)
 {
-	struct fw_part parts[FW_MAX_PARTS];
-	enum fw_table table;
-	const char *why = NULL;
-	int n;
-
 	make_gpt();
 	/* Partition 1's name in both copies of the array; headers stay valid. */
 	fwt_poke("disk.img", 1024 + 56, "Z", 1);
 	fwt_poke("disk.img", (DISK_MB << 20) - 33 * 512 + 56, "Z", 1);
-	n = scan(parts, &table, &why);
-	ck_assert_int_eq(n, FW_E_CORRUPT);
-	ck_assert_msg(why && strstr(why, "entry array CRC"), "why: %s", why);
+	scan_corrupt("entry array CRC");
 }
 END_TEST
 
 START_TEST(gpt_truncated)
 {
-	struct fw_part parts[FW_MAX_PARTS];
-	enum fw_table table;
-	const char *why = NULL;
-
 	make_gpt();
 	fwt_sh("truncate -s 20M disk.img");
-	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
-	ck_assert_msg(why && strstr(why, "outside the disk"), "why: %s", why);
+	scan_corrupt("outside the disk");
 }
 END_TEST
 
@@ -147,16 +139,12 @@ END_TEST
 
 START_TEST(mbr_hostile_entry)
 {
-	struct fw_part parts[FW_MAX_PARTS];
 	uint8_t e[16] = {0, 0, 0, 0, 0x83, 0, 0, 0, 0x00, 0x10, 0, 0, 0xff, 0xff, 0xff, 0x7f};
-	enum fw_table table;
-	const char *why = NULL;
 
 	fwt_sh("truncate -s 1M disk.img && printf '\\125\\252' | dd of=disk.img bs=1 seek=510 "
 	       "conv=notrunc");
 	fwt_poke("disk.img", 446, e, sizeof(e));
-	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
-	ck_assert_msg(why && strstr(why, "outside the disk"), "why: %s", why);
+	scan_corrupt("outside the disk");
 }
 END_TEST
 
@@ -206,14 +194,12 @@ START_TEST(mbr_logical_partitions)
 
 	/* The second EBR links back to itself. */
 	mbr_entry(8192 * 512 + 462, 0x05, 4096, 4096);
-	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
-	ck_assert_msg(why && strstr(why, "loops"), "why: %s", why);
+	scan_corrupt("loops");
 
 	/* A logical partition running past its extended partition. */
 	make_extended();
 	mbr_entry(8192 * 512 + 446, 0x83, 2048, 4096);
-	ck_assert_int_eq(scan(parts, &table, &why), FW_E_CORRUPT);
-	ck_assert_msg(why && strstr(why, "outside its extended"), "why: %s", why);
+	scan_corrupt("outside its extended");
 }
 END_TEST
 

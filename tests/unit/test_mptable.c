@@ -9,22 +9,13 @@
 #include <string.h>
 
 #include "layout.h"
+#include "le.h"
 #include "mptable.h"
 
 #define BUF_GPA	 0xf0000ULL
 #define BUF_SIZE 0x4000
 
 static uint8_t buf[BUF_SIZE];
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
 
 static uint8_t sum(const uint8_t *p, size_t len)
 {
@@ -54,11 +45,11 @@ static const uint8_t *mpc_of(long used)
 	ck_assert_uint_eq(sum(buf, 16), 0);
 	for (int i = 11; i < 16; i++)
 		ck_assert_uint_eq(buf[i], 0); /* table present, no IMCR */
-	addr = rd32(buf + 4);
+	addr = le_get32(buf + 4);
 	ck_assert_uint_ge(addr, BUF_GPA + 16);
 	mpc = buf + (addr - BUF_GPA);
 	ck_assert_mem_eq(mpc, "PCMP", 4);
-	ck_assert_uint_eq(addr + rd16(mpc + 4), BUF_GPA + used);
+	ck_assert_uint_eq(addr + le_get16(mpc + 4), BUF_GPA + used);
 	return mpc;
 }
 
@@ -68,11 +59,11 @@ START_TEST(test_header)
 	const uint8_t *mpc = mpc_of(used);
 
 	ck_assert_uint_eq(mpc[6], 4);
-	ck_assert_uint_eq(sum(mpc, rd16(mpc + 4)), 0);
+	ck_assert_uint_eq(sum(mpc, le_get16(mpc + 4)), 0);
 	ck_assert_mem_eq(mpc + 8, "ULTRAV  ", 8);
-	ck_assert_uint_eq(rd32(mpc + 36), LAYOUT_LAPIC);
-	ck_assert_uint_eq(rd16(mpc + 40), 0); /* no extended table */
-	ck_assert_uint_eq(rd32(mpc + 28), 0); /* no OEM table */
+	ck_assert_uint_eq(le_get32(mpc + 36), LAYOUT_LAPIC);
+	ck_assert_uint_eq(le_get16(mpc + 40), 0); /* no extended table */
+	ck_assert_uint_eq(le_get32(mpc + 28), 0); /* no OEM table */
 }
 END_TEST
 
@@ -98,14 +89,14 @@ static void check_ioapic(const uint8_t *e, unsigned nr_cpus)
 	ck_assert_uint_eq(e[1], (uint8_t)nr_cpus);
 	ck_assert_uint_eq(e[2], 0x11);
 	ck_assert_uint_eq(e[3], 1);
-	ck_assert_uint_eq(rd32(e + 4), LAYOUT_IOAPIC);
+	ck_assert_uint_eq(le_get32(e + 4), LAYOUT_IOAPIC);
 }
 
 /* ISA IRQ n on IOAPIC pin n, INT type, conforming polarity and trigger. */
 static void check_ioint(const uint8_t *e, unsigned idx, unsigned nr_cpus)
 {
 	ck_assert_uint_eq(e[1], 0);
-	ck_assert_uint_eq(rd16(e + 2), 0);
+	ck_assert_uint_eq(le_get16(e + 2), 0);
 	ck_assert_uint_eq(e[4], 1); /* ISA bus */
 	ck_assert_uint_eq(e[5], idx);
 	ck_assert_uint_eq(e[6], (uint8_t)nr_cpus);
@@ -124,7 +115,7 @@ static void check_lint(const uint8_t *e, unsigned idx)
 static struct mp_counts walk(const uint8_t *mpc, unsigned nr_cpus)
 {
 	struct mp_counts n = {0};
-	uint16_t len = rd16(mpc + 4), off;
+	uint16_t len = le_get16(mpc + 4), off;
 	unsigned last_type = 0;
 
 	for (off = 44; off < len; n.entries++) {
@@ -166,8 +157,8 @@ START_TEST(test_entries)
 	const uint8_t *mpc = mpc_of(used);
 	struct mp_counts n = walk(mpc, nr);
 
-	ck_assert_uint_eq(sum(mpc, rd16(mpc + 4)), 0);
-	ck_assert_uint_eq(n.entries, rd16(mpc + 34));
+	ck_assert_uint_eq(sum(mpc, le_get16(mpc + 4)), 0);
+	ck_assert_uint_eq(n.entries, le_get16(mpc + 34));
 	ck_assert_uint_eq(n.cpus, nr);
 	ck_assert_uint_eq(n.buses, 2);
 	ck_assert_uint_eq(n.ioapics, 1);

@@ -69,6 +69,23 @@ static void set_desc(unsigned i, uint64_t gpa, uint32_t len, uint16_t flags, uin
 	drv.desc[i] = (struct virtq_desc){.addr = gpa, .len = len, .flags = flags, .next = next};
 }
 
+/* An indirect table in guest memory at ITABLE_GPA: its entry i. */
+#define ITABLE_GPA (DATA_GPA + 0x1000)
+static void set_idesc(unsigned i, uint64_t gpa, uint32_t len, uint16_t flags, uint16_t next)
+{
+	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
+
+	t[i] = (struct virtq_desc){.addr = gpa, .len = len, .flags = flags, .next = next};
+}
+
+/* The indirect table full: VIRTQ_MAX_IOV one-byte buffers, chained. */
+static void set_itable_full(void)
+{
+	for (unsigned i = 0; i < VIRTQ_MAX_IOV; i++)
+		set_idesc(i, DATA_GPA, 1, i + 1 < VIRTQ_MAX_IOV ? VIRTQ_DESC_F_NEXT : 0,
+			  (uint16_t)(i + 1));
+}
+
 /* Publishes head as it stands and expects pop to break the queue with err. */
 static void expect_broken(uint16_t head, enum virtq_error err)
 {
@@ -192,13 +209,9 @@ END_TEST
 
 START_TEST(test_loop_indirect)
 {
-	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
-
-	t[0] = (struct virtq_desc){
-		.addr = DATA_GPA, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 1};
-	t[1] = (struct virtq_desc){
-		.addr = DATA_GPA, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 0};
-	set_desc(0, DATA_GPA + 0x1000, 2 * sizeof(*t), VIRTQ_DESC_F_INDIRECT, 0);
+	set_idesc(0, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 1);
+	set_idesc(1, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 0);
+	set_desc(0, ITABLE_GPA, 2 * sizeof(struct virtq_desc), VIRTQ_DESC_F_INDIRECT, 0);
 	expect_broken(0, VIRTQ_ERR_LOOP);
 }
 END_TEST
@@ -299,12 +312,9 @@ END_TEST
 
 START_TEST(test_bad_next_indirect)
 {
-	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
-
 	/* next 2 is inside the direct table but outside this 2-entry table. */
-	t[0] = (struct virtq_desc){
-		.addr = DATA_GPA, .len = 8, .flags = VIRTQ_DESC_F_NEXT, .next = 2};
-	set_desc(0, DATA_GPA + 0x1000, 2 * sizeof(*t), VIRTQ_DESC_F_INDIRECT, 0);
+	set_idesc(0, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 2);
+	set_desc(0, ITABLE_GPA, 2 * sizeof(struct virtq_desc), VIRTQ_DESC_F_INDIRECT, 0);
 	expect_broken(0, VIRTQ_ERR_NEXT);
 }
 END_TEST
@@ -332,21 +342,16 @@ END_TEST
 
 START_TEST(test_nested_indirect)
 {
-	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
-
-	t[0] = (struct virtq_desc){
-		.addr = DATA_GPA + 0x1000, .len = 16, .flags = VIRTQ_DESC_F_INDIRECT};
-	set_desc(0, DATA_GPA + 0x1000, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	set_idesc(0, ITABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(0, ITABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
 	expect_broken(0, VIRTQ_ERR_INDIRECT);
 }
 END_TEST
 
 START_TEST(test_indirect_with_next)
 {
-	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
-
-	t[0] = (struct virtq_desc){.addr = DATA_GPA, .len = 8};
-	set_desc(0, DATA_GPA + 0x1000, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
+	set_idesc(0, DATA_GPA, 8, 0, 0);
+	set_desc(0, ITABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
 	set_desc(1, DATA_GPA, 8, 0, 0);
 	expect_broken(0, VIRTQ_ERR_INDIRECT);
 }
@@ -363,29 +368,17 @@ END_TEST
 START_TEST(test_too_long)
 {
 	/* A full indirect table plus one direct buffer in front: VIRTQ_MAX_IOV + 1. */
-	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
-
-	for (unsigned i = 0; i < VIRTQ_MAX_IOV; i++)
-		t[i] = (struct virtq_desc){.addr = DATA_GPA,
-					   .len = 1,
-					   .flags = i + 1 < VIRTQ_MAX_IOV ? VIRTQ_DESC_F_NEXT : 0,
-					   .next = (uint16_t)(i + 1)};
+	set_itable_full();
 	set_desc(0, DATA_GPA, 8, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, DATA_GPA + 0x1000, VIRTQ_MAX_IOV * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(1, ITABLE_GPA, VIRTQ_MAX_IOV * 16, VIRTQ_DESC_F_INDIRECT, 0);
 	expect_broken(0, VIRTQ_ERR_TOO_LONG);
 }
 END_TEST
 
 START_TEST(test_max_iov_ok)
 {
-	struct virtq_desc *t = (struct virtq_desc *)(ram + DATA_OFF + 0x1000);
-
-	for (unsigned i = 0; i < VIRTQ_MAX_IOV; i++)
-		t[i] = (struct virtq_desc){.addr = DATA_GPA,
-					   .len = 1,
-					   .flags = i + 1 < VIRTQ_MAX_IOV ? VIRTQ_DESC_F_NEXT : 0,
-					   .next = (uint16_t)(i + 1)};
-	set_desc(0, DATA_GPA + 0x1000, VIRTQ_MAX_IOV * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	set_itable_full();
+	set_desc(0, ITABLE_GPA, VIRTQ_MAX_IOV * 16, VIRTQ_DESC_F_INDIRECT, 0);
 	virtq_driver_add_raw(&drv, 0);
 	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
 	ck_assert_uint_eq(elem.out_num, VIRTQ_MAX_IOV);
