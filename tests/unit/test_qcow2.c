@@ -63,6 +63,16 @@ START_TEST(test_v3_512)
 }
 END_TEST
 
+/* 9 MiB written through the open device and to raw, read back, the device closed. */
+static void write_9m(int raw)
+{
+	for (uint64_t off = 0; off < (8 << 20); off += MAX_LEN)
+		write_both(raw, off, MAX_LEN, off >> 20);
+	write_both(raw, 8 << 20, 1 << 20, 8);
+	read_check(raw, 0, MAX_LEN);
+	close_dev();
+}
+
 /* 4k clusters: one refcount block covers 8 MiB, so 9 MiB of writes need more. */
 START_TEST(test_refblock_alloc)
 {
@@ -72,11 +82,7 @@ START_TEST(test_refblock_alloc)
 	ck_assert_int_eq(
 		sh("qemu-img create -q -f qcow2 -o cluster_size=4096 %s 16M", p("a.qcow2")), 0);
 	open_dev("a.qcow2", "format=qcow2");
-	for (uint64_t off = 0; off < (8 << 20); off += MAX_LEN)
-		write_both(raw, off, MAX_LEN, off >> 20);
-	write_both(raw, 8 << 20, 1 << 20, 8);
-	read_check(raw, 0, MAX_LEN);
-	close_dev();
+	write_9m(raw);
 	qemu_ok("a.qcow2", "ref.raw");
 	close(raw);
 }
@@ -91,11 +97,7 @@ START_TEST(test_refcount_table_grow)
 	ck_assert_int_eq(sh("qemu-img create -q -f qcow2 -o cluster_size=512 %s 16M", p("a.qcow2")),
 			 0);
 	open_dev("a.qcow2", "");
-	for (uint64_t off = 0; off < (8 << 20); off += MAX_LEN)
-		write_both(raw, off, MAX_LEN, off >> 20);
-	write_both(raw, 8 << 20, 1 << 20, 8);
-	read_check(raw, 0, MAX_LEN);
-	close_dev();
+	write_9m(raw);
 	fd = open(p("a.qcow2"), O_RDONLY);
 	ck_assert_int_eq(pread(fd, &rt_off, 8, 48), 8);
 	close(fd);

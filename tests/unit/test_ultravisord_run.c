@@ -134,6 +134,23 @@ static json_object *recv_ok(int fd, int *fds, int *nfds)
 	return rep;
 }
 
+/* partition_reserve of name (mib MiB, one CPU): its memfd, the reply's only fd. */
+static int reserve(int fd, const char *name, int mib)
+{
+	int fds[CTL_MAX_FDS], n;
+	json_object *rep;
+	char req[160];
+
+	snprintf(req, sizeof(req),
+		 "{\"op\":\"partition_reserve\",\"name\":\"%s\",\"memory_mib\":%d,\"cpus\":1}",
+		 name, mib);
+	ck_assert_int_eq(call(fd, req, &rep, fds, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(drig_int(rep, "size"), (int64_t)mib << 20);
+	json_object_put(rep);
+	return fds[0];
+}
+
 START_TEST(test_reserve_and_refusals)
 {
 	int fd, fds[CTL_MAX_FDS], n;
@@ -144,17 +161,10 @@ START_TEST(test_reserve_and_refusals)
 	ck_assert_int_eq(access(pidfile, F_OK), 0);
 	fd = conn();
 	call_ok(fd, "{\"op\":\"hello\",\"role\":\"client\"}");
-	ck_assert_int_eq(call(fd,
-			      "{\"op\":\"partition_reserve\",\"name\":\"g1\",\"memory_mib\":128,"
-			      "\"cpus\":1}",
-			      &rep, fds, &n),
-			 0);
-	ck_assert_int_eq(n, 1);
+	fds[0] = reserve(fd, "g1", 128);
 	ck_assert_int_eq(fstat(fds[0], &sb), 0);
 	ck_assert_int_eq(sb.st_size, 128 << 20);
-	ck_assert_int_eq(drig_int(rep, "size"), 128 << 20);
 	close(fds[0]);
-	json_object_put(rep);
 
 	call_refused(fd,
 		     "{\"op\":\"partition_reserve\",\"name\":\"g2\",\"memory_mib\":129,\"cpus\":1}",
@@ -263,13 +273,7 @@ START_TEST(test_channels)
 	call_refused(conn(), "{\"op\":\"hello\",\"role\":\"iopartd\",\"name\":\"a\"}",
 		     "iopartd 'a' is already registered");
 
-	ck_assert_int_eq(call(cl,
-			      "{\"op\":\"partition_reserve\",\"name\":\"p\",\"memory_mib\":64,"
-			      "\"cpus\":1}",
-			      &rep, fds, &n),
-			 0);
-	close(fds[0]);
-	json_object_put(rep);
+	close(reserve(cl, "p", 64));
 	call_refused(cl,
 		     "{\"op\":\"channel_create\",\"partition\":\"p\",\"device\":0,"
 		     "\"iopartd\":\"zz\"}",
@@ -433,7 +437,7 @@ static pid_t attach_standin(int cl, int *nfds)
 
 START_TEST(test_attach_exit_restart)
 {
-	int cl, sub, fds[CTL_MAX_FDS], n, st;
+	int cl, sub, n, st;
 	json_object *rep, *ev, *parts;
 	char bad[300];
 	pid_t vm, second;
@@ -448,13 +452,7 @@ START_TEST(test_attach_exit_restart)
 	sub = conn();
 	call_ok(sub, "{\"op\":\"subscribe\",\"events\":[\"partition_exit\"]}");
 	call_refused(sub, "{\"op\":\"subscribe\",\"events\":[\"nope\"]}", "unknown event 'nope'");
-	ck_assert_int_eq(call(cl,
-			      "{\"op\":\"partition_reserve\",\"name\":\"vm\",\"memory_mib\":32,"
-			      "\"cpus\":1}",
-			      &rep, fds, &n),
-			 0);
-	close(fds[0]);
-	json_object_put(rep);
+	close(reserve(cl, "vm", 32));
 	/* A stand-in uvmm: attached by pid, its exit seen through a pidfd. */
 	vm = attach_standin(cl, &n);
 	ck_assert_int_eq(n, 1); /* the memory again, for a uvmm started without it */
