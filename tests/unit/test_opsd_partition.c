@@ -148,33 +148,34 @@ START_TEST(test_create_refused)
 }
 END_TEST
 
+/* {"name":"x","MEMBER":[...]} with count items, item printf'ed with its index. */
+static const char *array_body(const char *member, const char *item, int count)
+{
+	static char buf[2048];
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "{\"name\":\"x\",\"%s\":[", member);
+
+	for (int i = 0; i < count; i++) {
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s", i ? "," : "");
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, item, i);
+	}
+	snprintf(buf + n, sizeof(buf) - n, "]}");
+	return buf;
+}
+
 START_TEST(test_create_limits)
 {
-	char buf[2048];
-	size_t n;
 	struct opsd_partition *p;
 
-	n = snprintf(buf, sizeof(buf), "{\"name\":\"x\",\"disks\":[");
-	for (int i = 0; i < 16; i++)
-		n += snprintf(buf + n, sizeof(buf) - n, "%s{\"path\":\"/d%d\"}", i ? "," : "", i);
-	snprintf(buf + n, sizeof(buf) - n, "]}");
-	p = create(buf);
+	p = create(array_body("disks", "{\"path\":\"/d%d\"}", 16));
 	ck_assert_msg(p, "%s", err);
 	ck_assert_uint_eq(p->ndisks, 16);
 	opsd_partition_free(p);
-	snprintf(buf + n, sizeof(buf) - n, ",{\"path\":\"/d16\"}]}");
-	refused(buf, "'disks' has more than 16 entries");
-
-	n = snprintf(buf, sizeof(buf), "{\"name\":\"x\",\"nets\":[");
-	for (int i = 0; i < 8; i++)
-		n += snprintf(buf + n, sizeof(buf) - n, "%s{\"tap\":\"t%d\"}", i ? "," : "", i);
-	snprintf(buf + n, sizeof(buf) - n, "]}");
-	p = create(buf);
+	refused(array_body("disks", "{\"path\":\"/d%d\"}", 17), "'disks' has more than 16 entries");
+	p = create(array_body("nets", "{\"tap\":\"t%d\"}", 8));
 	ck_assert_msg(p, "%s", err);
 	ck_assert_uint_eq(p->nnets, 8);
 	opsd_partition_free(p);
-	snprintf(buf + n, sizeof(buf) - n, ",{\"tap\":\"t8\"}]}");
-	refused(buf, "'nets' has more than 8 entries");
+	refused(array_body("nets", "{\"tap\":\"t%d\"}", 9), "'nets' has more than 8 entries");
 }
 END_TEST
 
