@@ -1,6 +1,7 @@
 # `cmake --install BUILD`: systemd units, tmpfiles and sysusers snippets, and
-# man pages made from each program's --help by help2man. Binaries install
-# from their own folders. After installing on a host:
+# man pages made from each program's --help (help2roff, else help2man).
+# Binaries install from their own folders. After installing on a host
+# (docs/systemd.md):
 #   systemd-sysusers; systemd-tmpfiles --create; systemctl daemon-reload
 #   systemctl enable --now ultravisor.target
 include(GNUInstallDirs)
@@ -35,12 +36,15 @@ foreach(entry ${UV_MAN_PAGES})
     continue()
   endif()
   set(out ${PROJECT_BINARY_DIR}/man/${prog}.${sect})
+  # help2roff for --help texts laid out as manuals (NAME, SYNOPSIS, ...),
+  # which help2man would nest under one DESCRIPTION; help2man for the rest.
   add_custom_command(OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
-    COMMAND ${HELP2MAN} --no-info --no-discard-stderr
+    COMMAND ${UV_SYSTEMD_DIR}/help2roff $<TARGET_FILE:${prog}> ${sect} ${PROJECT_VERSION} ${out}
+            -- ${HELP2MAN} --no-info --no-discard-stderr
             --version-string=${PROJECT_VERSION} --section=${sect}
             --name=${what} --output=${out} $<TARGET_FILE:${prog}>
-    DEPENDS ${prog}
+    DEPENDS ${prog} ${UV_SYSTEMD_DIR}/help2roff
     COMMENT "Man page ${prog}(${sect})")
   list(APPEND UV_MAN_FILES ${out})
   install(FILES ${out} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${sect})
