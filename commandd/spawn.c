@@ -352,8 +352,12 @@ int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args
 	sp.cpus = p->dedicated && CPU_COUNT(&p->host_cpus) ? &p->host_cpus : NULL;
 	if (pipe2(go, O_CLOEXEC))
 		goto fail_errno;
-	if (pipe2(pp, O_CLOEXEC | O_NONBLOCK))
-		goto fail_go;
+	if (pipe2(pp, O_CLOEXEC | O_NONBLOCK)) {
+		ret = -errno;
+		close(go[0]);
+		close(go[1]);
+		goto fail;
+	}
 	sp.go_rd = go[0];
 	sp.pid_wr = pp[1];
 	m = fork();
@@ -374,12 +378,10 @@ int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args
 	out->pid_fd = pp[0];
 	pr_debug("partition %s: monitor %d: %s ...", p->name, (int)m, argv[0]);
 	return 0;
-fail_go:
-	close(go[0]);
-	close(go[1]);
 fail_errno:
 	ret = -errno;
-	snprintf(err, errlen, "cannot start uvmm: %s", strerror(errno));
+fail:
+	snprintf(err, errlen, "cannot start uvmm: %s", strerror(-ret));
 	return ret;
 }
 
