@@ -31,21 +31,10 @@
 static inline void drig_dirs(const char *name, char dir[DRIG_DIR_LEN], char run[DRIG_SUB_LEN],
 			     char state[DRIG_SUB_LEN])
 {
-	snprintf(dir, DRIG_DIR_LEN, "/tmp/%s.XXXXXX", name);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	uv_tmpdir(dir, DRIG_DIR_LEN, name);
 	snprintf(run, DRIG_SUB_LEN, "%s/run", dir);
 	snprintf(state, DRIG_SUB_LEN, "%s/state", dir);
 	signal(SIGPIPE, SIG_IGN);
-}
-
-static inline void drig_remove(const char *dir)
-{
-	char cmd[DRIG_DIR_LEN + 16];
-
-	if (!dir[0] || getenv("UV_TEST_KEEP"))
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
 }
 
 /* A datagram socket at dir/name for NOTIFY_SOCKET; its path in path. */

@@ -63,7 +63,7 @@ static inline void rig_teardown(void)
 	drig_kill(&iop_pid[0]);
 	drig_kill(&iop_pid[1]);
 	drig_kill(&uvd_pid);
-	drig_remove(dir);
+	uv_rmtree(dir);
 }
 
 /* Runs argv in the private directories, stderr appended to dir/log. */

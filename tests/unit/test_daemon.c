@@ -25,16 +25,12 @@ static char err[512];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/test_daemon.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	uv_tmpdir(dir, sizeof(dir), "test_daemon");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	uv_rmtree(dir);
 }
 
 static void pathf(char *out, const char *name)

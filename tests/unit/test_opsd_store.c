@@ -23,16 +23,12 @@ static struct opsd_store st;
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/test_opsd_store.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	uv_tmpdir(dir, sizeof(dir), "test_opsd_store");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	uv_rmtree(dir);
 }
 
 static void open_store(void)

@@ -21,8 +21,7 @@ static struct uvd u;
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/test_uvd_db.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	uv_tmpdir(dir, sizeof(dir), "test_uvd_db");
 	uvd_init(&u);
 	u.base = event_base_new();
 	u.pool_mib = 1024;
@@ -32,12 +31,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	uvd_fini(&u);
 	event_base_free(u.base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	uv_rmtree(dir);
 }
 
 static struct uvd_part *add_part(const char *name, uint64_t mib, unsigned vcpus, bool dedicated)

@@ -40,7 +40,7 @@ static void setup(void)
 static void teardown(void)
 {
 	drig_kill(&uvd_pid);
-	drig_remove(dir);
+	uv_rmtree(dir);
 }
 
 /* Starts ultravisord; returns its pid once it said READY=1, or fails the test. */

@@ -20,6 +20,7 @@
 
 #include "ctl_msg.h"
 #include "daemon.h"
+#include "loop_thread.h"
 #include "unix_sock.h"
 #include "uvcheck.h"
 #include "uvctl.h"
@@ -56,10 +57,9 @@
 /* What the stub saw last, and how it should answer. */
 static struct stub {
 	char dir[64], sock[96];
-	pthread_t thread;
+	struct loop_thread loop;
 	struct event_base *base;
 	struct evhttp *http;
-	int stop_pipe[2];
 	bool garbage;		     /* answer everything with 200 and no JSON */
 	int force_code;		     /* answer everything with this and an HTML body */
 	bool odd_status;	     /* a /v1/status of a shape uvctl does not know */
@@ -175,20 +175,6 @@ static void stub_commandd(void)
 	ck_assert_msg(st.commandd, "%s", err);
 }
 
-static void stub_stop(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(arg);
-}
-
-static void *stub_main(void *arg)
-{
-	(void)arg;
-	event_base_dispatch(st.base);
-	return NULL;
-}
-
 static void setup(void)
 {
 	struct evconnlistener *l;
@@ -204,13 +190,12 @@ static void setup(void)
 	st.base = event_base_new();
 	st.http = evhttp_new(st.base);
 	l = evconnlistener_new(st.base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
-	ck_assert(st.base && st.http && l && !pipe(st.stop_pipe));
+	ck_assert(st.base && st.http && l);
 	evhttp_bind_listener(st.http, l);
 	evhttp_set_gencb(st.http, stub_handle, NULL);
 	evhttp_set_allowed_methods(st.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						    EVHTTP_REQ_DELETE);
-	event_base_once(st.base, st.stop_pipe[0], EV_READ, stub_stop, st.base, NULL);
-	ck_assert_int_eq(pthread_create(&st.thread, NULL, stub_main, NULL), 0);
+	loop_thread_start(&st.loop, st.base);
 	/* status prints times of day */
 	setenv("TZ", "UTC", 1);
 	tzset();
@@ -218,14 +203,11 @@ static void setup(void)
 
 static void teardown(void)
 {
-	ck_assert_int_eq(write(st.stop_pipe[1], "x", 1), 1);
-	pthread_join(st.thread, NULL);
+	loop_thread_stop(&st.loop);
 	if (st.commandd)
 		ctl_server_free(st.commandd);
 	evhttp_free(st.http);
 	event_base_free(st.base);
-	close(st.stop_pipe[0]);
-	close(st.stop_pipe[1]);
 	unlink(st.sock);
 	rmdir(st.dir);
 	free(st.body);

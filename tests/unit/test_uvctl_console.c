@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "loop_thread.h"
 #include "unix_sock.h"
 #include "uvcheck.h"
 #include "uvctl.h"
@@ -161,7 +162,6 @@ static struct real {
 	struct console *con;
 	char in[256]; /* what the guest would have read */
 	size_t in_len;
-	int stop[2];
 } rc;
 
 static size_t real_sink(void *ctx, const uint8_t *buf, size_t len)
@@ -174,20 +174,6 @@ static size_t real_sink(void *ctx, const uint8_t *buf, size_t len)
 	return len;
 }
 
-static void real_stop(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(arg);
-}
-
-static void *real_main(void *arg)
-{
-	(void)arg;
-	event_base_dispatch(rc.base);
-	return NULL;
-}
-
 /*
  * A late client first gets the recent output; piped input reaches the guest,
  * and its end makes the console drop the client, which ends uvctl.
@@ -198,20 +184,19 @@ START_TEST(uvmm_console)
 	static const char prompt[] = "\r\nDebian GNU/Linux 12 vm hvc0\r\n\r\nvm login: ";
 	int in[2], out[2], status;
 	char err[512], buf[256];
-	pthread_t t;
+	struct loop_thread t;
 
 	close(fk.lfd); /* console_create listens there itself */
 	fk.lfd = -1;
 	unlink(fk.sock);
 	memset(&rc, 0, sizeof(rc));
 	rc.base = event_base_new();
-	ck_assert(rc.base && !pipe(rc.stop));
+	ck_assert_ptr_nonnull(rc.base);
 	rc.con = console_create(&cfg, rc.base, err, sizeof(err));
 	ck_assert_msg(rc.con, "%s", err);
 	console_set_sink(rc.con, real_sink, NULL);
 	console_write(rc.con, (const uint8_t *)prompt, sizeof(prompt) - 1);
-	event_base_once(rc.base, rc.stop[0], EV_READ, real_stop, rc.base, NULL);
-	ck_assert_int_eq(pthread_create(&t, NULL, real_main, NULL), 0);
+	loop_thread_start(&t, rc.base);
 
 	ck_assert(!pipe(in) && !pipe(out));
 	ck_assert_int_eq(write(in[1], "root\n", 5), 5);
@@ -222,16 +207,13 @@ START_TEST(uvmm_console)
 	ck_assert_uint_eq(read_all(out[0], buf, sizeof(buf)), sizeof(prompt) - 1);
 	ck_assert(!memcmp(buf, prompt, sizeof(prompt) - 1));
 
-	ck_assert_int_eq(write(rc.stop[1], "x", 1), 1);
-	pthread_join(t, NULL);
+	loop_thread_stop(&t);
 	ck_assert_uint_eq(rc.in_len, 5);
 	ck_assert(!memcmp(rc.in, "root\n", 5));
 	console_destroy(rc.con);
 	event_base_free(rc.base);
 	close(in[0]);
 	close(out[0]);
-	close(rc.stop[0]);
-	close(rc.stop[1]);
 }
 END_TEST
 

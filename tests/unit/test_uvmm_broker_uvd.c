@@ -70,7 +70,7 @@ static void teardown(void)
 	drig_kill(&uvd_pid);
 	if (moved_fd >= 0)
 		close(moved_fd);
-	drig_remove(dir);
+	uv_rmtree(dir);
 }
 
 /* Starts ultravisord and waits for READY=1. */

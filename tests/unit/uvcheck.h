@@ -3,6 +3,7 @@
 #define UV_CHECK_H
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* A NULL-ended list of tests (START_TEST names) for uv_tcase and uv_suite. */
@@ -36,6 +37,24 @@ static inline Suite *uv_suite(const char *name, void (*setup)(void), void (*tear
 
 	uv_tcase(s, name, setup, teardown, timeout_s, tests);
 	return s;
+}
+
+/* A test's scratch directory: dir (len >= 32) becomes a new /tmp/NAME.XXXXXX. */
+static inline void uv_tmpdir(char *dir, size_t len, const char *name)
+{
+	snprintf(dir, len, "/tmp/%s.XXXXXX", name);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+/* Removes it and everything below, unless UV_TEST_KEEP is set (to look at it). */
+static inline void uv_rmtree(const char *dir)
+{
+	char cmd[4200];
+
+	if (!dir[0] || getenv("UV_TEST_KEEP"))
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Runs a suite the way every unit test program does; returns main's status. */
