@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <check.h>
 
+#include "irq_rec.h"
 #include "uvcheck.h"
 #include <stdlib.h>
 #include <string.h>
@@ -22,25 +23,10 @@
 #define CTR_KBDDIS 0x10
 #define CTR_AUXDIS 0x20
 
-struct irq_rec {
-	int level;
-	int rises;
-};
-
 static struct bus bus;
 static struct i8042 *k;
 static struct irq_rec irq;
 static int resets;
-
-static void irq_record(void *ctx, unsigned gsi, int level)
-{
-	struct irq_rec *rec = ctx;
-
-	ck_assert_uint_eq(gsi, 1);
-	if (level && !rec->level)
-		rec->rises++;
-	rec->level = level;
-}
 
 static void reset_record(void *ctx)
 {
@@ -50,9 +36,9 @@ static void reset_record(void *ctx)
 
 static void setup(void)
 {
-	struct irq_line line = {.set = irq_record, .ctx = &irq, .gsi = 1};
+	struct irq_line line = {.set = irq_rec_set, .ctx = &irq, .gsi = 1};
 
-	memset(&irq, 0, sizeof(irq));
+	irq = (struct irq_rec){.gsi = 1};
 	resets = 0;
 	bus_init(&bus);
 	k = i8042_create(line, reset_record, &resets);

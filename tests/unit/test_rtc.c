@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <check.h>
 
+#include "irq_rec.h"
 #include "uvcheck.h"
 #include <stdlib.h>
 #include <string.h>
@@ -22,30 +23,15 @@
 #define B_DM  0x04
 #define B_24H 0x02
 
-struct irq_rec {
-	int level;
-	int rises;
-};
-
 static struct bus bus;
 static struct rtc *r;
 static struct irq_rec irq;
 
-static void irq_record(void *ctx, unsigned gsi, int level)
-{
-	struct irq_rec *rec = ctx;
-
-	ck_assert_uint_eq(gsi, 8);
-	if (level && !rec->level)
-		__atomic_add_fetch(&rec->rises, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&rec->level, level, __ATOMIC_SEQ_CST);
-}
-
 static void setup(void)
 {
-	struct irq_line line = {.set = irq_record, .ctx = &irq, .gsi = 8};
+	struct irq_line line = {.set = irq_rec_set, .ctx = &irq, .gsi = 8};
 
-	memset(&irq, 0, sizeof(irq));
+	irq = (struct irq_rec){.gsi = 8};
 	bus_init(&bus);
 	r = rtc_create(line);
 	ck_assert_ptr_nonnull(r);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <check.h>
 
+#include "irq_rec.h"
 #include "uvcheck.h"
 #include <linux/serial_reg.h>
 #include <pthread.h>
@@ -15,12 +16,6 @@
 #define RING_SIZE (64 * 1024)
 
 /* What the device did to its interrupt line. */
-struct irq_rec {
-	int level;
-	int rises; /* 0 -> 1 transitions: interrupts an edge-triggered PIC sees */
-	int calls;
-};
-
 struct tx_rec {
 	pthread_mutex_t lock;
 	uint8_t buf[4096];
@@ -32,17 +27,6 @@ static struct serial *s;
 static struct irq_rec irq;
 static struct tx_rec tx;
 static int rx_ready_calls;
-
-static void irq_record(void *ctx, unsigned gsi, int level)
-{
-	struct irq_rec *r = ctx;
-
-	ck_assert_uint_eq(gsi, 4);
-	if (level && !r->level)
-		r->rises++;
-	r->level = level;
-	r->calls++;
-}
 
 static void tx_record(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -64,9 +48,9 @@ static void rx_ready_record(void *ctx)
 
 static void setup(void)
 {
-	struct irq_line line = {.set = irq_record, .ctx = &irq, .gsi = 4};
+	struct irq_line line = {.set = irq_rec_set, .ctx = &irq, .gsi = 4};
 
-	memset(&irq, 0, sizeof(irq));
+	irq = (struct irq_rec){.gsi = 4};
 	memset(&tx, 0, sizeof(tx));
 	pthread_mutex_init(&tx.lock, NULL);
 	rx_ready_calls = 0;
