@@ -29,6 +29,7 @@
 
 #include "ctl_msg.h"
 #include "daemon_rig.h"
+#include "vu_guest.h"
 #include "uvcheck.h"
 #include "vhost_user.h"
 #include "virtq_driver.h"
@@ -247,32 +248,15 @@ static inline int reserve(int cfd)
 	return fds[0];
 }
 
-struct fe {
-	struct vu_front f;
-	struct virtq_driver drv;
-	uint8_t *ram;
-	int memfd, kick, call;
-	struct vu_inflight_area area;
-};
-
 #define ck_fe(e, x) ck_assert_msg((x) == 0, "%s: %s", #x, (e)->f.err)
 
-static inline void fe_init(struct fe *e, int memfd)
+static inline void fe_init(struct vu_guest *e, int memfd)
 {
-	memset(e, 0, sizeof(*e));
-	e->memfd = memfd;
-	e->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	ck_assert(e->ram != MAP_FAILED);
-	ck_assert_int_eq(virtq_driver_init(&e->drv, e->ram + RING_GPA, RING_GPA, QNUM, 0, 0), 0);
-	e->kick = eventfd(0, EFD_CLOEXEC);
-	e->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ck_assert(e->kick >= 0 && e->call >= 0);
-	e->area.fd = -1;
-	vu_front_init(&e->f);
+	vu_guest_init(e, memfd, RAM_SIZE, RING_GPA, QNUM, 0);
 }
 
 /* What uvmm does on a channel's socket; first: a fresh in-flight area, else the kept one. */
-static inline void fe_connect(struct fe *e, int fd, bool first)
+static inline void fe_connect(struct vu_guest *e, int fd, bool first)
 {
 	struct vu_mem_region m = {0, RAM_SIZE, (uintptr_t)e->ram, 0, e->memfd};
 	struct vu_vring v = {
@@ -298,7 +282,7 @@ static inline void fe_connect(struct fe *e, int fd, bool first)
 }
 
 /* Waits for the one request in flight to come back; its status. */
-static inline uint8_t fe_wait(struct fe *e)
+static inline uint8_t fe_wait(struct vu_guest *e)
 {
 	struct pollfd p = {.fd = e->call, .events = POLLIN};
 	uint64_t v;
@@ -316,7 +300,7 @@ static inline uint8_t fe_wait(struct fe *e)
 }
 
 /* Makes a request of sector available (data at DATA_GPA), not kicked. */
-static inline void fe_add(struct fe *e, uint32_t type, uint64_t sector)
+static inline void fe_add(struct vu_guest *e, uint32_t type, uint64_t sector)
 {
 	struct virtio_blk_outhdr *h = (void *)(e->ram + HDR_GPA);
 	struct virtq_buf b[3] = {{HDR_GPA, 16, false},
@@ -328,7 +312,7 @@ static inline void fe_add(struct fe *e, uint32_t type, uint64_t sector)
 	ck_assert_int_ge(virtq_driver_add(&e->drv, b, 3, false, (void *)1), 0);
 }
 
-static inline uint8_t fe_req(struct fe *e, uint32_t type, uint64_t sector)
+static inline uint8_t fe_req(struct vu_guest *e, uint32_t type, uint64_t sector)
 {
 	uint64_t one = 1;
 
@@ -338,7 +322,7 @@ static inline uint8_t fe_req(struct fe *e, uint32_t type, uint64_t sector)
 }
 
 /* Writes sector with val through the channel, finds it in the image, reads it back. */
-static inline void fe_write_read(struct fe *e, uint64_t sector, uint8_t val)
+static inline void fe_write_read(struct vu_guest *e, uint64_t sector, uint8_t val)
 {
 	uint8_t buf[512];
 	int fd = open(img, O_RDONLY | O_CLOEXEC);
@@ -352,18 +336,6 @@ static inline void fe_write_read(struct fe *e, uint64_t sector, uint8_t val)
 	memset(e->ram + DATA_GPA, 0, 512);
 	ck_assert_uint_eq(fe_req(e, VIRTIO_BLK_T_IN, sector), VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(e->ram[DATA_GPA + 100], val);
-}
-
-static inline void fe_free(struct fe *e)
-{
-	vu_front_close(&e->f);
-	virtq_driver_free(&e->drv);
-	munmap(e->ram, RAM_SIZE);
-	close(e->memfd);
-	close(e->kick);
-	close(e->call);
-	if (e->area.fd >= 0)
-		close(e->area.fd);
 }
 
 #endif

@@ -33,7 +33,7 @@ START_TEST(test_register_restart)
 	int nfd, cfd, memfd, fefd;
 	char spec[600], c;
 	struct pollfd p;
-	struct fe e;
+	struct vu_guest e;
 
 	/* Started before ultravisord: it waits, and says READY=1 only once registered. */
 	iop_pid[0] = iop_start("a", NULL, &nfd);
@@ -67,7 +67,7 @@ START_TEST(test_register_restart)
 	ck_assert_int_eq(poll(&p, 1, 5000), 1);
 	ck_assert_int_eq(read(e.f.fd, &c, 1), 0);
 	wait_health("a", "dead");
-	fe_free(&e);
+	vu_guest_free(&e);
 	close(nfd);
 }
 END_TEST
@@ -85,7 +85,7 @@ START_TEST(test_refusals)
 {
 	char spec[600], bad[192], qc[192];
 	int cfd, memfd, fefd, fd;
-	struct fe e;
+	struct vu_guest e;
 	/* A qcow2 header of a version nobody knows. */
 	static const uint8_t qhdr[8] = {'Q', 'F', 'I', 0xfb, 0, 0, 0, 99};
 
@@ -131,7 +131,7 @@ START_TEST(test_refusals)
 	fe_init(&e, memfd);
 	fe_connect(&e, fefd, true);
 	fe_write_read(&e, 3, 0x11);
-	fe_free(&e);
+	vu_guest_free(&e);
 	ck_assert(log_has("iopartd-a.log", "(p device 0): closed by its front end", 5000));
 	close(fd);
 	ck_assert(log_has("iopartd-a.log", "(p device 1): closed by its front end", 5000));
@@ -146,7 +146,7 @@ END_TEST
  * the in-flight area, and died before completing it (as iopartd a would when
  * killed with I/O in flight): the project's own virtq code, on the same rings.
  */
-static void dead_back_end_takes(struct fe *e, uint64_t sector, uint8_t val)
+static void dead_back_end_takes(struct vu_guest *e, uint64_t sector, uint8_t val)
 {
 	struct virtq_inflight *area;
 	struct virtq_elem el;
@@ -179,7 +179,7 @@ START_TEST(test_move_inflight)
 	json_object *rep;
 	uint8_t buf[512];
 	char spec[600];
-	struct fe e;
+	struct vu_guest e;
 
 	uvd_start();
 	iop_pid[0] = iop_start("a", NULL, NULL);
@@ -230,7 +230,7 @@ START_TEST(test_move_inflight)
 	ck_assert_uint_eq(buf[511], 0x44);
 	fe_write_read(&e, 2, 0x22);
 	fe_write_read(&e, 1, 0x23);
-	fe_free(&e);
+	vu_guest_free(&e);
 	close(cfd);
 	iop_term(&iop_pid[0], "a");
 	iop_term(&iop_pid[1], "b");

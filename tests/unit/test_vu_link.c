@@ -27,6 +27,7 @@
 #include "virtq_driver.h"
 #include "vu_back.h"
 #include "vu_front.h"
+#include "vu_guest.h"
 
 #define RAM_SIZE (1 << 20)
 #define RING_GPA 0x10000
@@ -205,47 +206,17 @@ static int start_back(struct echo *dev, const char *name)
 
 /* ---- the guest and its front end ---- */
 
-struct guest {
-	int memfd;
-	uint8_t *ram;
-	struct virtq_driver drv;
-	int kick, call, calls;
-	struct vu_front f;
-	struct vu_inflight_area area;
-};
-
-static void guest_init(struct guest *g)
+/* The guest side (vu_guest.h) with the event index, its RAM a fresh memfd. */
+static void guest_init(struct vu_guest *g)
 {
-	memset(g, 0, sizeof(*g));
-	g->memfd = chan_memfd_create("guest-ram", RAM_SIZE, false);
-	ck_assert_int_ge(g->memfd, 0);
-	g->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
-	ck_assert_ptr_ne(g->ram, MAP_FAILED);
-	ck_assert_int_eq(virtq_driver_init(&g->drv, g->ram + RING_GPA, RING_GPA, QSIZE, 0,
-					   1ull << VIRTIO_F_EVENT_IDX),
-			 0);
-	g->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	g->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	g->area.fd = -1;
-	vu_front_init(&g->f);
-}
-
-static void guest_free(struct guest *g)
-{
-	vu_front_close(&g->f);
-	virtq_driver_free(&g->drv);
-	munmap(g->ram, RAM_SIZE);
-	close(g->memfd);
-	close(g->kick);
-	close(g->call);
-	if (g->area.fd >= 0)
-		close(g->area.fd);
+	vu_guest_init(g, chan_memfd_create("guest-ram", RAM_SIZE, false), RAM_SIZE, RING_GPA, QSIZE,
+		      1ull << VIRTIO_F_EVENT_IDX);
 }
 
 #define ck_front(g, call) ck_assert_msg((call) == 0, "%s: %s", #call, (g)->f.err)
 
 /* What uvmm does on connect; get_inflight false: reuse g->area (reconnect). */
-static void guest_connect(struct guest *g, int sock, bool get_inflight, uint16_t base)
+static void guest_connect(struct vu_guest *g, int sock, bool get_inflight, uint16_t base)
 {
 	struct vu_mem_region r = {
 		.gpa = 0, .size = RAM_SIZE, .uaddr = (uintptr_t)g->ram, .fd = g->memfd};
@@ -278,7 +249,7 @@ static void guest_connect(struct guest *g, int sock, bool get_inflight, uint16_t
 static char out_buf[QSIZE][32];
 
 /* Adds request i: 32 bytes out ("req i"), 32 bytes in. */
-static void guest_submit(struct guest *g, unsigned i)
+static void guest_submit(struct vu_guest *g, unsigned i)
 {
 	uint64_t gpa = DATA_GPA + i * 64;
 	struct virtq_buf bufs[2] = {{gpa, 32, false}, {gpa + 32, 32, true}};
@@ -292,7 +263,7 @@ static void guest_submit(struct guest *g, unsigned i)
 }
 
 /* Waits for the next used request (3 s at most); checks the echo; returns its number. */
-static int guest_wait(struct guest *g)
+static int guest_wait(struct vu_guest *g)
 {
 	for (int t = 0; t < 300; t++) {
 		struct pollfd p = {.fd = g->call, .events = POLLIN};
@@ -345,7 +316,7 @@ static void wait_for(int *flag, int value)
 START_TEST(test_echo)
 {
 	struct echo dev = {0};
-	struct guest g;
+	struct vu_guest g;
 	char cfg[8];
 	uint8_t status;
 	uint16_t base;
@@ -411,7 +382,7 @@ START_TEST(test_echo)
 		close(fd);
 	}
 	ck_front(&g, vu_front_get_status(&g.f, &status));
-	guest_free(&g);
+	vu_guest_free(&g);
 	wait_for(&dev.disconnected, 1);
 	/* Every descriptor the back end received was consumed or closed. */
 	ck_assert_int_eq(count_fds(), fds);
@@ -422,7 +393,7 @@ END_TEST
 START_TEST(test_reconnect_resubmits)
 {
 	struct echo dev1 = {0}, dev2 = {0};
-	struct guest g;
+	struct vu_guest g;
 
 	loop_setup();
 	guest_init(&g);
@@ -445,7 +416,7 @@ START_TEST(test_reconnect_resubmits)
 	guest_submit(&g, 3);
 	ck_assert_int_eq(guest_wait(&g), 3);
 	ck_assert_int_eq(dev2.popped, 3);
-	guest_free(&g);
+	vu_guest_free(&g);
 	wait_for(&dev2.disconnected, 1);
 	loop_teardown();
 }
@@ -454,7 +425,7 @@ END_TEST
 START_TEST(test_hostile_ring_needs_reset)
 {
 	struct echo dev_bad = {0}, dev_good = {0};
-	struct guest bad, good;
+	struct vu_guest bad, good;
 	struct vhost_user_msg m;
 	uint8_t status = 0;
 	int fds, bk[2];
@@ -508,8 +479,8 @@ START_TEST(test_hostile_ring_needs_reset)
 	ck_front(&bad, vu_front_reset_device(&bad.f));
 	ck_front(&bad, vu_front_get_status(&bad.f, &status));
 	ck_assert_uint_eq(status, 0);
-	guest_free(&bad);
-	guest_free(&good);
+	vu_guest_free(&bad);
+	vu_guest_free(&good);
 	wait_for(&dev_bad.disconnected, 1);
 	wait_for(&dev_good.disconnected, 1);
 	ck_assert_int_eq(count_fds(), fds);
@@ -520,7 +491,7 @@ END_TEST
 START_TEST(test_garbage_drops_only_that_connection)
 {
 	struct echo dev_bad = {0}, dev_good = {0};
-	struct guest good;
+	struct vu_guest good;
 	struct vhost_user_hdr h = {.request = VHOST_USER_GET_FEATURES, .flags = 0, .size = 0};
 	char buf[64];
 	int s;
@@ -537,7 +508,7 @@ START_TEST(test_garbage_drops_only_that_connection)
 	guest_connect(&good, start_back(&dev_good, "good"), true, 0);
 	guest_submit(&good, 0);
 	ck_assert_int_eq(guest_wait(&good), 0);
-	guest_free(&good);
+	vu_guest_free(&good);
 	wait_for(&dev_good.disconnected, 1);
 	loop_teardown();
 }
@@ -591,7 +562,7 @@ START_TEST(test_listener)
 	struct echo dev = {0};
 	struct listen_args a = {.dev = &dev};
 	char path[64];
-	struct guest g;
+	struct vu_guest g;
 	int fd;
 
 	snprintf(path, sizeof(path), "/tmp/test_vu_link.%d.sock", (int)getpid());
@@ -626,7 +597,7 @@ START_TEST(test_listener)
 	}
 	in_loop(unlisten_fn, a.l);
 	ck_assert_int_ne(access(path, F_OK), 0);
-	guest_free(&g);
+	vu_guest_free(&g);
 	wait_for(&dev.disconnected, 1);
 	loop_teardown();
 }
