@@ -248,7 +248,7 @@ static inline int reserve(int cfd)
 	return fds[0];
 }
 
-#define ck_fe(e, x) ck_assert_msg((x) == 0, "%s: %s", #x, (e)->f.err)
+#define ck_fe ck_vu_guest
 
 static inline void fe_init(struct vu_guest *e, int memfd)
 {
@@ -258,27 +258,11 @@ static inline void fe_init(struct vu_guest *e, int memfd)
 /* What uvmm does on a channel's socket; first: a fresh in-flight area, else the kept one. */
 static inline void fe_connect(struct vu_guest *e, int fd, bool first)
 {
-	struct vu_mem_region m = {0, RAM_SIZE, (uintptr_t)e->ram, 0, e->memfd};
-	struct vu_vring v = {
-		.num = QNUM,
-		.desc_uaddr = (uintptr_t)e->drv.desc,
-		.avail_uaddr = (uintptr_t)e->drv.avail,
-		.used_uaddr = (uintptr_t)e->drv.used,
-		.base = e->drv.used->idx,
-		.kick_fd = e->kick,
-		.call_fd = e->call,
-	};
-
 	vu_front_attach(&e->f, fd);
 	ck_fe(e, vu_front_handshake(&e->f));
 	ck_assert(e->f.features & 1ull << VIRTIO_BLK_F_FLUSH);
 	ck_fe(e, vu_front_set_features(&e->f, 1ull << VIRTIO_F_VERSION_1));
-	ck_fe(e, vu_front_set_mem_table(&e->f, &m, 1));
-	if (first)
-		ck_fe(e, vu_front_get_inflight(&e->f, 1, QNUM, &e->area));
-	ck_fe(e, vu_front_set_inflight(&e->f, &e->area));
-	ck_fe(e, vu_front_vring_setup(&e->f, 0, &v));
-	ck_fe(e, vu_front_vring_enable(&e->f, 0, true));
+	vu_guest_setup(e, QNUM, e->drv.used->idx, first);
 }
 
 /* Waits for the one request in flight to come back; its status. */

@@ -213,23 +213,11 @@ static void guest_init(struct vu_guest *g)
 		      1ull << VIRTIO_F_EVENT_IDX);
 }
 
-#define ck_front(g, call) ck_assert_msg((call) == 0, "%s: %s", #call, (g)->f.err)
+#define ck_front ck_vu_guest
 
 /* What uvmm does on connect; get_inflight false: reuse g->area (reconnect). */
 static void guest_connect(struct vu_guest *g, int sock, bool get_inflight, uint16_t base)
 {
-	struct vu_mem_region r = {
-		.gpa = 0, .size = RAM_SIZE, .uaddr = (uintptr_t)g->ram, .fd = g->memfd};
-	struct vu_vring v = {
-		.num = QSIZE,
-		.desc_uaddr = (uintptr_t)g->drv.desc,
-		.avail_uaddr = (uintptr_t)g->drv.avail,
-		.used_uaddr = (uintptr_t)g->drv.used,
-		.base = base,
-		.kick_fd = g->kick,
-		.call_fd = g->call,
-	};
-
 	vu_front_attach(&g->f, sock);
 	ck_front(g, vu_front_handshake(&g->f));
 	ck_assert(g->f.features & (1ull << VIRTIO_F_VERSION_1));
@@ -238,12 +226,7 @@ static void guest_connect(struct vu_guest *g, int sock, bool get_inflight, uint1
 	ck_assert_uint_eq(g->f.max_queues, NQ);
 	ck_front(g, vu_front_set_features(&g->f, (1ull << VIRTIO_F_VERSION_1) |
 							 (1ull << VIRTIO_F_EVENT_IDX)));
-	ck_front(g, vu_front_set_mem_table(&g->f, &r, 1));
-	if (get_inflight)
-		ck_front(g, vu_front_get_inflight(&g->f, 1, QSIZE, &g->area));
-	ck_front(g, vu_front_set_inflight(&g->f, &g->area));
-	ck_front(g, vu_front_vring_setup(&g->f, 0, &v));
-	ck_front(g, vu_front_vring_enable(&g->f, 0, true));
+	vu_guest_setup(g, QSIZE, base, get_inflight);
 }
 
 static char out_buf[QSIZE][32];

@@ -7,6 +7,7 @@
  * RAM (a memfd, mapped), one virtq driven from here with its rings in that
  * RAM, the kick and call eventfds, the front end and its in-flight area.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -44,6 +45,35 @@ static inline void vu_guest_init(struct vu_guest *g, int memfd, size_t ram_size,
 	ck_assert(g->kick >= 0 && g->call >= 0);
 	g->area.fd = -1;
 	vu_front_init(&g->f);
+}
+
+#define ck_vu_guest(g, call) ck_assert_msg((call) == 0, "%s: %s", #call, (g)->f.err)
+
+/*
+ * After the handshake and the features: the RAM as one region from GPA 0,
+ * the in-flight area (a fresh one when fresh, else the one kept from before:
+ * a reconnect), queue 0 from used index base, enabled.
+ */
+static inline void vu_guest_setup(struct vu_guest *g, unsigned qnum, uint16_t base, bool fresh)
+{
+	struct vu_mem_region m = {
+		.gpa = 0, .size = g->ram_size, .uaddr = (uintptr_t)g->ram, .fd = g->memfd};
+	struct vu_vring v = {
+		.num = qnum,
+		.desc_uaddr = (uintptr_t)g->drv.desc,
+		.avail_uaddr = (uintptr_t)g->drv.avail,
+		.used_uaddr = (uintptr_t)g->drv.used,
+		.base = base,
+		.kick_fd = g->kick,
+		.call_fd = g->call,
+	};
+
+	ck_vu_guest(g, vu_front_set_mem_table(&g->f, &m, 1));
+	if (fresh)
+		ck_vu_guest(g, vu_front_get_inflight(&g->f, 1, qnum, &g->area));
+	ck_vu_guest(g, vu_front_set_inflight(&g->f, &g->area));
+	ck_vu_guest(g, vu_front_vring_setup(&g->f, 0, &v));
+	ck_vu_guest(g, vu_front_vring_enable(&g->f, 0, true));
 }
 
 static inline void vu_guest_free(struct vu_guest *g)
