@@ -70,6 +70,9 @@ fi
 ok "binaries installed in $bin with their libraries"
 for m in man1/uvmm.1 man1/uvctl.1 man8/ultravisord.8 man8/iopartd.8 man8/opsd.8 man8/commandd.8; do
 	[[ -s $prefix/share/man/$m ]] || bad "man page $prefix/share/man/$m"
+	# help2roff's pages (all but uvmm's, from help2man) keep the sections.
+	[[ $m == man1/uvmm.1 ]] || grep -q '^\.SH OPTIONS' "$prefix/share/man/$m" ||
+		bad "man page $m has an OPTIONS section"
 done
 if command -v man >/dev/null; then
 	check "man -w uvctl finds the page" man -w uvctl

@@ -14,7 +14,7 @@
 # The image is never written: QEMU runs on a fresh qcow2 overlay.
 #
 # Environment: UV_BUILD_DIR (the build tree to install, default build/),
-# UV_SYSTEMD_TIMEOUT (whole run, default 900 s), UV_SYSTEMD_SMP (guest vCPUs,
+# UV_SYSTEMD_TIMEOUT (whole run, default 1100 s), UV_SYSTEMD_SMP (guest vCPUs,
 # default 1), UV_SYSTEMD_KEEP=1 (keep the work directory), UV_SYSTEMD_NOKVM=1
 # (no SVM for the guest: the partition checks are skipped).
 # Exit status: 0 passed, 1 failed, 77 skipped (sanitized build, no QEMU).
@@ -23,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=${UV_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 build=${UV_BUILD_DIR:-$src/build}
-total=${UV_SYSTEMD_TIMEOUT:-900}
+total=${UV_SYSTEMD_TIMEOUT:-1100}
 smp=${UV_SYSTEMD_SMP:-1}
 
 msg() { echo "test-systemd: $*" >&2; }
@@ -147,6 +147,7 @@ expect() {
 		IFS= read -r -t 2 -u "$q_out" part || rc=$?
 		line+=${part:-}
 		line=${line//$'\r'/}
+		line=${line//$'\e'\[?2004[hl]/} # bash's bracketed-paste switches
 		if ((rc > 128)); then
 			[[ $line =~ $1 ]] && printf '%s\n' "$line" >>"$log" && return 0
 			continue
