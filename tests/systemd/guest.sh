@@ -326,6 +326,20 @@ if [[ -n $uvmm_pid ]]; then
 	[[ -z $left ]] && ok "nothing left in commandd.service's cgroup" ||
 		bad "commandd.service's cgroup still holds pids $left after destroy and stop"
 fi
+# What a host's power-off does to a running guest: commandd leaves it
+# (KillMode=process); systemd's last step sends SIGTERM to what remains,
+# which stops a uvmm hard. test-systemd.sh times the power-off.
+if ((kvm)); then
+	echo "UVSD-STEP a partition left running for the power-off"
+	name=sd2
+	if timeout 120 systemctl start ultravisor.target &&
+		uvctl create "$name" --disk /var/lib/ultravisor/halt.img,format=raw --memory 64M >/dev/null &&
+		uvctl start "$name" >/dev/null && wait_for 60 eval '[[ $(field state) == running ]]'; then
+		info "partition $name running (uvmm pid $(field pid)) when the power-off starts"
+	else
+		info "partition $name did not run ('$(field state)'): the power-off has no guest"
+	fi
+fi
 [[ $nfail == 0 ]] || dump
 echo "UVSD-STEP done: $nfail failed"
 exit $((nfail > 100 ? 100 : nfail))

@@ -178,6 +178,7 @@ expect '^UVSD-EXIT=[0-9]+' || fail "the guest script did not finish within the $
 status=$(grep -a -o '^UVSD-EXIT=[0-9]*' "$log" | tail -n 1 | cut -d= -f2)
 run_s=$((SECONDS - start - boot_s))
 send 'systemctl poweroff'
+off=$SECONDS
 expect 'reboot: Power down' 90 || true
 for _ in 1 2 3 4 5; do
 	kill -0 "$qpid" 2>/dev/null || break
@@ -189,10 +190,11 @@ if kill -0 "$qpid" 2>/dev/null; then
 fi
 wait "$qpid" 2>/dev/null || true
 qpid=
+off_s=$((SECONDS - off))
 
 oks=$(grep -a -c '^UVSD-OK' "$log" || true)
 fails=$(grep -a -c '^UVSD-FAIL' "$log" || true)
 skips=$(grep -a -c '^UVSD-SKIP' "$log" || true)
-msg "summary: $oks passed, $fails failed, $skips skipped; boot ${boot_s} s, checks ${run_s} s, all $((SECONDS - start)) s"
+msg "summary: $oks passed, $fails failed, $skips skipped; boot ${boot_s} s, checks ${run_s} s, power-off ${off_s} s, all $((SECONDS - start)) s"
 ((fails == 0 && status == 0)) || fail "see the UVSD-FAIL lines above and $log"
 msg "PASS"
