@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -222,6 +223,35 @@ START_TEST(test_pidfile_stale)
 }
 END_TEST
 
+/*
+ * A probe (uv-suite's flock(1), uv_pidfile_running) holding the lock for a
+ * moment while the daemon starts is not a running instance.
+ */
+START_TEST(test_pidfile_probe)
+{
+	char f[PATH_MAX], c;
+	int fd, p[2], st;
+
+	pathf(f, "d.pid");
+	ck_assert_int_eq(pipe(p), 0);
+	if (fork() == 0) {
+		fd = open(f, O_RDWR | O_CREAT, 0644);
+		if (fd < 0 || flock(fd, LOCK_EX) || write(p[1], "x", 1) != 1)
+			_exit(1);
+		usleep(50 * 1000);
+		_exit(0);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	fd = uv_pidfile_acquire(f, err, sizeof(err));
+	ck_assert_msg(fd >= 0, "%s", err);
+	ck_assert_int_ge(wait(&st), 0);
+	ck_assert_int_eq(st, 0);
+	uv_pidfile_release(fd, f);
+}
+END_TEST
+
 static int notify_listener(const char *name, int abstract)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -310,9 +340,9 @@ END_TEST
 
 int main(void)
 {
-	return uv_check_run(uv_suite("daemon", setup, teardown, 0,
-				     UV_TESTS(test_paths, test_path_join, test_dir_ensure,
-					      test_atomic_write_read, test_atomic_write_fails,
-					      test_atomic_write_no_tmp, test_pidfile,
-					      test_pidfile_stale, test_notify, test_stop)));
+	return uv_check_run(uv_suite(
+		"daemon", setup, teardown, 0,
+		UV_TESTS(test_paths, test_path_join, test_dir_ensure, test_atomic_write_read,
+			 test_atomic_write_fails, test_atomic_write_no_tmp, test_pidfile,
+			 test_pidfile_stale, test_pidfile_probe, test_notify, test_stop)));
 }
