@@ -133,6 +133,35 @@ static int opts_path(const char *opt, const char *arg, char *out, size_t len)
 	return -1;
 }
 
+static int opts_one(void *ctx, int c, const char *arg)
+{
+	struct cmd_opts *o = ctx;
+	char *end;
+	long v;
+
+	switch (c) {
+	case 'u':
+		return opts_path("--uvmm", arg, o->uvmm, sizeof(o->uvmm));
+	case 'b':
+		return opts_path("--iopartd-bin", arg, o->iopartd_bin, sizeof(o->iopartd_bin));
+	case 'i':
+		return opts_iopartds(arg, o);
+	case 's':
+		o->supervise = true;
+		return -1;
+	default: /* 't' */
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || end == arg || v < 1 || v > 86400) {
+			pr_err("--shutdown-timeout: '%s' is not a number of seconds in [1, 86400]",
+			       arg);
+			return 2;
+		}
+		o->shutdown_timeout_s = (unsigned)v;
+		return -1;
+	}
+}
+
 static int opts_parse(int argc, char **argv, struct cmd_opts *o)
 {
 	static const struct option opts[] = {
@@ -141,53 +170,11 @@ static int opts_parse(int argc, char **argv, struct cmd_opts *o)
 		{"iopartd-bin", required_argument, NULL, 'b'},
 		{"supervise-iopartd", no_argument, NULL, 's'},
 		{"shutdown-timeout", required_argument, NULL, 't'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	static const struct uv_daemon_cli cli = {"commandd", UV_VERSION, usage_text};
-	char *end;
-	long v;
-	int c, ret = -1;
+	const struct uv_daemon_cli cli = {"commandd", UV_VERSION, usage_text, opts, opts_one, o};
 
-	opterr = 0;
-	while (ret < 0 && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u':
-			ret = opts_path("--uvmm", optarg, o->uvmm, sizeof(o->uvmm));
-			break;
-		case 'b':
-			ret = opts_path("--iopartd-bin", optarg, o->iopartd_bin,
-					sizeof(o->iopartd_bin));
-			break;
-		case 'i':
-			ret = opts_iopartds(optarg, o);
-			break;
-		case 's':
-			o->supervise = true;
-			break;
-		case 't':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || v < 1 || v > 86400) {
-				pr_err("--shutdown-timeout: '%s' is not a number of seconds in "
-				       "[1, 86400]",
-				       optarg);
-				return 2;
-			}
-			o->shutdown_timeout_s = (unsigned)v;
-			break;
-		default:
-			ret = uv_daemon_opt(&cli, c, optarg, argv[optind - 1]);
-			if (ret >= 0)
-				return ret;
-			break;
-		}
-	}
-	if (ret >= 0)
-		return ret;
-	return uv_daemon_opt_end(&cli, argc, argv, optind);
+	return uv_daemon_parse(&cli, argc, argv);
 }
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)

@@ -415,7 +415,8 @@ void uv_stop_fini(struct uv_stop *s)
 	}
 }
 
-int uv_daemon_opt(const struct uv_daemon_cli *cli, int c, const char *arg, const char *bad)
+static int daemon_opt_common(const struct uv_daemon_cli *cli, int c, const char *arg,
+			     const char *bad)
 {
 	enum uv_log_level level;
 
@@ -439,10 +440,37 @@ int uv_daemon_opt(const struct uv_daemon_cli *cli, int c, const char *arg, const
 	}
 }
 
-int uv_daemon_opt_end(const struct uv_daemon_cli *cli, int argc, char **argv, int next)
+int uv_daemon_parse(const struct uv_daemon_cli *cli, int argc, char **argv)
 {
-	if (next < argc) {
-		pr_err("unexpected argument '%s' (see %s --help)", argv[next], cli->prog);
+	static const struct option common[] = {
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+	};
+	struct option all[UV_DAEMON_OPTS_MAX + 4] = {0};
+	unsigned n = 0;
+	int c, ret;
+
+	while (cli->opts && cli->opts[n].name) {
+		if (n == UV_DAEMON_OPTS_MAX) {
+			pr_err("%s: more than %d options", cli->prog, UV_DAEMON_OPTS_MAX);
+			return 1;
+		}
+		all[n] = cli->opts[n];
+		n++;
+	}
+	memcpy(&all[n], common, sizeof(common));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", all, NULL)) != -1) {
+		if (c == 'l' || c == 'h' || c == 'V' || c == '?')
+			ret = daemon_opt_common(cli, c, optarg, argv[optind - 1]);
+		else
+			ret = cli->opt(cli->ctx, c, optarg);
+		if (ret >= 0)
+			return ret;
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s' (see %s --help)", argv[optind], cli->prog);
 		return 2;
 	}
 	return -1;

@@ -10,6 +10,7 @@
  * err/errlen, a one-line reason naming the path concerned.
  */
 
+#include <getopt.h>
 #include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -109,25 +110,30 @@ int uv_stop_init(struct uv_stop *s, struct event_base *base, void (*cb)(void *),
 void uv_stop_fini(struct uv_stop *s);
 
 /*
- * The options every daemon has, in the same words everywhere: --log-level
- * ('l'), --help ('h'), --version ('V'), in a getopt_long loop run with
- * opterr = 0.
+ * The options every daemon has, in the same words everywhere: --log-level,
+ * --help and --version (short values 'l', 'h', 'V', which a daemon's own
+ * options do not use). A daemon gives only its own options and a handler
+ * for them; uv_daemon_parse runs the getopt_long loop (opterr = 0).
  */
 struct uv_daemon_cli {
-	const char *prog;    /* "commandd": in --version and in "see PROG --help" */
-	const char *version; /* UV_VERSION of the daemon's target */
-	const char *usage;   /* printed by --help */
+	const char *prog;	   /* "commandd": in --version and in "see PROG --help" */
+	const char *version;	   /* UV_VERSION of the daemon's target */
+	const char *usage;	   /* printed by --help */
+	const struct option *opts; /* the daemon's own, {0}-terminated; NULL: none */
+	/* One of the daemon's own options (optarg in arg): -1 to go on, else the exit status. */
+	int (*opt)(void *ctx, int c, const char *arg);
+	void *ctx;
 };
 
-/*
- * For the default case of the loop's switch: c is 'l', 'h', 'V' or an
- * unknown or incomplete option (anything else). arg is optarg, bad is
- * argv[optind - 1]. Returns -1 to go on parsing, else the exit status:
- * 0 after --help or --version, 2 (message logged) on bad usage.
- */
-int uv_daemon_opt(const struct uv_daemon_cli *cli, int c, const char *arg, const char *bad);
+/* Most own options a daemon may have. */
+#define UV_DAEMON_OPTS_MAX 16
 
-/* After the loop, next = optind: 2 (message logged) when an operand is left, else -1. */
-int uv_daemon_opt_end(const struct uv_daemon_cli *cli, int argc, char **argv, int next);
+/*
+ * Parses argv: -1 when the daemon is to run, else the exit status: 0 after
+ * --help or --version, 2 (message logged) on bad usage (an unknown or
+ * incomplete option, an operand, a bad --log-level), or what cli->opt
+ * returned.
+ */
+int uv_daemon_parse(const struct uv_daemon_cli *cli, int argc, char **argv);
 
 #endif

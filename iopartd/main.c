@@ -110,60 +110,62 @@ static void iopartd_accept(void *ctx, int fd)
 		pr_info("%s: front end connected", x->dev.e.socket);
 }
 
+struct iopartd_cli {
+	struct iopartd *d;
+	struct iopart_export *ex;
+};
+
+static int iopartd_opt(void *ctx, int c, const char *arg)
+{
+	struct iopartd_cli *p = ctx;
+	struct iopartd *d = p->d;
+	char err[256];
+
+	switch (c) {
+	case 'e':
+		if (d->n == IOPARTD_MAX_EXPORTS) {
+			pr_err("more than %d exports", IOPARTD_MAX_EXPORTS);
+			return 2;
+		}
+		if (iopart_export_parse(arg, &p->ex[d->n], err, sizeof(err))) {
+			pr_err("--export %s: %s", arg, err);
+			return 2;
+		}
+		d->n++;
+		return -1;
+	case 'n':
+		if (!iopart_suite_name_ok(arg)) {
+			pr_err("--name: '%s' is not [a-z0-9][a-z0-9_-] of at most %d characters",
+			       arg, IOPART_SUITE_NAME_MAX);
+			return 2;
+		}
+		d->name = arg;
+		return -1;
+	default: /* 'u' */
+		if (!*arg) {
+			pr_err("--ultravisord: empty path");
+			return 2;
+		}
+		d->uvd_sock = arg;
+		return -1;
+	}
+}
+
 static int iopartd_parse(struct iopartd *d, int argc, char **argv, struct iopart_export *ex)
 {
 	static const struct option opts[] = {
 		{"export", required_argument, NULL, 'e'},
 		{"name", required_argument, NULL, 'n'},
 		{"ultravisord", required_argument, NULL, 'u'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	static const struct uv_daemon_cli cli = {"iopartd", UV_VERSION, usage_text};
-	char err[256];
-	int c, ret;
+	struct iopartd_cli p = {d, ex};
+	const struct uv_daemon_cli cli = {"iopartd", UV_VERSION, usage_text, opts, iopartd_opt, &p};
+	int ret;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'e':
-			if (d->n == IOPARTD_MAX_EXPORTS) {
-				pr_err("more than %d exports", IOPARTD_MAX_EXPORTS);
-				return 2;
-			}
-			if (iopart_export_parse(optarg, &ex[d->n], err, sizeof(err))) {
-				pr_err("--export %s: %s", optarg, err);
-				return 2;
-			}
-			d->n++;
-			break;
-		case 'n':
-			if (!iopart_suite_name_ok(optarg)) {
-				pr_err("--name: '%s' is not [a-z0-9][a-z0-9_-] of at most %d "
-				       "characters",
-				       optarg, IOPART_SUITE_NAME_MAX);
-				return 2;
-			}
-			d->name = optarg;
-			break;
-		case 'u':
-			if (!*optarg) {
-				pr_err("--ultravisord: empty path");
-				return 2;
-			}
-			d->uvd_sock = optarg;
-			break;
-		default:
-			ret = uv_daemon_opt(&cli, c, optarg, argv[optind - 1]);
-			if (ret >= 0)
-				return ret;
-			break;
-		}
-	}
-	if (uv_daemon_opt_end(&cli, argc, argv, optind) >= 0)
-		return 2;
+	ret = uv_daemon_parse(&cli, argc, argv);
+	if (ret >= 0)
+		return ret;
 	if (d->uvd_sock && !d->name) {
 		pr_err("--ultravisord needs --name (see iopartd --help)");
 		return 2;

@@ -58,36 +58,28 @@ static const char usage_text[] =
 	"    0 after a clean stop; 1 when it cannot start (directories, socket,\n"
 	"    another opsd running); 2 on bad usage.\n";
 
+static int opsd_opt(void *ctx, int c, const char *arg)
+{
+	struct opsd *d = ctx;
+
+	(void)c; /* 'g', the only one */
+	if (!*arg) {
+		pr_err("--group: empty group name");
+		return 2;
+	}
+	d->auth.group = arg;
+	return -1;
+}
+
 static int opsd_parse(struct opsd *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"log-level", required_argument, NULL, 'l'},
 		{"group", required_argument, NULL, 'g'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	static const struct uv_daemon_cli cli = {"opsd", UV_VERSION, usage_text};
-	int c, ret;
+	const struct uv_daemon_cli cli = {"opsd", UV_VERSION, usage_text, opts, opsd_opt, d};
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'g':
-			if (!*optarg) {
-				pr_err("--group: empty group name");
-				return 2;
-			}
-			d->auth.group = optarg;
-			break;
-		default:
-			ret = uv_daemon_opt(&cli, c, optarg, argv[optind - 1]);
-			if (ret >= 0)
-				return ret;
-			break;
-		}
-	}
-	return uv_daemon_opt_end(&cli, argc, argv, optind);
+	return uv_daemon_parse(&cli, argc, argv);
 }
 
 static int opsd_paths(struct opsd *d, char *pidpath, size_t len, char *err, size_t errlen)

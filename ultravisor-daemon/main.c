@@ -91,44 +91,33 @@ static int opts_cpus(const char *arg, struct uvd_opts *o)
 	return -1;
 }
 
+static int opts_one(void *ctx, int c, const char *arg)
+{
+	struct uvd_opts *o = ctx;
+	uint64_t bytes;
+
+	if (c == 'c')
+		return opts_cpus(arg, o);
+	/* 'm' */
+	if (parse_size(arg, &bytes) || (bytes >> 20) < UVD_MEM_MIN_MIB) {
+		pr_err("--memory-pool: '%s' is not a size of at least %d MiB", arg,
+		       UVD_MEM_MIN_MIB);
+		return 2;
+	}
+	o->pool_mib = bytes >> 20;
+	return -1;
+}
+
 static int opts_parse(int argc, char **argv, struct uvd_opts *o)
 {
 	static const struct option opts[] = {
 		{"memory-pool", required_argument, NULL, 'm'},
 		{"cpus", required_argument, NULL, 'c'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	static const struct uv_daemon_cli cli = {"ultravisord", UV_VERSION, usage_text};
-	uint64_t bytes;
-	int c, ret;
+	const struct uv_daemon_cli cli = {"ultravisord", UV_VERSION, usage_text, opts, opts_one, o};
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (parse_size(optarg, &bytes) || (bytes >> 20) < UVD_MEM_MIN_MIB) {
-				pr_err("--memory-pool: '%s' is not a size of at least %d MiB",
-				       optarg, UVD_MEM_MIN_MIB);
-				return 2;
-			}
-			o->pool_mib = bytes >> 20;
-			break;
-		case 'c':
-			ret = opts_cpus(optarg, o);
-			if (ret >= 0)
-				return ret;
-			break;
-		default:
-			ret = uv_daemon_opt(&cli, c, optarg, argv[optind - 1]);
-			if (ret >= 0)
-				return ret;
-			break;
-		}
-	}
-	return uv_daemon_opt_end(&cli, argc, argv, optind);
+	return uv_daemon_parse(&cli, argc, argv);
 }
 
 /* Directories, the pid file, the state: everything before the socket. 0 or exit status. */
