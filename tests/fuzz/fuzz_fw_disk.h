@@ -101,4 +101,37 @@ static inline void fuzz_find_boot(const struct fw_disk *disk)
 		abort(); /* fw_find_boot said it exists */
 }
 
+/*
+ * The fuzz input as one volume holding a filesystem of the given type
+ * (FW_FS_FAT or FW_FS_EXT): mount it (a refusal of a corrupt or unsupported
+ * volume must say why), walk it when it mounts, then the whole boot search.
+ */
+static inline void fuzz_fs_one(const uint8_t *data, size_t size, enum fw_fs_type type)
+{
+	struct fuzz_disk d;
+	struct fw_arena a;
+	struct fw_fs fs;
+	struct fw_vol v;
+	const char *why;
+	int ret;
+
+	fuzz_disk_init(&d, data, size);
+	fw_vol_whole(&v, &d.disk);
+	fw_arena_init(&a, fuzz_arena_buf, sizeof(fuzz_arena_buf));
+	if (type == FW_FS_FAT) {
+		ret = fw_fat_mount(&fs.fat, &v, &a);
+		why = fs.fat.why;
+	} else {
+		ret = fw_ext_mount(&fs.ext, &v, &a);
+		why = fs.ext.why;
+	}
+	if ((ret == FW_E_CORRUPT || ret == FW_E_UNSUPPORTED) && !why)
+		abort();
+	if (!ret) {
+		fs.type = type;
+		fuzz_fs_walk(&fs);
+	}
+	fuzz_find_boot(&d.disk);
+}
+
 #endif

@@ -6,22 +6,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_disk d;
-	struct fw_arena a;
-	struct fw_fs fs;
-	struct fw_vol v;
-	int ret;
-
-	fuzz_disk_init(&d, data, size);
-	fw_vol_whole(&v, &d.disk);
-	fw_arena_init(&a, fuzz_arena_buf, sizeof(fuzz_arena_buf));
-	ret = fw_ext_mount(&fs.ext, &v, &a);
-	if ((ret == FW_E_CORRUPT || ret == FW_E_UNSUPPORTED) && !fs.ext.why)
-		abort();
-	if (!ret) {
-		fs.type = FW_FS_EXT;
-		fuzz_fs_walk(&fs);
-	}
-	fuzz_find_boot(&d.disk);
+	fuzz_fs_one(data, size, FW_FS_EXT);
 	return 0;
 }
