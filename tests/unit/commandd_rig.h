@@ -414,6 +414,38 @@ static inline int rig_count_lines(const char *file, const char *word)
 	return n;
 }
 
+/* ultravisord (pool), opsd, with iopartds the fakes a and b, then commandd. */
+static inline void rig_start_suite(const char *pool, bool iopartds)
+{
+	rig_start_uvd(pool);
+	rig_start_opsd();
+	if (iopartds) {
+		rig_iopartd(0, "a");
+		rig_iopartd(1, "b");
+	}
+	rig_start_cmdd(NULL);
+}
+
+/*
+ * Polls a control socket's status every 10 ms until ok(st, arg), for ms at
+ * most; that status, which the caller puts.
+ */
+static inline json_object *rig_wait_ctl(const char *sockname,
+					bool (*ok)(json_object *st, const void *arg),
+					const void *arg, unsigned ms)
+{
+	for (unsigned i = 0; i < ms / 10; i++) {
+		json_object *st = rig_ctl(sockname, "status");
+
+		if (ok(st, arg))
+			return st;
+		json_object_put(st);
+		rig_sleep_ms(10);
+	}
+	ck_abort_msg("%s: the status never became what was waited for", sockname);
+	return NULL;
+}
+
 #include "commandd_fakes.h"
 
 #endif

@@ -111,19 +111,44 @@ static json_object *cmdd_part(json_object *st, const char *name)
 	return p;
 }
 
+/* name's actual state, running, once its key is want (2 s at most); the caller puts it. */
+static json_object *running_with(const char *name, const char *key, const char *want)
+{
+	for (int i = 0; i < 100; i++) {
+		json_object *a = rig_wait_actual(name, "running", 1000);
+
+		if (!strcmp(jstr(a, key), want))
+			return a;
+		json_object_put(a);
+		rig_sleep_ms(20);
+	}
+	ck_abort_msg("%s never ran with %s '%s'", name, key, want);
+	return NULL;
+}
+
+static bool moved_twice(json_object *st, const void *arg)
+{
+	(void)arg;
+	return jint(jget(st, "failover"), "moves") == 2;
+}
+
+/* Channel 1 of partition arg waits for an iopartd. */
+static bool pending(json_object *st, const void *arg)
+{
+	json_object *ch = json_object_array_get_idx(jget(cmdd_part(st, arg), "channels"), 1);
+
+	return !strcmp(jstr(ch, "state"), "pending");
+}
+
 START_TEST(test_failover)
 {
 	char moves[128];
-	json_object *st, *f, *a;
+	json_object *st, *f;
 	int64_t t0, t1;
 	double ms;
 	pid_t pid;
 
-	rig_start_uvd("1G");
-	rig_start_opsd();
-	rig_iopartd(0, "a");
-	rig_iopartd(1, "b");
-	rig_start_cmdd(NULL);
+	rig_start_suite("1G", true);
 	pid = two_disks("f1");
 	snprintf(moves, sizeof(moves), "run/partitions/f1/moves-%d.log", (int)pid);
 
@@ -132,16 +157,8 @@ START_TEST(test_failover)
 	rig_kill(&R.iop[0]);
 	t1 = wait_lines("run/fake-iopartd-b.log", "move=1", 2);
 	ms = (double)(t1 - t0) / 1000.0;
-	for (int i = 0; i < 200; i++) {
-		st = rig_ctl("commandd.sock", "status");
-		f = jget(st, "failover");
-		if (jint(f, "moves") == 2)
-			break;
-		json_object_put(st);
-		st = NULL;
-		rig_sleep_ms(10);
-	}
-	ck_assert_ptr_nonnull(st);
+	st = rig_wait_ctl("commandd.sock", moved_twice, NULL, 2000);
+	f = jget(st, "failover");
 	printf("failover: kill -9 of iopartd a -> both channels adopted by b: %.1f ms; commandd, "
 	       "iopartd_down -> channel_move reply: last %.1f ms, max %.1f ms\n",
 	       ms, json_object_get_double(jget(f, "last_ms")),
@@ -159,16 +176,7 @@ START_TEST(test_failover)
 	/* ultravisord pushed both new front ends to the uvmm itself. */
 	wait_lines(moves, "moved", 2);
 	ck_assert_int_eq(rig_count_lines(moves, " b 1 fds=1"), 2);
-	for (int i = 0; i < 100; i++) {
-		a = rig_wait_actual("f1", "running", 1000);
-		if (!strcmp(jstr(a, "iopartd"), "b"))
-			break;
-		json_object_put(a);
-		a = NULL;
-		rig_sleep_ms(20);
-	}
-	ck_assert_ptr_nonnull(a);
-	json_object_put(a);
+	json_object_put(running_with("f1", "iopartd", "b"));
 
 	/* a comes back: the standby. Then b dies: back to a. */
 	rig_iopartd(0, "a");
@@ -181,19 +189,7 @@ START_TEST(test_failover)
 	/* Both dead: the channels wait, and go to the first that comes up. */
 	rig_kill(&R.iop[0]);
 	rig_wait_iop("a", false);
-	for (int i = 0; i < 200; i++) {
-		json_object *ch;
-
-		st = rig_ctl("commandd.sock", "status");
-		ch = json_object_array_get_idx(jget(cmdd_part(st, "f1"), "channels"), 1);
-		if (!strcmp(jstr(ch, "state"), "pending"))
-			break;
-		json_object_put(st);
-		st = NULL;
-		rig_sleep_ms(10);
-	}
-	ck_assert_ptr_nonnull(st);
-	json_object_put(st);
+	json_object_put(rig_wait_ctl("commandd.sock", pending, "f1", 2000));
 	rig_iopartd(1, "b");
 	wait_lines("run/fake-iopartd-b.log", "move=1", 4);
 	wait_lines(moves, "moved", 6);
@@ -206,24 +202,11 @@ START_TEST(test_failover_manual)
 	json_object *a;
 	pid_t pid;
 
-	rig_start_uvd("1G");
-	rig_start_opsd();
-	rig_iopartd(0, "a");
-	rig_iopartd(1, "b");
-	rig_start_cmdd(NULL);
+	rig_start_suite("1G", true);
 	json_object_put(api(200, "PUT", "/v1/policy", "{\"failover\":\"manual\"}"));
 	pid = two_disks("m1");
 	rig_kill(&R.iop[0]);
-	for (int i = 0; i < 100; i++) {
-		a = rig_wait_actual("m1", "running", 1000);
-		if (strstr(jstr(a, "reason"), "manual"))
-			break;
-		json_object_put(a);
-		a = NULL;
-		rig_sleep_ms(20);
-	}
-	ck_assert_ptr_nonnull(a);
-	ck_assert_str_eq(jstr(a, "reason"), "iopartd a is down; failover is manual");
+	a = running_with("m1", "reason", "iopartd a is down; failover is manual");
 	ck_assert_int_eq(jint(a, "pid"), pid);
 	json_object_put(a);
 	rig_sleep_ms(500);
@@ -231,13 +214,7 @@ START_TEST(test_failover_manual)
 	/* Back to auto: the waiting channels move. */
 	json_object_put(api(200, "PUT", "/v1/policy", "{\"failover\":\"auto\"}"));
 	wait_lines("run/fake-iopartd-b.log", "move=1", 2);
-	a = rig_wait_actual("m1", "running", 1000);
-	for (int i = 0; i < 100 && strcmp(jstr(a, "reason"), ""); i++) {
-		json_object_put(a);
-		rig_sleep_ms(20);
-		a = rig_wait_actual("m1", "running", 1000);
-	}
-	ck_assert_str_eq(jstr(a, "reason"), "");
+	a = running_with("m1", "reason", "");
 	ck_assert_str_eq(jstr(a, "iopartd"), "b");
 	json_object_put(a);
 }
@@ -302,11 +279,7 @@ START_TEST(test_uvd_restart)
 	char moves[128];
 	pid_t pid;
 
-	rig_start_uvd("1G");
-	rig_start_opsd();
-	rig_iopartd(0, "a");
-	rig_iopartd(1, "b");
-	rig_start_cmdd(NULL);
+	rig_start_suite("1G", true);
 	pid = two_disks("u1");
 	snprintf(moves, sizeof(moves), "run/partitions/u1/moves-%d.log", (int)pid);
 	rig_kill(&R.uvd);
@@ -337,18 +310,8 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-	Suite *s;
-	TCase *tc;
-
 	rig_dispatch(argc, argv);
-	s = suite_create("commandd_failover");
-	tc = tcase_create("failover");
-	tcase_add_checked_fixture(tc, setup, rig_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_failover);
-	tcase_add_test(tc, test_failover_manual);
-	tcase_add_test(tc, test_supervise);
-	tcase_add_test(tc, test_uvd_restart);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite(
+		"commandd_failover", setup, rig_teardown, 120,
+		UV_TESTS(test_failover, test_failover_manual, test_supervise, test_uvd_restart)));
 }

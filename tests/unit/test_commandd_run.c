@@ -58,11 +58,7 @@ START_TEST(test_start_shutdown)
 	pid_t pid;
 	int memfd;
 
-	rig_start_uvd("1G");
-	rig_start_opsd();
-	rig_iopartd(0, "a");
-	rig_iopartd(1, "b");
-	rig_start_cmdd(NULL);
+	rig_start_suite("1G", true);
 	json_object_put(
 		api(201, "POST", "/v1/partitions",
 		    "{\"name\":\"p1\",\"cpus\":2,\"memory_mib\":64,\"disks\":[{\"path\":\"%s\"},"
@@ -192,6 +188,35 @@ static pid_t running_anew(const char *name, pid_t old)
 	return 0;
 }
 
+/* Starts name and waits for it to run; its uvmm's pid, ready for signals. */
+static pid_t start_running(const char *name)
+{
+	json_object *a;
+	pid_t pid;
+
+	rig_action(name, "start");
+	a = rig_wait_actual(name, "running", 10000);
+	pid = handling(name, (pid_t)jint(a, "pid"));
+	json_object_put(a);
+	return pid;
+}
+
+/* Defines name, 1 CPU and 64 MiB, with more JSON members in extra ("" for none), and starts it. */
+static pid_t define_running(const char *name, const char *extra)
+{
+	json_object_put(api(201, "POST", "/v1/partitions",
+			    "{\"name\":\"%s\",\"cpus\":1,\"memory_mib\":64%s}", name, extra));
+	return start_running(name);
+}
+
+/* commandd runs partition arg, adopted or not. */
+static bool cmdd_runs(json_object *st, const void *arg)
+{
+	json_object *p = rig_find(st, "partitions", arg);
+
+	return p && !strcmp(jstr(p, "phase"), "running");
+}
+
 /* Descriptors commandd holds: a start and stop must leave none behind. */
 static int cmdd_fds(void)
 {
@@ -217,16 +242,9 @@ START_TEST(test_destroy_timeout)
 	int nfds;
 	FILE *f;
 
-	rig_start_uvd("1G");
-	rig_start_opsd();
-	rig_start_cmdd(NULL);
+	rig_start_suite("1G", false);
 	/* No disk, no net: no iopartd needed. */
-	json_object_put(api(201, "POST", "/v1/partitions",
-			    "{\"name\":\"p2\",\"cpus\":1,\"memory_mib\":64}"));
-	rig_action("p2", "start");
-	a = rig_wait_actual("p2", "running", 10000);
-	handling("p2", (pid_t)jint(a, "pid"));
-	json_object_put(a);
+	define_running("p2", "");
 	t0 = rig_now_us();
 	rig_action("p2", "destroy");
 	a = rig_wait_actual("p2", "stopped", 5000);
@@ -242,10 +260,7 @@ START_TEST(test_destroy_timeout)
 	ck_assert_ptr_nonnull(f);
 	fputs("ignore-pwr\n", f);
 	fclose(f);
-	rig_action("p2", "start");
-	a = rig_wait_actual("p2", "running", 10000);
-	handling("p2", (pid_t)jint(a, "pid"));
-	json_object_put(a);
+	start_running("p2");
 	t0 = rig_now_us();
 	rig_action("p2", "shutdown");
 	json_object_put(rig_wait_actual("p2", "stopping", 2000));
@@ -263,9 +278,7 @@ START_TEST(test_admission_pinning)
 {
 	json_object *a, *st, *rec, *hc, *aff;
 
-	rig_start_uvd("256M");
-	rig_start_opsd();
-	rig_start_cmdd(NULL);
+	rig_start_suite("256M", false);
 	json_object_put(api(201, "POST", "/v1/partitions",
 			    "{\"name\":\"big\",\"cpus\":1,\"memory_mib\":512}"));
 	rig_action("big", "start");
@@ -322,17 +335,10 @@ START_TEST(test_restart_policies)
 	json_object *a, *st;
 	pid_t p1, p2;
 
-	rig_start_uvd("1G");
-	rig_start_opsd();
-	rig_start_cmdd(NULL);
+	rig_start_suite("1G", false);
 	json_object_put(
 		api(200, "PUT", "/v1/policy", "{\"restart_max\":2,\"restart_window_s\":60}"));
-	json_object_put(api(201, "POST", "/v1/partitions",
-			    "{\"name\":\"r1\",\"cpus\":1,\"memory_mib\":64}"));
-	rig_action("r1", "start");
-	a = rig_wait_actual("r1", "running", 10000);
-	p1 = handling("r1", (pid_t)jint(a, "pid"));
-	json_object_put(a);
+	p1 = define_running("r1", "");
 	/* on-failure (the default): a failing uvmm comes back, twice. */
 	kill(p1, SIGUSR1);
 	p2 = running_anew("r1", p1);
@@ -374,24 +380,12 @@ START_TEST(test_restart_policies)
 	ck_assert_int_eq(rig_count_lines("commandd.log", "partition r1: held (stopped)"), 1);
 
 	/* always: even a power-off comes back. */
-	json_object_put(
-		api(201, "POST", "/v1/partitions",
-		    "{\"name\":\"r2\",\"cpus\":1,\"memory_mib\":64,\"restart\":\"always\"}"));
-	rig_action("r2", "start");
-	a = rig_wait_actual("r2", "running", 10000);
-	p1 = handling("r2", (pid_t)jint(a, "pid"));
-	json_object_put(a);
+	p1 = define_running("r2", ",\"restart\":\"always\"");
 	kill(p1, SIGUSR2);
 	running_anew("r2", p1);
 
 	/* never: a crash stays a crash. */
-	json_object_put(
-		api(201, "POST", "/v1/partitions",
-		    "{\"name\":\"r3\",\"cpus\":1,\"memory_mib\":64,\"restart\":\"never\"}"));
-	rig_action("r3", "start");
-	a = rig_wait_actual("r3", "running", 10000);
-	p1 = handling("r3", (pid_t)jint(a, "pid"));
-	json_object_put(a);
+	p1 = define_running("r3", ",\"restart\":\"never\"");
 	kill(p1, SIGKILL);
 	a = rig_wait_actual("r3", "crashed", 5000);
 	ck_assert_str_eq(jstr(a, "reason"), "uvmm killed by signal 9 (restart never)");
@@ -408,33 +402,15 @@ START_TEST(test_adopt_sigterm)
 	pid_t pid, p2;
 	int s;
 
-	rig_start_uvd("1G");
-	rig_start_opsd();
-	rig_iopartd(0, "a");
-	rig_iopartd(1, "b");
-	rig_start_cmdd(NULL);
-	json_object_put(
-		api(201, "POST", "/v1/partitions",
-		    "{\"name\":\"ad\",\"cpus\":1,\"memory_mib\":64,\"disks\":[{\"path\":\"%s\"}]}",
-		    img[0]));
-	rig_action("ad", "start");
-	a = rig_wait_actual("ad", "running", 10000);
-	pid = handling("ad", (pid_t)jint(a, "pid"));
-	json_object_put(a);
+	rig_start_suite("1G", true);
+	snprintf(path, sizeof(path), ",\"disks\":[{\"path\":\"%s\"}]", img[0]);
+	pid = define_running("ad", path);
 
 	/* kill -9 and a new commandd: the uvmm is adopted, not started twice. */
 	rig_kill(&R.cmdd);
 	rig_start_cmdd(NULL);
-	for (int i = 0; i < 200; i++) {
-		st = rig_ctl("commandd.sock", "status");
-		p = rig_find(st, "partitions", "ad");
-		if (p && !strcmp(jstr(p, "phase"), "running"))
-			break;
-		json_object_put(st);
-		st = NULL;
-		rig_sleep_ms(20);
-	}
-	ck_assert_ptr_nonnull(st);
+	st = rig_wait_ctl("commandd.sock", cmdd_runs, "ad", 4000);
+	p = rig_find(st, "partitions", "ad");
 	ck_assert(json_object_get_boolean(jget(p, "adopted")));
 	ck_assert_int_eq(jint(p, "pid"), pid);
 	ck_assert_int_ne(jint(p, "monitor"), 0);
@@ -506,20 +482,9 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-	Suite *s;
-	TCase *tc;
-
 	rig_dispatch(argc, argv);
-	s = suite_create("commandd_run");
-	tc = tcase_create("run");
-	tcase_add_checked_fixture(tc, setup, rig_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_usage);
-	tcase_add_test(tc, test_start_shutdown);
-	tcase_add_test(tc, test_destroy_timeout);
-	tcase_add_test(tc, test_admission_pinning);
-	tcase_add_test(tc, test_restart_policies);
-	tcase_add_test(tc, test_adopt_sigterm);
-	suite_add_tcase(s, tc);
-	return uv_check_run(s);
+	return uv_check_run(uv_suite("commandd_run", setup, rig_teardown, 120,
+				     UV_TESTS(test_usage, test_start_shutdown, test_destroy_timeout,
+					      test_admission_pinning, test_restart_policies,
+					      test_adopt_sigterm)));
 }
