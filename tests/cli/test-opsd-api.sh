@@ -12,8 +12,8 @@ PY=/usr/bin/python3
 [ -x $PY ] || PY=$(command -v python3)
 for tool in curl "$PY"; do
 	command -v "$tool" >/dev/null || {
-		echo "SKIP: ${tool:-python3} not installed"
-		exit 77
+		echo "FAIL: ${tool:-python3} not installed (scripts/install-deps)"
+		exit 1
 	}
 done
 T=$(mktemp -d /tmp/opsd-api.XXXXXX)

@@ -101,8 +101,10 @@ modprobe kvm_amd 2>/dev/null
 if [[ -c /dev/kvm ]] && grep -q svm /proc/cpuinfo; then
 	kvm=1
 	info "nested SVM: /dev/kvm present, kvm_amd nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)"
+elif [[ -e $share/nokvm ]]; then
+	info "no /dev/kvm in the guest (UV_SYSTEMD_NOKVM=1): the partition checks are skipped"
 else
-	info "no /dev/kvm in the guest (no SVM): partitions cannot run, their checks are skipped"
+	bad "nested KVM in the guest: no /dev/kvm or no svm (kvm_amd: $(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null || echo not loaded))"
 fi
 
 # --- start --------------------------------------------------------------------
