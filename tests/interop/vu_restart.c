@@ -29,6 +29,7 @@
 #include "vhost_user.h"
 #include "virtq_driver.h"
 #include "vu_front.h"
+#include "vu_guest.h"
 
 #define RAM_SIZE   (8u << 20)
 #define RING_GPA   0x10000
@@ -47,12 +48,7 @@ static const char *iopartd_bin;
 struct rig {
 	char dir[64], img[96], sock[96], log[96];
 	pid_t pid;
-	int memfd;
-	uint8_t *ram;
-	struct virtq_driver drv;
-	int kick, call;
-	struct vu_front f;
-	struct vu_inflight_area area;
+	struct vu_guest g; /* RAM, the virtq, kick/call, the front end, the in-flight area */
 	/* Per request of the round: submitted, completed. */
 	unsigned submitted, completed;
 	uint8_t done[NREQ];
@@ -62,7 +58,7 @@ struct rig {
 	unsigned kicks, calls;
 };
 
-#define ck_front(r, call) ck_assert_msg((call) == 0, "%s: %s", #call, (r)->f.err)
+#define ck_front(r, call) ck_assert_msg((call) == 0, "%s: %s", #call, (r)->g.f.err)
 
 static uint64_t pattern(unsigned round, unsigned block, unsigned word)
 {
@@ -96,42 +92,26 @@ static void daemon_kill(struct rig *r)
 static void front_connect(struct rig *r)
 {
 	for (int t = 0; t < 1000; t++) {
-		if (!vu_front_connect(&r->f, r->sock))
+		if (!vu_front_connect(&r->g.f, r->sock))
 			return;
 		usleep(10000);
 	}
-	ck_abort_msg("cannot connect to %s: %s", r->sock, r->f.err);
+	ck_abort_msg("cannot connect to %s: %s", r->sock, r->g.f.err);
 }
 
 /* What a front end does on (re)connect; the first time it asks for the area. */
 static void front_setup(struct rig *r, bool first)
 {
-	struct vu_mem_region m = {
-		.gpa = 0, .size = RAM_SIZE, .uaddr = (uintptr_t)r->ram, .fd = r->memfd};
 	/* The ring resumes where the guest sees the device got to. */
-	uint16_t used = __atomic_load_n(&r->drv.used->idx, __ATOMIC_ACQUIRE);
-	struct vu_vring v = {
-		.num = QSIZE,
-		.desc_uaddr = (uintptr_t)r->drv.desc,
-		.avail_uaddr = (uintptr_t)r->drv.avail,
-		.used_uaddr = (uintptr_t)r->drv.used,
-		.base = used,
-		.kick_fd = r->kick,
-		.call_fd = r->call,
-	};
+	uint16_t used = __atomic_load_n(&r->g.drv.used->idx, __ATOMIC_ACQUIRE);
 
 	front_connect(r);
-	ck_front(r, vu_front_handshake(&r->f));
-	ck_assert(r->f.protocol_features & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD));
-	ck_front(r, vu_front_set_features(&r->f, (1ull << VIRTIO_F_VERSION_1) |
-							 (1ull << VIRTIO_F_EVENT_IDX)));
-	ck_front(r, vu_front_set_mem_table(&r->f, &m, 1));
-	if (first)
-		ck_front(r, vu_front_get_inflight(&r->f, 1, QSIZE, &r->area));
-	ck_front(r, vu_front_set_inflight(&r->f, &r->area));
-	ck_front(r, vu_front_vring_setup(&r->f, 0, &v));
-	ck_front(r, vu_front_vring_enable(&r->f, 0, true));
-	ck_assert_int_eq(eventfd_write(r->kick, 1), 0);
+	ck_front(r, vu_front_handshake(&r->g.f));
+	ck_assert(r->g.f.protocol_features & (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD));
+	ck_front(r, vu_front_set_features(&r->g.f, (1ull << VIRTIO_F_VERSION_1) |
+							   (1ull << VIRTIO_F_EVENT_IDX)));
+	vu_guest_setup(&r->g, QSIZE, used, first);
+	ck_assert_int_eq(eventfd_write(r->g.kick, 1), 0);
 }
 
 static void rig_init(struct rig *r)
@@ -149,18 +129,8 @@ static void rig_init(struct rig *r)
 	ck_assert_int_eq(ftruncate(fd, (off_t)NREQ * BLOCK), 0);
 	close(fd);
 
-	r->memfd = chan_memfd_create("guest-ram", RAM_SIZE, false);
-	ck_assert_int_ge(r->memfd, 0);
-	r->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
-	ck_assert_ptr_ne(r->ram, MAP_FAILED);
-	ck_assert_int_eq(virtq_driver_init(&r->drv, r->ram + RING_GPA, RING_GPA, QSIZE, 0,
-					   1ull << VIRTIO_F_EVENT_IDX),
-			 0);
-	r->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	r->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ck_assert(r->kick >= 0 && r->call >= 0);
-	r->area.fd = -1;
-	vu_front_init(&r->f);
+	vu_guest_init(&r->g, chan_memfd_create("guest-ram", RAM_SIZE, false), RAM_SIZE, RING_GPA,
+		      QSIZE, 1ull << VIRTIO_F_EVENT_IDX);
 	daemon_start(r);
 	front_setup(r, true);
 }
@@ -169,18 +139,12 @@ static void rig_free(struct rig *r)
 {
 	char cmd[160];
 
-	vu_front_close(&r->f);
+	vu_front_close(&r->g.f);
 	if (r->pid > 0) {
 		kill(r->pid, SIGTERM);
 		waitpid(r->pid, NULL, 0);
 	}
-	virtq_driver_free(&r->drv);
-	munmap(r->ram, RAM_SIZE);
-	close(r->memfd);
-	close(r->kick);
-	close(r->call);
-	if (r->area.fd >= 0)
-		close(r->area.fd);
+	vu_guest_free(&r->g);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
 	if (system(cmd))
 		fprintf(stderr, "could not remove %s\n", r->dir);
@@ -190,16 +154,17 @@ static void rig_free(struct rig *r)
 static void submit(struct rig *r, unsigned round, unsigned i)
 {
 	uint64_t hdr = HDR_GPA + (uint64_t)i * 32, data = DATA_GPA + (uint64_t)i * BLOCK;
-	struct virtio_blk_outhdr *h = (void *)(r->ram + hdr);
-	uint64_t *d = (void *)(r->ram + data);
+	struct virtio_blk_outhdr *h = (void *)(r->g.ram + hdr);
+	uint64_t *d = (void *)(r->g.ram + data);
 	struct virtq_buf bufs[3] = {
 		{hdr, sizeof(*h), false}, {data, BLOCK, false}, {hdr + 16, 1, true}};
 
 	for (unsigned w = 0; w < BLOCK / 8; w++)
 		d[w] = pattern(round, i, w);
 	*h = (struct virtio_blk_outhdr){.type = VIRTIO_BLK_T_OUT, .sector = (uint64_t)i * 8};
-	r->ram[hdr + 16] = 0xff;
-	ck_assert_int_ge(virtq_driver_add(&r->drv, bufs, 3, false, (void *)(uintptr_t)(i + 1)), 0);
+	r->g.ram[hdr + 16] = 0xff;
+	ck_assert_int_ge(virtq_driver_add(&r->g.drv, bufs, 3, false, (void *)(uintptr_t)(i + 1)),
+			 0);
 	r->submitted++;
 }
 
@@ -211,20 +176,20 @@ static void reap(struct rig *r)
 	int got;
 
 again:
-	while ((got = virtq_driver_get_used(&r->drv, &len, &tok)) == 1) {
+	while ((got = virtq_driver_get_used(&r->g.drv, &len, &tok)) == 1) {
 		unsigned i = (unsigned)(uintptr_t)tok - 1;
 
 		ck_assert_uint_lt(i, NREQ);
 		ck_assert_msg(!r->done[i], "request %u completed twice", i);
-		ck_assert_msg(r->ram[HDR_GPA + i * 32 + 16] == VIRTIO_BLK_S_OK,
-			      "request %u: status %u", i, r->ram[HDR_GPA + i * 32 + 16]);
+		ck_assert_msg(r->g.ram[HDR_GPA + i * 32 + 16] == VIRTIO_BLK_S_OK,
+			      "request %u: status %u", i, r->g.ram[HDR_GPA + i * 32 + 16]);
 		ck_assert_uint_ge(len, 1);
 		r->done[i] = 1;
 		r->completed++;
 	}
 	ck_assert_msg(got == 0, "the used ring returned a head not in flight");
 	/* As a guest driver does: ask for a call at the next entry, then look again. */
-	if (virtq_driver_enable_cb(&r->drv))
+	if (virtq_driver_enable_cb(&r->g.drv))
 		goto again;
 }
 
@@ -233,8 +198,8 @@ static void fill(struct rig *r, unsigned round)
 {
 	while (r->submitted < NREQ && r->submitted - r->completed < QD)
 		submit(r, round, r->submitted);
-	if (virtq_driver_kick_needed(&r->drv)) {
-		ck_assert_int_eq(eventfd_write(r->kick, 1), 0);
+	if (virtq_driver_kick_needed(&r->g.drv)) {
+		ck_assert_int_eq(eventfd_write(r->g.kick, 1), 0);
 		r->kicks++;
 	}
 }
@@ -245,30 +210,30 @@ static void fill(struct rig *r, unsigned round)
  */
 static void wait_call(struct rig *r)
 {
-	struct pollfd p = {.fd = r->call, .events = POLLIN};
+	struct pollfd p = {.fd = r->g.call, .events = POLLIN};
 	uint64_t v;
 	int n = poll(&p, 1, 5000);
 
 	ck_assert_msg(n == 1,
 		      "no call in 5 s: %u submitted, %u completed, used idx %u, driver at %u",
 		      r->submitted, r->completed,
-		      __atomic_load_n(&r->drv.used->idx, __ATOMIC_ACQUIRE), r->drv.last_used);
-	ck_assert_int_eq(eventfd_read(r->call, &v), 0);
+		      __atomic_load_n(&r->g.drv.used->idx, __ATOMIC_ACQUIRE), r->g.drv.last_used);
+	ck_assert_int_eq(eventfd_read(r->g.call, &v), 0);
 	r->calls++;
 }
 
 /* Counts what the dead daemon left: marked in flight, and avail but never taken. */
 static void count_left(struct rig *r)
 {
-	struct virtq_inflight *in = mmap(NULL, r->area.mmap_size, PROT_READ, MAP_SHARED, r->area.fd,
-					 (off_t)r->area.mmap_offset);
-	uint16_t used = __atomic_load_n(&r->drv.used->idx, __ATOMIC_ACQUIRE);
-	unsigned n = 0, avail = (uint16_t)(r->drv.avail_idx - used);
+	struct virtq_inflight *in = mmap(NULL, r->g.area.mmap_size, PROT_READ, MAP_SHARED,
+					 r->g.area.fd, (off_t)r->g.area.mmap_offset);
+	uint16_t used = __atomic_load_n(&r->g.drv.used->idx, __ATOMIC_ACQUIRE);
+	unsigned n = 0, avail = (uint16_t)(r->g.drv.avail_idx - used);
 
 	ck_assert_ptr_ne(in, MAP_FAILED);
 	for (unsigned h = 0; h < QSIZE; h++)
 		n += in->desc[h].inflight == 1;
-	munmap(in, r->area.mmap_size);
+	munmap(in, r->g.area.mmap_size);
 	r->kills++;
 	r->kill_inflight += n;
 	r->kill_pending += avail > n ? avail - n : 0;
@@ -279,7 +244,7 @@ static void count_left(struct rig *r)
 static void restart(struct rig *r)
 {
 	daemon_kill(r);
-	vu_front_close(&r->f);
+	vu_front_close(&r->g.f);
 	count_left(r);
 	daemon_start(r);
 	front_setup(r, false);
