@@ -18,6 +18,7 @@
  * status.c    ultravisord's status and events, opsd's list
  * hold.c      partitions held until started again, kept across restarts
  * ctl.c       commandd.sock
+ * scope.c     each uvmm in a transient systemd scope (scope.h)
  * main.c      options, directories, the event loop
  */
 
@@ -223,6 +224,10 @@ struct cmd_part {
 };
 
 struct opsc;
+struct cmd_scoper;
+
+/* --scope: each uvmm in a systemd scope of its own (scope.h). */
+enum cmd_scope_mode { CMD_SCOPE_AUTO, CMD_SCOPE_ON, CMD_SCOPE_OFF };
 
 struct cmd_opts {
 	char uvmm[4096];
@@ -231,6 +236,7 @@ struct cmd_opts {
 	unsigned shutdown_timeout_s;
 	char iop_names[CMD_IOPS_MAX][CMD_NAME_MAX];
 	unsigned niop_names;
+	enum cmd_scope_mode scope;
 };
 
 struct cmd {
@@ -246,6 +252,7 @@ struct cmd {
 	struct cmd_iop iops[CMD_IOPS_MAX];
 	unsigned niops;
 	struct opsc *opsc;
+	struct cmd_scoper *scoper; /* NULL: no scopes (--scope, not under systemd) */
 	bool opsd_up;
 	char holds_path[4300];
 	json_object *holds; /* what holds.json says */

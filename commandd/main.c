@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <systemd/sd-daemon.h>
 
 #include "commandd.h"
 #include "ctl_msg.h"
 #include "daemon.h"
 #include "log.h"
+#include "scope.h"
 
 #define TICK_S 5 /* the full resync with opsd and ultravisord */
 
@@ -27,7 +29,8 @@ static const char usage_text[] =
 	"\n"
 	"SYNOPSIS\n"
 	"    commandd [--uvmm PATH] [--iopartd NAME,...] [--supervise-iopartd]\n"
-	"             [--iopartd-bin PATH] [--shutdown-timeout SEC] [--log-level LEVEL]\n"
+	"             [--iopartd-bin PATH] [--shutdown-timeout SEC] [--scope auto|on|off]\n"
+	"             [--log-level LEVEL]\n"
 	"    commandd --help | --version\n"
 	"\n"
 	"DESCRIPTION\n"
@@ -62,7 +65,20 @@ static const char usage_text[] =
 	"        The iopartd that --supervise-iopartd runs (default: as for uvmm).\n"
 	"    --shutdown-timeout SEC\n"
 	"        How long a shutdown waits for the guest to power off before SIGKILL\n"
-	"        (default 60).\n"
+	"        (default 60); also the stop timeout of the partitions' scopes.\n"
+	"    --scope auto|on|off\n"
+	"        Put each uvmm (with its monitor) into a transient systemd scope of\n"
+	"        its own, uvmm-NAME.scope in ultravisor.slice, with the system\n"
+	"        manager's StartTransientUnit over D-Bus, before the uvmm starts:\n"
+	"        its tasks and memory are accounted there, not to commandd, and\n"
+	"        stopping the scope (systemctl stop, the host's power-off) presses\n"
+	"        the guest's power button (KillSignal=SIGPWR), then SIGKILL after\n"
+	"        the shutdown timeout. Ordered after ultravisord and the iopartds and\n"
+	"        before commandd's own unit, so that a power-off stops the guests\n"
+	"        while their disks are still served. auto (the default): when\n"
+	"        systemd runs commandd as a unit ($INVOCATION_ID set on a system\n"
+	"        booted with systemd). A scope that cannot be made is a warning; the\n"
+	"        uvmm starts anyway, in commandd's cgroup.\n"
 	"    --log-level err|warn|info|debug\n"
 	"        Messages go to stderr with syslog level prefixes under journald.\n"
 	"    --help, --version\n"
@@ -73,6 +89,7 @@ static const char usage_text[] =
 	"    UV_STATE_DIR    persistent state: commandd/holds.json, the partitions\n"
 	"                    held until started again (default /var/lib/ultravisor)\n"
 	"    NOTIFY_SOCKET   READY=1 once listening, STOPPING=1 (systemd Type=notify)\n"
+	"    INVOCATION_ID   set by systemd for its units: --scope auto makes scopes\n"
 	"\n"
 	"SIGNALS\n"
 	"    SIGTERM, SIGINT: close the sockets, remove commandd.sock and the pid\n"
@@ -149,6 +166,12 @@ static int opts_one(void *ctx, int c, const char *arg)
 	case 's':
 		o->supervise = true;
 		return -1;
+	case 'S':
+		if (cmd_scope_mode_parse(arg, &o->scope)) {
+			pr_err("--scope: '%s' is not auto, on or off", arg);
+			return 2;
+		}
+		return -1;
 	default: /* 't' */
 		errno = 0;
 		v = strtol(arg, &end, 10);
@@ -170,6 +193,7 @@ static int opts_parse(int argc, char **argv, struct cmd_opts *o)
 		{"iopartd-bin", required_argument, NULL, 'b'},
 		{"supervise-iopartd", no_argument, NULL, 's'},
 		{"shutdown-timeout", required_argument, NULL, 't'},
+		{"scope", required_argument, NULL, 'S'},
 		{0},
 	};
 	const struct uv_daemon_cli cli = {"commandd", UV_VERSION, usage_text, opts, opts_one, o};
@@ -266,6 +290,25 @@ static void cmd_free_parts(struct cmd *c)
 
 static const struct ctl_ops ctl_ops = {.on_msg = cmd_ctl_msg};
 
+/* --scope: the thread that puts each new uvmm into a scope, when wanted. */
+static void cmd_scopes_start(struct cmd *c)
+{
+	const char *inv = getenv("INVOCATION_ID");
+
+	if (!cmd_scope_wanted(c->opts.scope, sd_booted() > 0, inv)) {
+		pr_info("--scope %s: uvmm processes stay in commandd's cgroup%s",
+			cmd_scope_mode_name(c->opts.scope),
+			c->opts.scope == CMD_SCOPE_AUTO ? " (not run by systemd)" : "");
+		return;
+	}
+	c->scoper = cmd_scoper_new(&c->opts);
+	if (c->scoper)
+		pr_info("--scope %s: each uvmm in a scope uvmm-NAME.scope of %s",
+			cmd_scope_mode_name(c->opts.scope), CMD_SCOPE_SLICE);
+	else
+		pr_warn("cannot start the scope thread: uvmm processes stay in commandd's cgroup");
+}
+
 static int cmd_run(struct cmd *c, const struct uv_paths *paths)
 {
 	char sock[PATH_MAX], pidpath[PATH_MAX], opsd[PATH_MAX], err[512];
@@ -305,6 +348,7 @@ static int cmd_run(struct cmd *c, const struct uv_paths *paths)
 		pr_err("cannot start the opsd and ultravisord clients");
 		goto out_srv;
 	}
+	cmd_scopes_start(c);
 	pr_info("listening on %s; uvmm %s; iopartds %s%s", sock, c->opts.uvmm, c->opts.iop_names[0],
 		c->opts.supervise ? " and more, supervised" : " and more");
 	uv_notify("READY=1");
@@ -312,6 +356,9 @@ static int cmd_run(struct cmd *c, const struct uv_paths *paths)
 	uv_notify("STOPPING=1");
 	pr_info("stopping; running uvmm processes are left as they are");
 	ret = 0;
+	/* Monitors still at their gate go on without a scope. */
+	cmd_scoper_free(c->scoper);
+	c->scoper = NULL;
 out_srv:
 	opsc_free(c->opsc);
 	c->opsc = NULL;

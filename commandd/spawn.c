@@ -20,6 +20,10 @@
  * for its go: the monitor stays suspended until the exec. iopartd needs no
  * monitor and is posix_spawn'ed.
  *
+ * Under systemd the monitor first waits on a third pipe, its gate, until
+ * scope.c's thread has put it into uvmm-NAME.scope (or could not): the
+ * uvmm it then starts is born in the scope. The loop only queues that work.
+ *
  * Everything after fork() is async-signal-safe: commandd has threads.
  */
 #include <errno.h>
@@ -41,6 +45,7 @@
 #include "commandd.h"
 #include "daemon.h"
 #include "log.h"
+#include "scope.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -165,6 +170,7 @@ struct spawn_plan {
 	unsigned nkeep;
 	const cpu_set_t *cpus; /* NULL: no affinity */
 	int go_rd, pid_wr;
+	int gate_rd; /* -1: no scope to wait for */
 };
 
 /* The uvmm, on the monitor's memory until exec (CLONE_VM): touches nothing of it. */
@@ -236,9 +242,19 @@ static void close_all_but(int *keep, unsigned n)
 	}
 }
 
+/* Until scope.c's thread has made the scope (a byte) or given up (end of file). */
+static void monitor_gate(int fd)
+{
+	char b;
+
+	while (read(fd, &b, 1) < 0 && errno == EINTR)
+		;
+	close(fd);
+}
+
 static __attribute__((noreturn)) void monitor(const struct spawn_plan *sp)
 {
-	int keep[CMD_DEV_MAX + 3];
+	int keep[CMD_DEV_MAX + 4], nkeep;
 	struct sigaction ign = {.sa_handler = SIG_IGN};
 	int st = 0, fd;
 	char *stack;
@@ -252,11 +268,18 @@ static __attribute__((noreturn)) void monitor(const struct spawn_plan *sp)
 	sigaction(SIGINT, &ign, NULL);
 	sigaction(SIGTERM, &ign, NULL);
 	sigaction(SIGPIPE, &ign, NULL);
+	/* Its scope's stop signals every process in it: the uvmm's power button, not ours. */
+	sigaction(SIGPWR, &ign, NULL);
 	/* Nothing of commandd's stays open here (sockets, its pid file) but the uvmm's. */
 	memcpy(keep, sp->keep, sp->nkeep * sizeof(keep[0]));
-	keep[sp->nkeep] = sp->go_rd;
-	keep[sp->nkeep + 1] = sp->pid_wr;
-	close_all_but(keep, sp->nkeep + 2);
+	nkeep = (int)sp->nkeep;
+	keep[nkeep++] = sp->go_rd;
+	keep[nkeep++] = sp->pid_wr;
+	if (sp->gate_rd >= 0)
+		keep[nkeep++] = sp->gate_rd;
+	close_all_but(keep, (unsigned)nkeep);
+	if (sp->gate_rd >= 0)
+		monitor_gate(sp->gate_rd);
 	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
@@ -333,8 +356,9 @@ int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args
 {
 	char dir[PATH_MAX], log[PATH_MAX], ex[PATH_MAX], tmp[PATH_MAX], buf[16384];
 	char *argv[CMD_ARGV_MAX];
-	struct spawn_plan sp = {.argv = argv, .log = log, .exit_path = ex, .exit_tmp = tmp};
-	int go[2], pp[2], ret;
+	struct spawn_plan sp = {
+		.argv = argv, .log = log, .exit_path = ex, .exit_tmp = tmp, .gate_rd = -1};
+	int go[2], pp[2], gate[2] = {-1, -1}, ret;
 	pid_t m;
 
 	if ((ret = spawn_paths(c, p->name, dir, log, ex, tmp, err, errlen)))
@@ -358,20 +382,32 @@ int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args
 		close(go[1]);
 		goto fail;
 	}
+	/* No gate, no scope: the start goes on as without systemd. */
+	if (c->scoper && pipe2(gate, O_CLOEXEC)) {
+		pr_warn("partition %s: no scope: pipe: %s", p->name, strerror(errno));
+		gate[0] = gate[1] = -1;
+	}
 	sp.go_rd = go[0];
 	sp.pid_wr = pp[1];
+	sp.gate_rd = gate[0];
 	m = fork();
 	if (m == 0)
 		monitor(&sp);
 	ret = -errno;
 	close(go[0]);
 	close(pp[1]);
+	if (gate[0] >= 0)
+		close(gate[0]);
 	if (m < 0) {
 		close(go[1]);
 		close(pp[0]);
+		if (gate[1] >= 0)
+			close(gate[1]);
 		snprintf(err, errlen, "cannot start uvmm's monitor: %s", strerror(-ret));
 		return ret;
 	}
+	if (gate[1] >= 0)
+		cmd_scoper_add(c->scoper, p->name, m, gate[1]);
 	out->mon_pid = m;
 	out->mon_pidfd = cmd_pidfd_open(m);
 	out->go_fd = go[1];

@@ -12,7 +12,8 @@ foreach(unit ultravisord.service iopartd@.service opsd.service commandd.service)
   configure_file(${UV_SYSTEMD_DIR}/${unit}.in ${PROJECT_BINARY_DIR}/systemd/${unit} @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/systemd/${unit} DESTINATION lib/systemd/system)
 endforeach()
-install(FILES ${UV_SYSTEMD_DIR}/ultravisor.target DESTINATION lib/systemd/system)
+install(FILES ${UV_SYSTEMD_DIR}/ultravisor.target ${UV_SYSTEMD_DIR}/ultravisor.slice
+        DESTINATION lib/systemd/system)
 install(FILES ${UV_SYSTEMD_DIR}/ultravisor.tmpfiles DESTINATION lib/tmpfiles.d
         RENAME ultravisor.conf)
 install(FILES ${UV_SYSTEMD_DIR}/ultravisor.sysusers DESTINATION lib/sysusers.d

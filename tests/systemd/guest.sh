@@ -17,6 +17,7 @@ prefix=$(cat "$share/prefix")
 bin=$prefix/bin
 run=/run/ultravisor
 units=(ultravisord.service iopartd@a.service iopartd@b.service opsd.service commandd.service)
+slice=ultravisor.slice
 name=sd1
 nfail=0
 
@@ -53,6 +54,112 @@ field() {
 }
 pid_alive() { [[ -d /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 journal() { journalctl --no-pager -o cat -u "$1" "${@:2}"; }
+# cg PID: its cgroup (v2), like /ultravisor.slice/uvmm-sd1.scope; parent
+# PID, comm PID: its parent's pid, its name.
+cg() { sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null; }
+parent() { sed 's/^.*) . \([0-9]*\) .*$/\1/' "/proc/$1/stat" 2>/dev/null; }
+comm() { cat "/proc/$1/comm" 2>/dev/null; }
+cursor() { journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p'; }
+# no_leftover WHAT CURSOR: systemd, starting commandd.service again, found
+# nothing of the guests in its cgroup (they are in their scopes).
+no_leftover() {
+	local l
+	l=$(journalctl --no-pager -o cat -b --after-cursor="$2" | grep 'left-over process')
+	if [[ -z $l ]]; then
+		ok "$1: no 'left-over process' from systemd"
+	else
+		bad "$1: systemd found left-over processes"
+		sed 's/^/UVSD-LOG /' <<<"$l"
+	fi
+}
+# in_scope NAME PID WHAT: the uvmm PID and its monitor are in uvmm-NAME.scope.
+in_scope() {
+	local u=uvmm-$1.scope mon
+	mon=$(parent "$2")
+	if [[ $(cg "$2") == "/$slice/$u" && $(cg "$mon") == "/$slice/$u" && $(comm "$mon") == uvmon:* ]]; then
+		ok "$3: uvmm $2 and its monitor $mon ($(comm "$mon")) in $slice/$u"
+	else
+		bad "$3: uvmm $2 and its monitor in $slice/$u (uvmm in '$(cg "$2")', its parent $mon '$(comm "$mon")' in '$(cg "$mon")')"
+	fi
+}
+# scope_props NAME: the scope's stop is the power button (SIGPWR), SIGKILL
+# after commandd's --shutdown-timeout (60 s), ordered after ultravisord and
+# the iopartds and before commandd; it goes away once stopped.
+scope_props() {
+	local u=uvmm-$1.scope out kv d miss=
+	out=$(systemctl show -p KillSignal -p SendSIGKILL -p TimeoutStopUSec -p CollectMode -p Slice -p ActiveState "$u")
+	for kv in "KillSignal=$(kill -l PWR)" SendSIGKILL=yes TimeoutStopUSec=1min CollectMode=inactive-or-failed "Slice=$slice" ActiveState=active; do
+		grep -qx "$kv" <<<"$out" || miss+=" $kv"
+	done
+	for d in ultravisord.service iopartd@a.service iopartd@b.service; do
+		[[ " $(prop "$u" After) " == *" $d "* ]] || miss+=" After=$d"
+	done
+	[[ " $(prop "$u" Before) " == *" commandd.service "* ]] || miss+=" Before=commandd.service"
+	if [[ -z $miss ]]; then
+		ok "$u: KillSignal=SIGPWR, SendSIGKILL=yes, TimeoutStopUSec=1min, CollectMode=inactive-or-failed, After= ultravisord and the iopartds, Before=commandd"
+	else
+		bad "$u lacks$miss"
+		systemctl show "$u" | grep -E '^(Kill|SendSIG|Timeout|Collect|Slice|After|Before|ActiveState)' | sed 's/^/UVSD-LOG /'
+	fi
+}
+# t_of UNIT REGEX CURSOR: the time (microseconds since the epoch) of UNIT's
+# first journal line since CURSOR that matches REGEX; nothing if none.
+t_of() {
+	journalctl --no-pager -o short-unix --after-cursor="$3" -u "$1" | grep -m1 -E "$2" | cut -d' ' -f1 | tr -d .
+}
+# stop_order NAME CURSOR WHAT: in a stop of everything (a power-off), since
+# CURSOR: commandd stopped before uvmm-NAME.scope began to stop, and the
+# scope stopped (the guest powered off) before ultravisord or an iopartd
+# began to stop, so the guest's disks were served until it was off.
+stop_order() {
+	local u=uvmm-$1.scope t_cmd t_from t_to t_first='' first='' d t
+	t_cmd=$(t_of commandd.service 'systemd\[1\]: Stopped ' "$2")
+	t_from=$(t_of "$u" 'systemd\[1\]: Stopping ' "$2")
+	t_to=$(t_of "$u" 'systemd\[1\]: (Stopped |.*Deactivated)' "$2")
+	for d in iopartd@a.service iopartd@b.service ultravisord.service; do
+		t=$(t_of "$d" 'systemd\[1\]: Stopping ' "$2")
+		if [[ -n $t ]] && { [[ -z $t_first ]] || ((t < t_first)); }; then
+			t_first=$t
+			first=$d
+		fi
+	done
+	if [[ -n $t_from && -n $t_to && -n $t_first ]] && ((t_to <= t_first)); then
+		ok "$3: $u stopped $(((t_to - t_from) / 1000)) ms after its stop began, $(((t_first - t_to) / 1000)) ms before $first began to stop"
+	else
+		bad "$3: $u stopped before the iopartds and ultravisord (scope '$t_from'..'$t_to', first daemon $first '$t_first')"
+	fi
+	if [[ -n $t_cmd && -n $t_from ]] && ((t_cmd <= t_from)); then
+		ok "$3: commandd stopped before $u ($(((t_from - t_cmd) / 1000)) ms)"
+	else
+		bad "$3: commandd stopped before $u (commandd '$t_cmd', scope '$t_from')"
+	fi
+}
+# powered_off NAME PID LOGSIZE WHAT: the guest got the power button and
+# powered off: uvmm's log (past LOGSIZE bytes) says SIGPWR, and the monitor
+# recorded exit status 0 (a SIGKILL would be 9).
+powered_off() {
+	local d=$run/partitions/$1 rec
+	rec=$(cat "$d/exit" 2>/dev/null)
+	if [[ $rec == "$2 0" ]] && tail -c +"$(($3 + 1))" "$d/uvmm.log" | grep -q 'SIGPWR: pressing the power button'; then
+		ok "$4: the guest got the power button and powered off (uvmm $2, exit status 0)"
+	else
+		bad "$4: the guest got the power button and powered off (exit record '$rec', not '$2 0')"
+		tail -n 5 "$d/uvmm.log" | sed 's/^/UVSD-LOG /'
+	fi
+}
+logsize() { stat -c %s "$run/partitions/$1/uvmm.log" 2>/dev/null || echo 0; }
+# no_scope_warning WHAT: commandd made every scope (a failure is a warning
+# naming the scope, and the uvmm starting in commandd's cgroup).
+no_scope_warning() {
+	local w
+	w=$(journal commandd.service -b -p warning | grep -E 'scope|cgroup')
+	if [[ -z $w ]]; then
+		ok "$1: no scope warning from commandd"
+	else
+		bad "$1: commandd could not make a scope"
+		sed 's/^/UVSD-LOG /' <<<"$w"
+	fi
+}
 dump() { # on a failure: what the units and the journal say
 	systemctl --no-pager status "${units[@]}" 2>&1 | sed 's/^/UVSD-LOG /' | tail -n 60
 	journalctl --no-pager -n 60 -o short-monotonic 2>&1 | sed 's/^/UVSD-LOG /'
@@ -87,7 +194,7 @@ systemctl daemon-reload
 check "systemctl enable ultravisor.target (and disable)" \
 	eval 'systemctl enable ultravisor.target 2>/dev/null && [[ $(systemctl is-enabled ultravisor.target) == enabled ]] && systemctl disable ultravisor.target 2>/dev/null'
 # --man=no: the image has no man to look the Documentation= pages up with.
-verify=$(systemd-analyze verify --man=no ultravisor.target "${units[@]}" 2>&1)
+verify=$(systemd-analyze verify --man=no ultravisor.target "$slice" "${units[@]}" 2>&1)
 if [[ -n $verify ]]; then
 	bad "systemd-analyze verify of the units is silent"
 	printf '%s\n' "$verify" | sed 's/^/UVSD-LOG /'
@@ -167,12 +274,19 @@ fi
 uvmm_pid=
 if ((kvm)); then
 	echo "UVSD-STEP partition"
-	cp "$share/halt.img" /var/lib/ultravisor/halt.img
-	if uvctl create "$name" --disk /var/lib/ultravisor/halt.img,format=raw --memory 64M >/dev/null &&
+	cp "$share/pwrbtn.img" /var/lib/ultravisor/pwrbtn.img
+	if uvctl create "$name" --disk /var/lib/ultravisor/pwrbtn.img,format=raw --memory 64M >/dev/null &&
 		uvctl start "$name" >/dev/null && wait_for 60 eval '[[ $(field state) == running ]]'; then
 		uvmm_pid=$(field pid)
 		ok "partition $name running (uvmm pid $uvmm_pid, iopartd $(field iopartd))"
-		info "uvmm's cgroup: $(cut -d: -f3 "/proc/$uvmm_pid/cgroup"), commandd.service TasksMax=$(prop commandd.service TasksMax)"
+		# Each uvmm in a scope of its own (commandd --scope auto under
+		# systemd), with its monitor; commandd's cgroup holds commandd only.
+		in_scope "$name" "$uvmm_pid" "commandd under systemd"
+		scope_props "$name"
+		no_scope_warning "the first start"
+		procs=$(tr '\n' ' ' </sys/fs/cgroup/system.slice/commandd.service/cgroup.procs)
+		[[ $procs == "$(prop commandd.service MainPID) " ]] && ok "commandd.service's cgroup holds commandd only" ||
+			bad "commandd.service's cgroup holds commandd only: pids $procs"
 		# uvmm's stderr is its log file, not the journal, though it inherits
 		# commandd's JOURNAL_STREAM: no "<N>" level prefixes there.
 		if grep -q '^<[0-9]>' "$run/partitions/$name/uvmm.log"; then
@@ -232,8 +346,21 @@ if [[ -n $uvmm_pid ]]; then
 		bad "the partition's channels moved to iopartd b (it names '$(field iopartd)')"
 fi
 
-# --- restarts of the other daemons --------------------------------------------
+# --- restarts of commandd and the other daemons --------------------------------
+# With the guests in their scopes systemd finds nothing left over in
+# commandd.service's cgroup when it starts commandd again.
+echo "UVSD-STEP systemctl restart commandd"
+c=$(cursor)
+p=$(prop commandd.service MainPID)
+if timeout 120 systemctl restart commandd.service && [[ $(prop commandd.service MainPID) != "$p" ]]; then
+	ok "systemctl restart commandd"
+else
+	bad "systemctl restart commandd"
+fi
+uvmm_alive "systemctl restart commandd"
+no_leftover "systemctl restart commandd" "$c"
 echo "UVSD-STEP systemctl restart commandd opsd ultravisord"
+c=$(cursor)
 declare -A before
 for u in commandd.service opsd.service ultravisord.service; do before[$u]=$(prop "$u" MainPID); done
 if timeout 120 systemctl restart commandd.service opsd.service ultravisord.service; then
@@ -257,6 +384,8 @@ if [[ -n $uvmm_pid ]]; then
 	wait_for 30 eval '[[ $(prop commandd.service MainPID) != "$p" && $(prop commandd.service ActiveState) == active ]]' ||
 		bad "systemd restarted commandd after kill -9"
 	uvmm_alive "kill -9 of commandd"
+	no_leftover "the restarts of commandd, opsd, ultravisord, iopartd, kill -9 of commandd" "$c"
+	in_scope "$name" "$uvmm_pid" "after the restarts"
 fi
 
 # --- stop ---------------------------------------------------------------------
@@ -273,7 +402,7 @@ all_inactive() {
 # The exit statuses come from the journal: an inactive unit nobody refers
 # to is unloaded soon, and its ExecMainStatus with it. systemd logs each
 # main process's exit at debug level.
-cursor=$(journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p')
+cursor=$(cursor)
 systemd-analyze log-level debug
 t0=$(ms)
 if timeout 120 systemctl stop ultravisor.target && wait_for 60 all_inactive; then
@@ -301,19 +430,79 @@ for s in ultravisord.sock opsd.sock commandd.sock; do
 	[[ ! -e $run/$s ]] || bad "$run/$s removed on stop"
 done
 if [[ -n $uvmm_pid ]]; then
-	# Guests outlive the daemons (KillMode=process on commandd): a stop of
-	# the suite is not a stop of the partitions.
+	# Guests outlive the daemons (their scopes are not part of the suite):
+	# a stop of the suite is not a stop of the partitions.
 	if pid_alive "$uvmm_pid"; then
 		ok "uvmm (pid $uvmm_pid) outlives systemctl stop ultravisor.target"
+		in_scope "$name" "$uvmm_pid" "the suite stopped"
 	else
 		bad "uvmm (pid $uvmm_pid) outlives systemctl stop ultravisor.target"
 		uvmm_pid=
 	fi
 fi
 if [[ -n $uvmm_pid ]]; then
-	echo "UVSD-STEP start again, adopt, destroy"
+	echo "UVSD-STEP start again, adopt"
 	timeout 120 systemctl start ultravisor.target || bad "systemctl start ultravisor.target again"
 	uvmm_alive "a stop and start of ultravisor.target (adopted)"
+fi
+# systemctl stop of the scope: SIGPWR, the guest powers off, uvmm exits 0,
+# the monitor records it; commandd (running) reports the partition stopped.
+if [[ -n $uvmm_pid ]]; then
+	echo "UVSD-STEP systemctl stop uvmm-$name.scope"
+	pid=$uvmm_pid
+	mon=$(parent "$pid")
+	off=$(logsize "$name")
+	t0=$(ms)
+	if timeout 90 systemctl stop "uvmm-$name.scope" && ! pid_alive "$pid" && ! pid_alive "$mon"; then
+		ok "systemctl stop uvmm-$name.scope: uvmm $pid and monitor $mon gone after $(($(ms) - t0)) ms"
+	else
+		bad "systemctl stop uvmm-$name.scope ends uvmm $pid and monitor $mon"
+	fi
+	powered_off "$name" "$pid" "$off" "systemctl stop uvmm-$name.scope"
+	if wait_for 30 eval '[[ $(field state) == stopped ]]'; then
+		ok "commandd reports $name stopped ($(uvctl --json show "$name" | sed -n 's/^ *"reason": "\(.*\)",\{0,1\}$/\1/p' | tail -n 1))"
+	else
+		bad "commandd reports $name stopped (state '$(field state)')"
+	fi
+	wait_for 10 eval '[[ $(prop "uvmm-$name.scope" ActiveState) == inactive ]]' &&
+		ok "uvmm-$name.scope is gone (CollectMode=inactive-or-failed)" ||
+		bad "uvmm-$name.scope is gone ($(prop "uvmm-$name.scope" ActiveState))"
+	uvmm_pid=
+	# A new wish starts it again, in a scope of the same name.
+	if uvctl start "$name" >/dev/null && wait_for 60 eval '[[ $(field state) == running && $(field pid) != "$pid" ]]'; then
+		uvmm_pid=$(field pid)
+		ok "uvctl start $name again: uvmm $uvmm_pid"
+		in_scope "$name" "$uvmm_pid" "started again"
+	else
+		bad "uvctl start $name again (state '$(field state)')"
+	fi
+fi
+# A power-off's order, without the power-off: the suite and the scope
+# stopped in one transaction.
+if [[ -n $uvmm_pid ]]; then
+	echo "UVSD-STEP systemctl stop ultravisor.target with uvmm-$name.scope"
+	c=$(cursor)
+	pid=$uvmm_pid
+	off=$(logsize "$name")
+	if timeout 120 systemctl stop ultravisor.target "${units[@]}" "uvmm-$name.scope" && wait_for 60 all_inactive; then
+		ok "systemctl stop ultravisor.target ... uvmm-$name.scope"
+	else
+		bad "systemctl stop ultravisor.target ... uvmm-$name.scope"
+	fi
+	stop_order "$name" "$c" "the suite and the scope stopped together"
+	powered_off "$name" "$pid" "$off" "the suite and the scope stopped together"
+	uvmm_pid=
+	# opsd still wants it running: commandd starts it again.
+	if timeout 120 systemctl start ultravisor.target &&
+		wait_for 60 eval '[[ $(field state) == running && $(field pid) != "$pid" ]]'; then
+		uvmm_pid=$(field pid)
+		ok "the suite started again starts $name again (uvmm $uvmm_pid)"
+	else
+		bad "the suite started again starts $name again (state '$(field state)')"
+	fi
+fi
+if [[ -n $uvmm_pid ]]; then
+	echo "UVSD-STEP destroy"
 	uvctl destroy "$name" >/dev/null
 	if wait_for 30 eval '! pid_alive $uvmm_pid && [[ $(field state) == stopped ]]'; then
 		ok "uvctl destroy stops the uvmm"
@@ -327,19 +516,51 @@ if [[ -n $uvmm_pid ]]; then
 	left=$(tr '\n' ' ' </sys/fs/cgroup/system.slice/commandd.service/cgroup.procs 2>/dev/null)
 	[[ -z $left ]] && ok "nothing left in commandd.service's cgroup" ||
 		bad "commandd.service's cgroup still holds pids $left after destroy and stop"
+	left=$(systemctl list-units --all --plain --no-legend 'uvmm-*.scope' | tr '\n' ' ')
+	[[ -z $left ]] && ok "no uvmm-*.scope left" || bad "scopes left after destroy: $left"
 fi
-# What a host's power-off does to a running guest: commandd leaves it
-# (KillMode=process); systemd's last step sends SIGTERM to what remains,
-# which stops a uvmm hard. test-systemd.sh times the power-off.
+((kvm)) && no_scope_warning "every start of this boot"
+check "no 'left-over process' from systemd in this boot" \
+	eval '! journalctl --no-pager -o cat -b | grep -q "left-over process"'
+# What a host's power-off does to a running guest: its scope stops after
+# commandd and before ultravisord and the iopartds: the guest gets the power
+# button and powers off while its disks are served. A unit of the test,
+# stopped after those, checks that from the journal and prints its UVSD
+# lines on the console (test-systemd.sh reads them, times the power-off and
+# wants UVSD-POWEROFF-DONE).
 if ((kvm)); then
 	echo "UVSD-STEP a partition left running for the power-off"
 	name=sd2
 	if timeout 120 systemctl start ultravisor.target &&
-		uvctl create "$name" --disk /var/lib/ultravisor/halt.img,format=raw --memory 64M >/dev/null &&
+		uvctl create "$name" --disk /var/lib/ultravisor/pwrbtn.img,format=raw --memory 64M >/dev/null &&
 		uvctl start "$name" >/dev/null && wait_for 60 eval '[[ $(field state) == running ]]'; then
-		info "partition $name running (uvmm pid $(field pid)) when the power-off starts"
+		pid=$(field pid)
+		info "partition $name running (uvmm pid $pid) when the power-off starts"
+		in_scope "$name" "$pid" "the power-off's guest"
+		{
+			echo '#!/bin/bash'
+			echo 'exec >/dev/console 2>&1'
+			declare -p run slice
+			declare -f ok bad info t_of stop_order powered_off
+			echo 'nfail=0'
+			printf 'stop_order %q %q power-off\n' "$name" "$(cursor)"
+			printf 'powered_off %q %q %q power-off\n' "$name" "$pid" "$(logsize "$name")"
+			echo 'echo "UVSD-POWEROFF-DONE $nfail failed"'
+		} >/run/uvsd-poweroff-check.sh
+		cat >/run/systemd/system/uvsd-poweroff-check.service <<-EOF
+			[Unit]
+			Description=tests/systemd: the guests' power-off before the suite's
+			Before=ultravisord.service iopartd@a.service iopartd@b.service
+			[Service]
+			Type=oneshot
+			RemainAfterExit=yes
+			ExecStart=/bin/true
+			ExecStop=/bin/bash /run/uvsd-poweroff-check.sh
+		EOF
+		systemctl daemon-reload
+		systemctl start uvsd-poweroff-check.service || bad "start uvsd-poweroff-check.service"
 	else
-		info "partition $name did not run ('$(field state)'): the power-off has no guest"
+		bad "partition $name running for the power-off ('$(field state)')"
 	fi
 fi
 [[ $nfail == 0 ]] || dump

@@ -37,7 +37,7 @@ fail() {
 grep -q '^UV_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" &&
 	fail "$build is an ASan/UBSan build; the guest can only run a plain build's binaries"
 command -v qemu-system-x86_64 >/dev/null || fail "no qemu-system-x86_64 (scripts/install-deps)"
-for t in qemu-img mkfs.ext4 sgdisk; do
+for t in qemu-img mkfs.ext4 sgdisk as objcopy; do
 	command -v "$t" >/dev/null || PATH=$PATH:/usr/sbin:/sbin
 	command -v "$t" >/dev/null || fail "no $t (scripts/install-deps)"
 done
@@ -80,44 +80,21 @@ cp "$here/guest.sh" "$share/guest.sh"
 # Only an explicit UV_SYSTEMD_NOKVM=1 lets the guest skip the partition checks.
 [[ ${UV_SYSTEMD_NOKVM:-0} != 1 ]] || : >"$share/nokvm"
 
-# halt_stub FILE: the 5 KiB bzImage of bench/control's halt guest: 'U' to
-# COM1, then cli; hlt at every entry point a loader may take. The partition
-# stays running at no CPU cost.
-put() {
-	local esc='' b
-	for b in $3; do esc+="\\x$b"; done
-	# shellcheck disable=SC2059 # the escapes are the format, on purpose
-	printf "$esc" | dd of="$1" bs=1 seek="$(($2))" conv=notrunc status=none
-}
-halt_stub() {
-	: >"$1"
-	truncate -s 5120 "$1"
-	put "$1" 0x1f1 "01"
-	put "$1" 0x1f4 "00 01 00 00"
-	put "$1" 0x1fe "55 aa"
-	put "$1" 0x200 "eb 66"
-	put "$1" 0x202 "48 64 72 53"
-	put "$1" 0x206 "0c 02"
-	put "$1" 0x211 "01"
-	put "$1" 0x214 "00 00 10 00"
-	put "$1" 0x22c "ff ff ff 7f"
-	put "$1" 0x230 "00 00 20 00"
-	put "$1" 0x236 "01 00"
-	put "$1" 0x238 "ff 07 00 00"
-	put "$1" 0x258 "00 00 00 01 00 00 00 00"
-	put "$1" 0x260 "00 10 00 00"
-	put "$1" 0x268 "ba f8 03 b0 55 ee fa f4 eb fd"
-	put "$1" 0x400 "66 ba f8 03 b0 55 ee fa f4 eb fd"
-	put "$1" 0x600 "66 ba f8 03 b0 55 ee fa f4 eb fd"
-}
+# The partitions' guest: pwrbtn-stub.S, a 5 KiB bzImage that sleeps in hlt
+# (no CPU cost) until the ACPI power button, then powers off (S5): what a
+# scope's stop and the host's power-off are checked with.
 mkdir -p "$tmp/fs/boot" "$tmp/fs/loader/entries"
-halt_stub "$tmp/fs/boot/vmlinuz"
-printf 'title systemd test (halt stub)\nlinux /boot/vmlinuz\noptions console=ttyS0\n' \
-	>"$tmp/fs/loader/entries/halt.conf"
+if ! as --64 -o "$tmp/stub.o" "$here/pwrbtn-stub.S" ||
+	! objcopy -O binary -j .text "$tmp/stub.o" "$tmp/fs/boot/vmlinuz"; then
+	fail "assembling $here/pwrbtn-stub.S failed"
+fi
+[[ $(stat -c %s "$tmp/fs/boot/vmlinuz") == 5120 ]] || fail "pwrbtn-stub.S did not make 5120 bytes"
+printf 'title systemd test (power-button stub)\nlinux /boot/vmlinuz\noptions console=ttyS0\n' \
+	>"$tmp/fs/loader/entries/pwrbtn.conf"
 mkfs.ext4 -q -d "$tmp/fs" "$tmp/fs.img" 4M >/dev/null 2>&1 || fail "mkfs.ext4 -d failed"
-truncate -s 6M "$share/halt.img"
-sgdisk -n 1:2048:+4M -t 1:8300 "$share/halt.img" >/dev/null || fail "sgdisk failed"
-dd if="$tmp/fs.img" of="$share/halt.img" bs=1M seek=1 conv=notrunc status=none
+truncate -s 6M "$share/pwrbtn.img"
+sgdisk -n 1:2048:+4M -t 1:8300 "$share/pwrbtn.img" >/dev/null || fail "sgdisk failed"
+dd if="$tmp/fs.img" of="$share/pwrbtn.img" bs=1M seek=1 conv=notrunc status=none
 
 # --- the guest ---------------------------------------------------------------
 qemu-img create -q -f qcow2 -b "$img" -F raw "$tmp/disk.qcow2"
@@ -190,6 +167,12 @@ wait "$qpid" 2>/dev/null || true
 qpid=
 off_s=$((SECONDS - off))
 
+# The guest's power-off checks (guest.sh's uvsd-poweroff-check.service)
+# come on the console during the power-off, ending with this line.
+if [[ ${UV_SYSTEMD_NOKVM:-0} != 1 ]] && ! grep -a -q '^UVSD-POWEROFF-DONE' "$log"; then
+	echo "UVSD-FAIL the guest's power-off checks did not report (no UVSD-POWEROFF-DONE on the console)" |
+		tee -a "$log"
+fi
 oks=$(grep -a -c '^UVSD-OK' "$log" || true)
 fails=$(grep -a -c '^UVSD-FAIL' "$log" || true)
 skips=$(grep -a -c '^UVSD-SKIP' "$log" || true)
