@@ -15,11 +15,14 @@
  * that commandd does not take opsd's copy for stale while its report is on
  * the way.
  *
- * Results go back to the loop through a queue and an eventfd. A thread and
- * a blocking request are simpler than driving libcurl's multi interface
- * from libevent (socket and timer callbacks for every transfer), and a long
- * poll that waits for up to 30 s needs nothing faster. Stopping takes at
- * most about a second: libcurl's progress callback checks the stop flag.
+ * Each thread keeps its HTTP/1.1 connection to opsd open across requests
+ * (a uvhttp_conn); one that opsd closed, e.g. by restarting, is replaced
+ * without an error. Results go back to the loop through a queue and an
+ * eventfd. A thread and a blocking request are simpler than driving
+ * libcurl's multi interface from libevent (socket and timer callbacks for
+ * every transfer), and a long poll that waits for up to 30 s needs nothing
+ * faster. Stopping takes at most about a second: libcurl's progress
+ * callback checks the stop flag.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -64,7 +67,6 @@ struct opsc_res {
 
 struct opsc {
 	struct cmd *c;
-	char sock[4200];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct opsc_req *reqs, **reqs_tail;
@@ -76,6 +78,8 @@ struct opsc {
 	int efd;
 	struct event *ev;
 	int stop; /* read by libcurl's progress callback without the lock */
+	/* Each thread's own kept-alive connection: not a connect and accept per request. */
+	struct uvhttp_conn *watch_http, *work_http;
 	pthread_t watch, worker;
 	bool watch_on, worker_on;
 };
@@ -128,15 +132,15 @@ static void opsc_nap(struct opsc *o, unsigned ms, bool wake_on_req)
 }
 
 /* GET path as a JSON object; NULL with err on any failure. */
-static json_object *opsc_get(struct opsc *o, const char *path, long timeout_ms, char *err,
-			     size_t errlen)
+static json_object *opsc_get(struct opsc *o, struct uvhttp_conn *h, const char *path,
+			     long timeout_ms, char *err, size_t errlen)
 {
 	struct uvhttp_opts opts = {
 		.timeout_ms = timeout_ms, .cancel = opsc_stopped, .cancel_arg = o};
 	struct uvhttp_reply r;
 	json_object *doc = NULL;
 
-	if (uvhttp_request(o->sock, "opsd", "GET", path, NULL, &opts, &r, err, errlen))
+	if (uvhttp_conn_request(h, "GET", path, NULL, &opts, &r, err, errlen))
 		return NULL;
 	if (r.status != 200)
 		uvhttp_reply_error(&r, "opsd", err, errlen);
@@ -156,7 +160,7 @@ static json_object *opsc_get(struct opsc *o, const char *path, long timeout_ms, 
  * generation or -1. The policy is read after the list: a change of policy
  * bumps the generation, so what a long poll woke up for is in it.
  */
-static int64_t opsc_fetch(struct opsc *o, int64_t wait_gen, bool from_watch)
+static int64_t opsc_fetch(struct opsc *o, struct uvhttp_conn *h, int64_t wait_gen, bool from_watch)
 {
 	struct opsc_res *r;
 	json_object *pol = NULL, *list, *g;
@@ -168,12 +172,13 @@ static int64_t opsc_fetch(struct opsc *o, int64_t wait_gen, bool from_watch)
 		snprintf(path, sizeof(path), "/v1/partitions?wait=%" PRId64, wait_gen);
 	else
 		snprintf(path, sizeof(path), "/v1/partitions");
-	list = opsc_get(o, path, wait_gen >= 0 ? OPSC_POLL_MS : OPSC_TIMEOUT_MS, err, sizeof(err));
+	list = opsc_get(o, h, path, wait_gen >= 0 ? OPSC_POLL_MS : OPSC_TIMEOUT_MS, err,
+			sizeof(err));
 	if (list && (!json_object_object_get_ex(list, "generation", &g) ||
 		     !json_object_is_type(g, json_type_int)))
 		snprintf(err, sizeof(err), "opsd's partition list has no generation");
 	else if (list)
-		pol = opsc_get(o, "/v1/policy", OPSC_TIMEOUT_MS, err, sizeof(err));
+		pol = opsc_get(o, h, "/v1/policy", OPSC_TIMEOUT_MS, err, sizeof(err));
 	if (!pol) {
 		json_object_put(list);
 		opsc_post_msg(o, RES_DOWN, err);
@@ -201,7 +206,7 @@ static void *opsc_watch(void *arg)
 	int64_t gen = -1;
 
 	while (!opsc_stopped(o)) {
-		gen = opsc_fetch(o, gen, true);
+		gen = opsc_fetch(o, o->watch_http, gen, true);
 		if (gen < 0 && !opsc_stopped(o))
 			opsc_nap(o, OPSC_RETRY_MS, false);
 	}
@@ -216,7 +221,7 @@ static void opsc_put(struct opsc *o, struct opsc_req *q)
 	struct uvhttp_reply r;
 
 	snprintf(path, sizeof(path), "/v1/partitions/%s/actual", q->name);
-	if (uvhttp_request(o->sock, "opsd", "PUT", path, q->body, &opts, &r, err, sizeof(err))) {
+	if (uvhttp_conn_request(o->work_http, "PUT", path, q->body, &opts, &r, err, sizeof(err))) {
 		snprintf(msg, sizeof(msg), "report on %s: %s", q->name, err);
 		opsc_post_msg(o, RES_REPORT_FAILED, msg);
 		return;
@@ -255,7 +260,7 @@ static void *opsc_work(void *arg)
 			/* FIFO, and a superseded report leaves the queue: in order. */
 			__atomic_store_n(&o->rep_done, q->seq, __ATOMIC_RELEASE);
 		} else {
-			opsc_fetch(o, -1, false);
+			opsc_fetch(o, o->work_http, -1, false);
 		}
 		free(q->body);
 		free(q);
@@ -377,13 +382,14 @@ struct opsc *opsc_new(struct cmd *c, const char *sock)
 		return NULL;
 	o->c = c;
 	o->efd = -1;
-	snprintf(o->sock, sizeof(o->sock), "%s", sock);
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	o->reqs_tail = &o->reqs;
 	o->res_tail = &o->res;
 	o->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (o->efd < 0)
+	o->watch_http = uvhttp_conn_new(sock, "opsd");
+	o->work_http = uvhttp_conn_new(sock, "opsd");
+	if (o->efd < 0 || !o->watch_http || !o->work_http)
 		goto fail;
 	o->ev = event_new(c->base, o->efd, EV_READ | EV_PERSIST, opsc_results, o);
 	if (!o->ev || event_add(o->ev, NULL))
@@ -424,6 +430,8 @@ void opsc_free(struct opsc *o)
 		json_object_put(r->list);
 		free(r);
 	}
+	uvhttp_conn_free(o->watch_http);
+	uvhttp_conn_free(o->work_http);
 	if (o->ev)
 		event_free(o->ev);
 	if (o->efd >= 0)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * One HTTP/1.1 exchange over a unix socket, through libcurl. libevent 2.1's
+ * HTTP/1.1 exchanges over a unix socket, through libcurl. libevent 2.1's
  * evhttp client cannot do it: evhttp_make_request() resets a connection
  * that it did not connect itself and then connects by TCP to the host name
  * (unix sockets came to its client in 2.2).
@@ -118,19 +118,15 @@ static int http_failure(CURL *c, CURLcode rc, const char *sock, const char *peer
 	}
 }
 
-int uvhttp_request(const char *sock, const char *peer, const char *method, const char *path,
-		   const char *body, const struct uvhttp_opts *o, struct uvhttp_reply *r, char *err,
-		   size_t errlen)
-{
-	static const struct uvhttp_opts dflt;
-	struct http_ctx ctx = {.r = r, .o = o ? o : &dflt};
-	char url[HTTP_PATH_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdrs = NULL;
-	CURLcode rc = CURLE_FAILED_INIT;
-	int ret = 0;
+struct uvhttp_conn {
 	CURL *c;
+	unsigned long connects;
+	char *sock, *peer;
+};
 
-	memset(r, 0, sizeof(*r));
+static int http_check(const char *sock, const char *peer, const char *path, char *err,
+		      size_t errlen)
+{
 	if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		snprintf(err, errlen, "cannot reach %s: socket path %s is too long", peer, sock);
 		return -ENAMETOOLONG;
@@ -139,16 +135,58 @@ int uvhttp_request(const char *sock, const char *peer, const char *method, const
 		snprintf(err, errlen, "bad request path for %s", peer);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * A kept connection that failed under the request (a reset: the server died
+ * with it unread). libcurl retries by itself only when it got nothing back
+ * without an error. Once on a fresh connection, for a method that may be
+ * repeated: a POST might have been carried out already.
+ */
+static bool http_stale(CURL *c, CURLcode rc, const char *method)
+{
+	long fresh = -1;
+
+	if (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR && rc != CURLE_GOT_NOTHING &&
+	    rc != CURLE_PARTIAL_FILE)
+		return false;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "PUT") &&
+	    strcmp(method, "DELETE"))
+		return false;
+	return !curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &fresh) && fresh == 0;
+}
+
+/* One exchange (and its one retry) on h's easy handle; its options are all set here. */
+static int http_exchange(struct uvhttp_conn *h, const char *method, const char *path,
+			 const char *body, const struct uvhttp_opts *o, struct uvhttp_reply *r,
+			 char *err, size_t errlen)
+{
+	static const struct uvhttp_opts dflt;
+	struct http_ctx ctx = {.r = r, .o = o ? o : &dflt};
+	char url[HTTP_PATH_MAX + 32], cerr[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	CURLcode rc = CURLE_FAILED_INIT;
+	long fresh = 0;
+	int ret = 0;
+
 	snprintf(url, sizeof(url), "http://localhost%s", path);
-	c = curl_easy_init();
-	if (c && !http_setup(c, sock, method, url, body, &hdrs, &ctx, cerr))
-		rc = curl_easy_perform(c);
+	curl_easy_reset(h->c); /* the options; the connection stays */
+	if (!http_setup(h->c, h->sock, method, url, body, &hdrs, &ctx, cerr))
+		rc = curl_easy_perform(h->c);
+	if (http_stale(h->c, rc, method)) {
+		uvhttp_reply_fini(r);
+		cerr[0] = 0;
+		curl_easy_setopt(h->c, CURLOPT_FRESH_CONNECT, 1L);
+		rc = curl_easy_perform(h->c);
+	}
+	if (!curl_easy_getinfo(h->c, CURLINFO_NUM_CONNECTS, &fresh) && fresh > 0)
+		h->connects += (unsigned long)fresh;
 	if (rc == CURLE_OK)
-		rc = curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		rc = curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (rc != CURLE_OK)
-		ret = http_failure(c, rc, sock, peer, cerr, err, errlen);
+		ret = http_failure(h->c, rc, h->sock, h->peer, cerr, err, errlen);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
 	if (ret) {
 		uvhttp_reply_fini(r);
 		return ret;
@@ -160,6 +198,70 @@ int uvhttp_request(const char *sock, const char *peer, const char *method, const
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+struct uvhttp_conn *uvhttp_conn_new(const char *sock, const char *peer)
+{
+	struct uvhttp_conn *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	/* Too long a path is refused by each request, with its message. */
+	h->c = curl_easy_init();
+	h->sock = strdup(sock);
+	h->peer = strdup(peer);
+	if (h->c && h->sock && h->peer)
+		return h;
+	uvhttp_conn_free(h);
+	return NULL;
+}
+
+void uvhttp_conn_free(struct uvhttp_conn *h)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h->c);
+	free(h->sock);
+	free(h->peer);
+	free(h);
+}
+
+unsigned long uvhttp_conn_connects(const struct uvhttp_conn *h)
+{
+	return h->connects;
+}
+
+int uvhttp_conn_request(struct uvhttp_conn *h, const char *method, const char *path,
+			const char *body, const struct uvhttp_opts *o, struct uvhttp_reply *r,
+			char *err, size_t errlen)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = http_check(h->sock, h->peer, path, err, errlen);
+	return ret ? ret : http_exchange(h, method, path, body, o, r, err, errlen);
+}
+
+int uvhttp_request(const char *sock, const char *peer, const char *method, const char *path,
+		   const char *body, const struct uvhttp_opts *o, struct uvhttp_reply *r, char *err,
+		   size_t errlen)
+{
+	struct uvhttp_conn *h;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = http_check(sock, peer, path, err, errlen);
+	if (ret)
+		return ret;
+	h = uvhttp_conn_new(sock, peer);
+	if (!h) {
+		snprintf(err, errlen, "no answer from %s at %s: %s", peer, sock,
+			 curl_easy_strerror(CURLE_FAILED_INIT));
+		return -EPROTO;
+	}
+	ret = http_exchange(h, method, path, body, o, r, err, errlen);
+	uvhttp_conn_free(h);
+	return ret;
 }
 
 void uvhttp_reply_fini(struct uvhttp_reply *r)
