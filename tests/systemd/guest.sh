@@ -110,14 +110,19 @@ t_of() {
 # stop_order NAME CURSOR WHAT: in a stop of everything (a power-off), since
 # CURSOR: commandd stopped before uvmm-NAME.scope began to stop, and the
 # scope stopped (the guest powered off) before ultravisord or an iopartd
-# began to stop, so the guest's disks were served until it was off.
+# began to stop, so the guest's disks were served until it was off. A
+# unit's stop begins with its job's "Stopping" line or, at debug level, its
+# change of state to stop-sigterm; the job lines of a scope went only to
+# the console in the runs seen, so systemd must log at debug level here.
 stop_order() {
 	local u=uvmm-$1.scope t_cmd t_from t_to t_first='' first='' d t
-	t_cmd=$(t_of commandd.service 'systemd\[1\]: Stopped ' "$2")
-	t_from=$(t_of "$u" 'systemd\[1\]: Stopping ' "$2")
-	t_to=$(t_of "$u" 'systemd\[1\]: (Stopped |.*Deactivated)' "$2")
+	local begin='systemd\[1\]: (Stopping |.*: Changed [a-z-]+ -> stop)'
+	local end='systemd\[1\]: (Stopped |.*: Deactivated successfully|.*: Changed [a-z-]+ -> (dead|failed))'
+	t_cmd=$(t_of commandd.service "$end" "$2")
+	t_from=$(t_of "$u" "$begin" "$2")
+	t_to=$(t_of "$u" "$end" "$2")
 	for d in iopartd@a.service iopartd@b.service ultravisord.service; do
-		t=$(t_of "$d" 'systemd\[1\]: Stopping ' "$2")
+		t=$(t_of "$d" "$begin" "$2")
 		if [[ -n $t ]] && { [[ -z $t_first ]] || ((t < t_first)); }; then
 			t_first=$t
 			first=$d
@@ -133,6 +138,9 @@ stop_order() {
 	else
 		bad "$3: commandd stopped before $u (commandd '$t_cmd', scope '$t_from')"
 	fi
+	[[ -n $t_from && -n $t_to && -n $t_cmd && -n $t_first ]] ||
+		journalctl --no-pager -o short-unix --after-cursor="$2" -u "$u" -u commandd.service |
+		grep 'systemd\[1\]' | tail -n 20 | sed 's/^/UVSD-LOG /'
 }
 # powered_off NAME PID LOGSIZE WHAT: the guest got the power button and
 # powered off: uvmm's log (past LOGSIZE bytes) says SIGPWR, and the monitor
@@ -484,11 +492,13 @@ if [[ -n $uvmm_pid ]]; then
 	c=$(cursor)
 	pid=$uvmm_pid
 	off=$(logsize "$name")
+	systemd-analyze log-level debug
 	if timeout 120 systemctl stop ultravisor.target "${units[@]}" "uvmm-$name.scope" && wait_for 60 all_inactive; then
 		ok "systemctl stop ultravisor.target ... uvmm-$name.scope"
 	else
 		bad "systemctl stop ultravisor.target ... uvmm-$name.scope"
 	fi
+	systemd-analyze log-level info
 	stop_order "$name" "$c" "the suite and the scope stopped together"
 	powered_off "$name" "$pid" "$off" "the suite and the scope stopped together"
 	uvmm_pid=
@@ -559,6 +569,8 @@ if ((kvm)); then
 		EOF
 		systemctl daemon-reload
 		systemctl start uvsd-poweroff-check.service || bad "start uvsd-poweroff-check.service"
+		# For stop_order (see there), until the end.
+		systemd-analyze log-level debug
 	else
 		bad "partition $name running for the power-off ('$(field state)')"
 	fi
