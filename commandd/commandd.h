@@ -49,7 +49,8 @@ struct cmd_policy {
 	unsigned restart_max;
 	unsigned restart_window_s;
 	bool dedicated;	    /* cpu_pinning: dedicated */
-	bool failover_auto; /* failover: auto */
+	bool failover_auto;    /* failover: auto or move */
+	bool failover_standby; /* failover: auto (standbys, moves where none) */
 };
 
 struct cmd_disk {
@@ -154,6 +155,12 @@ struct cmd_chan {
 	int64_t down_at_us;  /* when its iopartd went down: failover latency */
 	int64_t grace_until; /* ms: a dead iopartd found at rebuild may still come back */
 	unsigned push_tries; /* moves again because no uvmm was attached to take the last */
+	/* standby.c: the iopartd its uvmm switches to on failure ("": none yet). */
+	char standby[CMD_NAME_MAX];
+	bool standby_req; /* channel_standby in flight */
+	bool no_standby;  /* its kind cannot have one (a tap): moved on failure */
+	bool promoting;	  /* its iopartd died: waiting for the uvmm's switch until grace_until */
+	int64_t standby_retry; /* ms: not asked again before */
 };
 
 struct cmd;
@@ -366,6 +373,19 @@ void cmd_iop_up(struct cmd *c, const char *name, pid_t pid);
 void cmd_iop_down(struct cmd *c, const char *name);
 /* Moves pending channels that may go somewhere now. */
 void cmd_failover_pending(struct cmd *c);
+
+/* standby.c */
+/* Asks for a standby for every running channel that has none. */
+void cmd_standby_check(struct cmd *c);
+/* ch's iopartd died at t0_us: true when its standby takes over (promoting set). */
+bool cmd_standby_take(struct cmd *c, struct cmd_chan *ch, int64_t t0_us);
+/* Channels whose switch did not come in time are pending a move. */
+void cmd_standby_deadlines(struct cmd *c);
+/* Moves in flight or switches awaited: an iopartd start waits. */
+bool cmd_failover_busy(const struct cmd *c);
+/* ultravisord's events channel_promoted and standby_lost. */
+void cmd_chan_promoted(struct cmd *c, json_object *ev);
+void cmd_standby_lost(struct cmd *c, json_object *ev);
 void cmd_iop_count(struct cmd *c);
 void cmd_supervise_check(struct cmd *c);
 void cmd_child_exited(struct cmd *c, pid_t pid, int wstatus);

@@ -19,12 +19,16 @@ static json_object *status_chan(struct cmd *c, const struct cmd_chan *ch)
 	json_object_object_add(o, "device", json_object_new_int((int)ch->device));
 	json_object_object_add(o, "channel", json_object_new_int(ch->id));
 	json_object_object_add(o, "iopartd", json_object_new_string(ch->iopartd));
+	/* Its standby connection's iopartd; with moves only, where one would go. */
 	json_object_object_add(o, "standby",
-			       json_object_new_string(sb >= 0 ? c->iops[sb].name : ""));
+			       json_object_new_string(c->policy.failover_standby ? ch->standby
+						      : sb >= 0			 ? c->iops[sb].name
+										 : ""));
 	json_object_object_add(o, "state",
-			       json_object_new_string(ch->moving    ? "moving"
-						      : ch->pending ? "pending"
-								    : "up"));
+			       json_object_new_string(ch->moving      ? "moving"
+						      : ch->promoting ? "switching"
+						      : ch->pending   ? "pending"
+								      : "up"));
 	return o;
 }
 
@@ -90,7 +94,9 @@ json_object *cmd_status_json(struct cmd *c)
 	json_object_object_add(x, "cpu_pinning",
 			       json_object_new_string(c->policy.dedicated ? "dedicated" : "none"));
 	json_object_object_add(x, "failover",
-			       json_object_new_string(c->policy.failover_auto ? "auto" : "manual"));
+			       json_object_new_string(!c->policy.failover_auto	   ? "manual"
+						      : c->policy.failover_standby ? "auto"
+										   : "move"));
 	json_object_object_add(o, "policy", x);
 	for (unsigned i = 0; i < c->niops; i++)
 		json_object_array_add(a, status_iop(&c->iops[i]));

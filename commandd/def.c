@@ -42,6 +42,7 @@ void cmd_policy_default(struct cmd_policy *p)
 		.restart_window_s = 60,
 		.dedicated = false,
 		.failover_auto = true,
+		.failover_standby = true,
 	};
 }
 
@@ -93,8 +94,10 @@ int cmd_policy_parse(json_object *o, struct cmd_policy *p, char *err, size_t err
 		p->restart_window_s = (unsigned)v;
 	if ((s = get_str(o, "cpu_pinning")))
 		p->dedicated = !strcmp(s, "dedicated");
-	if ((s = get_str(o, "failover")))
+	if ((s = get_str(o, "failover"))) {
 		p->failover_auto = strcmp(s, "manual") != 0;
+		p->failover_standby = !strcmp(s, "auto");
+	}
 	return 0;
 }
 

@@ -136,7 +136,7 @@ static void move_done(struct cmd *c, void *arg, json_object *rep, int *fds, int 
 	c->moves_in_flight--;
 	move_finish(c, ch, rep, err);
 	/* The last answer: what supervision put off can run now. */
-	if (!c->moves_in_flight && c->sup_after_moves) {
+	if (!cmd_failover_busy(c) && c->sup_after_moves) {
 		c->sup_after_moves = false;
 		cmd_supervise_check(c);
 	}
@@ -166,6 +166,8 @@ void cmd_failover_pending(struct cmd *c)
 
 	if (!c->policy.failover_auto || !c->uvd_ready)
 		return;
+	cmd_standby_deadlines(c);
+	cmd_standby_check(c);
 	for (struct cmd_part *p = c->parts; p; p = p->next) {
 		if (!part_has_uvmm(p))
 			continue;
@@ -215,13 +217,21 @@ void cmd_iop_down(struct cmd *c, const char *name)
 	for (struct cmd_part *p = c->parts; p; p = p->next) {
 		bool hit = false;
 
-		for (unsigned i = 0; i < p->nchans; i++)
-			if (!strcmp(p->chans[i].iopartd, name)) {
-				p->chans[i].pending = true;
-				p->chans[i].down_at_us = t0;
-				p->chans[i].grace_until = 0;
-				hit = true;
-			}
+		for (unsigned i = 0; i < p->nchans; i++) {
+			struct cmd_chan *ch = &p->chans[i];
+
+			if (!strcmp(ch->standby, name))
+				ch->standby[0] = 0;
+			if (strcmp(ch->iopartd, name))
+				continue;
+			hit = true;
+			/* Its uvmm switches to the standby by itself; a move only if not. */
+			if (c->policy.failover_auto && cmd_standby_take(c, ch, t0))
+				continue;
+			ch->pending = true;
+			ch->down_at_us = t0;
+			ch->grace_until = 0;
+		}
 		if (hit && !c->policy.failover_auto && p->phase == CMD_RUNNING) {
 			snprintf(why, sizeof(why), "iopartd %s is down; failover is manual", name);
 			cmd_report(p, "running", why);
@@ -304,7 +314,7 @@ void cmd_supervise_check(struct cmd *c)
 
 	if (!c->opts.supervise || !c->uvd_ready)
 		return;
-	if (c->moves_in_flight) {
+	if (cmd_failover_busy(c)) {
 		c->sup_after_moves = true;
 		return;
 	}

@@ -90,6 +90,8 @@ static void start_attached(struct cmd *c, void *arg, json_object *rep, int *fds,
 		 (double)(cmd_now_us() - p->start_us) / 1000.0);
 	cmd_iop_count(c);
 	cmd_report(p, "running", "");
+	/* Refused until the uvmm attached itself; asked again every 500 ms till then. */
+	cmd_standby_check(c);
 	cmd_part_reconcile(p);
 }
 

@@ -121,6 +121,8 @@ static void status_channels(struct cmd *c, json_object *a)
 			continue;
 		ch->id = jint(o, "id");
 		snprintf(ch->iopartd, sizeof(ch->iopartd), "%s", iop->name);
+		if (!ch->standby_req)
+			snprintf(ch->standby, sizeof(ch->standby), "%s", jstr(o, "standby"));
 		if (!iop->healthy && !ch->pending) {
 			ch->pending = true;
 			ch->grace_until = grace;
@@ -157,6 +159,10 @@ void cmd_on_event(struct cmd *c, json_object *ev)
 		cmd_iop_up(c, name, jint(ev, "pid"));
 	} else if (!strcmp(e, "iopartd_down")) {
 		cmd_iop_down(c, name);
+	} else if (!strcmp(e, "channel_promoted")) {
+		cmd_chan_promoted(c, ev);
+	} else if (!strcmp(e, "standby_lost")) {
+		cmd_standby_lost(c, ev);
 	} else if (!strcmp(e, "partition_exit")) {
 		p = cmd_part_get(c, name, false);
 		/* The monitor's pidfd tells, with the exit status; this is for when there is none.

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -13,6 +14,12 @@ static const char *log_prog = "uv";
 static enum uv_log_level log_level = UV_LOG_INFO;
 /* Under systemd, stderr is a journal stream and levels travel as "<N>". */
 static int log_journal;
+/*
+ * UV_LOG_TIME=1: each line starts with the wall clock in seconds since the
+ * epoch, to the microsecond, so that the logs of several daemons (and a
+ * benchmark's own timestamps) can be merged into one timeline.
+ */
+static int log_time;
 
 /*
  * JOURNAL_STREAM ("DEV:INODE") is inherited by children whose stderr went
@@ -35,6 +42,7 @@ void log_init(const char *prog, enum uv_log_level level)
 	log_prog = prog;
 	log_level = level;
 	log_journal = log_stderr_is_journal();
+	log_time = getenv("UV_LOG_TIME") && !strcmp(getenv("UV_LOG_TIME"), "1");
 }
 
 void log_set_level(enum uv_log_level level)
@@ -79,7 +87,8 @@ static const char *log_level_name(enum uv_log_level level)
 
 void log_msg(enum uv_log_level level, const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1024], stamp[32] = "";
+	struct timespec ts;
 	va_list ap;
 	int n;
 
@@ -90,9 +99,12 @@ void log_msg(enum uv_log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
+	if (log_time && !clock_gettime(CLOCK_REALTIME, &ts))
+		snprintf(stamp, sizeof(stamp), "%lld.%06ld ", (long long)ts.tv_sec,
+			 ts.tv_nsec / 1000);
 	/* One write per message keeps lines whole when threads log at once. */
 	if (log_journal)
-		fprintf(stderr, "<%d>%s\n", level, buf);
+		fprintf(stderr, "<%d>%s%s\n", level, stamp, buf);
 	else
-		fprintf(stderr, "%s: %s: %s\n", log_prog, log_level_name(level), buf);
+		fprintf(stderr, "%s%s: %s: %s\n", stamp, log_prog, log_level_name(level), buf);
 }

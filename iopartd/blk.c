@@ -236,4 +236,5 @@ const struct iopart_kind_ops blk_kind_ops = {
 	.queue_start = blk_kind_queue_start,
 	.queue_kick = blk_kind_queue_kick,
 	.queue_stop = blk_kind_queue_stop,
+	.shared_open = true,
 };

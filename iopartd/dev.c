@@ -75,10 +75,32 @@ static void dev_set_features(void *dev, uint64_t features)
 	(void)features;
 }
 
+/* A standby taking over: the device as the old back end left it, opened again. */
+static int dev_take_over(struct iopart_dev *d, struct vu_back *b)
+{
+	void *fresh = NULL;
+	char why[256] = "";
+	int ret = d->kind->open(&fresh, &d->e, d->base, why, sizeof(why));
+
+	if (ret < 0) {
+		pr_err("%s: cannot open the device to take over: %s", vu_back_name(b),
+		       *why ? why : strerror(-ret));
+		return ret;
+	}
+	d->kind->close(d->priv);
+	d->priv = fresh;
+	d->standby = false;
+	pr_info("%s: standby taking over; device opened again", vu_back_name(b));
+	return 0;
+}
+
 static void dev_queue_start(void *dev, struct vu_back *b, unsigned idx, struct virtq *vq)
 {
 	struct iopart_dev *d = dev;
-	int ret = d->kind->queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
+	int ret = d->standby ? dev_take_over(d, b) : 0;
+
+	if (!ret)
+		ret = d->kind->queue_start(d->priv, idx, vq, &ioq_vu_ops, b);
 
 	if (ret < 0) {
 		pr_err("%s: queue %u: cannot start: %s", vu_back_name(b), idx, strerror(-ret));
@@ -153,7 +175,16 @@ int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct 
 	if ((unsigned)e->kind >= sizeof(dev_kinds) / sizeof(dev_kinds[0]) || !dev_kinds[e->kind])
 		return -EINVAL;
 	d->kind = dev_kinds[e->kind];
+	d->base = base;
 	return d->kind->open(&d->priv, e, base, err, errlen);
+}
+
+int iopart_dev_standby(struct iopart_dev *d)
+{
+	if (!d->kind->shared_open)
+		return -EOPNOTSUPP;
+	d->standby = true;
+	return 0;
 }
 
 /* Logs name the channel by its label, its socket, or (in-process) by what it serves. */

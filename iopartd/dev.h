@@ -26,6 +26,9 @@ struct iopart_dev {
 	/* Told when the front end goes away (after back is freed). */
 	void (*on_disconnect)(struct iopart_dev *d);
 	void *owner;
+	struct event_base *base;
+	/* A standby: the device is opened again when its first queue starts. */
+	bool standby;
 };
 
 /* Opens the device of e on base; errors name the cause in err. */
@@ -33,6 +36,14 @@ int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct 
 		    char *err, size_t errlen);
 /* Serves a connected socket (takes fd); -EBUSY while another is served. */
 int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd);
+/*
+ * Makes d a standby (before iopart_dev_serve): the front end may handshake
+ * and map memory at once, but another back end serves the device until the
+ * front end starts a queue here; the device is then opened again, so that
+ * what the other wrote (an image's metadata) is what this one sees.
+ * -EOPNOTSUPP for a device only one process can hold (a tap).
+ */
+int iopart_dev_standby(struct iopart_dev *d);
 /* Drops the connection, if any, and closes the device. */
 void iopart_dev_close(struct iopart_dev *d);
 

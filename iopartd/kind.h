@@ -3,6 +3,7 @@
 #define UV_IOPART_KIND_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,11 @@ struct iopart_kind_ops {
 	void (*queue_stop)(void *priv, unsigned idx);
 	/* Optional: what logs call an in-process channel; without, e->path. */
 	const char *(*label)(const struct iopart_export *e);
+	/*
+	 * Another process may hold the same device open meanwhile (an image
+	 * file; not a tap): a standby connection can be served (dev.c).
+	 */
+	bool shared_open;
 };
 
 extern const struct iopart_kind_ops blk_kind_ops;

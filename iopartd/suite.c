@@ -25,6 +25,7 @@ struct suite_chan {
 	struct suite_chan *next;
 	struct iopart_suite *s;
 	unsigned id, device, epoch;
+	bool standby; /* held for the front end to switch to (docs/iopartd.md) */
 	char partition[64];
 	char label[96]; /* "channel 5 (web1 device 0)", for logs */
 	struct iopart_dev dev;
@@ -182,7 +183,8 @@ static int adopt_args(json_object *msg, const int *fds, int nfds, struct suite_c
 	    ctl_get_int(msg, "device", 0, 63, &dev, err, errlen) ||
 	    ctl_get_int(msg, "epoch", 0, UINT32_MAX, &epoch, err, errlen) ||
 	    ctl_get_bool(msg, "move", move, err, errlen) == -EINVAL ||
-	    ctl_get_bool(msg, "inflight", &inflight, err, errlen) == -EINVAL)
+	    ctl_get_bool(msg, "inflight", &inflight, err, errlen) == -EINVAL ||
+	    ctl_get_bool(msg, "as_standby", &ch->standby, err, errlen) == -EINVAL)
 		return -EINVAL;
 	if (strlen(part) >= sizeof(ch->partition)) {
 		snprintf(err, errlen, "'partition' is too long");
@@ -226,6 +228,11 @@ static int adopt_serve(struct iopart_suite *s, struct suite_chan *ch, const stru
 			 *why ? why : strerror(-ret));
 		return ret;
 	}
+	if (ch->standby && iopart_dev_standby(&ch->dev)) {
+		snprintf(err, errlen, "%s: only one process can hold it: no standby",
+			 iopart_kind_name(e->kind));
+		return -EOPNOTSUPP;
+	}
 	ch->dev.label = ch->label;
 	ch->dev.on_disconnect = suite_chan_disconnected;
 	ch->dev.owner = ch;
@@ -264,7 +271,8 @@ static int suite_adopt(struct iopart_suite *s, struct ctl_conn *c, json_object *
 	ch->next = s->chans;
 	s->chans = ch;
 	s->nchans++;
-	pr_info("%s, epoch %u%s: serving %s", ch->label, ch->epoch, move ? ", moved here" : "",
+	pr_info("%s, epoch %u%s: %s %s", ch->label, ch->epoch, move ? ", moved here" : "",
+		ch->standby ? "standing by for" : "serving",
 		json_object_get_string(
 			json_object_object_get(json_object_object_get(msg, "spec"), "export")));
 	rep = ctl_reply_ok(msg);

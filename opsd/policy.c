@@ -7,7 +7,7 @@
 #include "policy.h"
 
 static const char *const pinning_names[] = {"none", "dedicated"};
-static const char *const failover_names[] = {"auto", "manual"};
+static const char *const failover_names[] = {"auto", "manual", "move"};
 
 void opsd_policy_default(struct opsd_policy *p)
 {

@@ -13,7 +13,8 @@
 #define OPSD_WINDOW_MAX_S    86400
 
 enum opsd_pinning { OPSD_PIN_NONE, OPSD_PIN_DEDICATED };
-enum opsd_failover { OPSD_FAILOVER_AUTO, OPSD_FAILOVER_MANUAL };
+/* auto: standbys, and moves where none; move: moves only; manual: neither. */
+enum opsd_failover { OPSD_FAILOVER_AUTO, OPSD_FAILOVER_MANUAL, OPSD_FAILOVER_MOVE };
 
 struct opsd_policy {
 	enum opsd_restart restart_default;

@@ -2,8 +2,8 @@
 /*
  * Channels: a socketpair per channel, one end to an iopartd (adopt_channel),
  * the other to the front end (the requester, or the partition's uvmm on a
- * move). The requester's reply waits for the iopartd's answer, so a reply
- * that says ok means the back end has the channel.
+ * move or for a standby). The requester's reply waits for the iopartd's
+ * answer, so a reply that says ok means the back end has the channel.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,6 +20,12 @@
 #include "log.h"
 #include "uvd.h"
 
+enum adopt_mode {
+	ADOPT_CREATE,
+	ADOPT_MOVE,
+	ADOPT_STANDBY, /* a second connection the uvmm holds, for it to switch to */
+};
+
 struct uvd_pending {
 	struct uvd_pending *next;
 	struct uvd *u;
@@ -28,7 +34,7 @@ struct uvd_pending {
 	struct ctl_conn *requester; /* NULL once gone */
 	json_object *req;	    /* the request, for the reply */
 	unsigned chan_id;
-	bool move;
+	enum adopt_mode mode;
 	char target[UVD_NAME_MAX]; /* the iopartd asked */
 	int frontend;		   /* the end that goes to the front end */
 	struct event *timer;
@@ -59,7 +65,10 @@ static bool chan_busy(struct uvd *u, unsigned id)
 	return false;
 }
 
-/* The channel's creation failed: the record goes; a failed move keeps the old back end. */
+/*
+ * The channel's creation failed: the record goes; a failed move keeps the old
+ * back end, a failed standby the channel as it was.
+ */
 static void pending_fail(struct uvd *u, struct uvd_pending *p, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void pending_fail(struct uvd *u, struct uvd_pending *p, const char *fmt, ...)
@@ -74,7 +83,7 @@ static void pending_fail(struct uvd *u, struct uvd_pending *p, const char *fmt, 
 	pr_warn("channel %u: %s", p->chan_id, why);
 	if (p->requester)
 		ctl_conn_reply_err(p->requester, p->req, "%s", why);
-	if (ch && !p->move)
+	if (ch && p->mode == ADOPT_CREATE)
 		uvd_chan_free(u, ch);
 	pending_free(u, p);
 }
@@ -95,7 +104,47 @@ static void reply_add_chan(json_object *rep, const struct uvd_chan *ch)
 	json_object_object_add(rep, "partition", json_object_new_string(ch->partition));
 	json_object_object_add(rep, "device", json_object_new_int((int)ch->device));
 	json_object_object_add(rep, "iopartd", json_object_new_string(ch->iopartd));
+	json_object_object_add(rep, "standby", json_object_new_string(ch->standby));
 	json_object_object_add(rep, "epoch", json_object_new_int((int)ch->epoch));
+}
+
+json_object *uvd_chan_event(const char *name, const struct uvd_chan *ch)
+{
+	json_object *e = ctl_event(name);
+
+	reply_add_chan(e, ch);
+	return e;
+}
+
+/*
+ * The standby's front end goes to the uvmm, with the epoch the channel will
+ * have once the uvmm switches to it: what its channel_promoted then says.
+ */
+static void standby_deliver(struct uvd *u, struct uvd_pending *p, struct uvd_chan *ch,
+			    struct ctl_conn *uvmm)
+{
+	json_object *push = json_object_new_object(), *rep;
+
+	json_object_object_add(push, "op", json_object_new_string("channel_standby"));
+	reply_add_chan(push, ch);
+	json_object_object_add(push, "epoch", json_object_new_int((int)ch->epoch + 1));
+	if (ctl_conn_send(uvmm, push, &p->frontend, 1)) {
+		pr_warn("channel %u: cannot hand the standby's front end to %s's uvmm", ch->id,
+			ch->partition);
+		ch->standby[0] = 0;
+	}
+	json_object_put(push);
+	uvd_state_save(u);
+	if (!p->requester)
+		return;
+	if (!ch->standby[0]) {
+		ctl_conn_reply_err(p->requester, p->req, "the uvmm's connection failed");
+		return;
+	}
+	rep = ctl_reply_ok(p->req);
+	reply_add_chan(rep, ch);
+	ctl_conn_send(p->requester, rep, NULL, 0);
+	json_object_put(rep);
 }
 
 /*
@@ -109,7 +158,11 @@ static void pending_deliver(struct uvd *u, struct uvd_pending *p, struct uvd_cha
 	struct ctl_conn *uvmm = part ? part->uvmm : NULL;
 	json_object *rep = NULL, *push;
 
-	if (p->move && uvmm && uvmm != p->requester) {
+	if (p->mode == ADOPT_STANDBY) {
+		standby_deliver(u, p, ch, uvmm);
+		return;
+	}
+	if (p->mode == ADOPT_MOVE && uvmm && uvmm != p->requester) {
 		push = json_object_new_object();
 		json_object_object_add(push, "op", json_object_new_string("channel_moved"));
 		reply_add_chan(push, ch);
@@ -153,7 +206,7 @@ void uvd_channel_adopted(struct uvd *u, struct ctl_conn *c, json_object *reply)
 	ch = uvd_chan_by_id(u, p->chan_id);
 	if (!ch || !uvd_part_find(u, ch->partition))
 		return pending_fail(u, p, "the partition was released meanwhile");
-	if (!p->requester && !p->move)
+	if (!p->requester && p->mode == ADOPT_CREATE)
 		return pending_fail(u, p, "its requester left before it was set up");
 	json_object_object_get_ex(reply, "ok", &v);
 	if (!json_object_get_boolean(v))
@@ -161,24 +214,39 @@ void uvd_channel_adopted(struct uvd *u, struct ctl_conn *c, json_object *reply)
 				    json_object_object_get_ex(reply, "error", &v)
 					    ? json_object_get_string(v)
 					    : "no reason given");
-	if (p->move) {
+	if (p->mode == ADOPT_STANDBY) {
+		struct uvd_part *part = uvd_part_find(u, ch->partition);
+
+		if (!part || !part->uvmm || strcmp(ch->iopartd, p->target) == 0)
+			return pending_fail(u, p, "no uvmm attached to hold the standby");
+		pr_info("channel %u (%s device %u): iopartd %s stands by for %s", ch->id,
+			ch->partition, ch->device, p->target, ch->iopartd);
+		snprintf(ch->standby, sizeof(ch->standby), "%s", p->target);
+		standby_deliver(u, p, ch, part->uvmm);
+		pending_free(u, p);
+		return;
+	}
+	if (p->mode == ADOPT_MOVE) {
 		pr_info("channel %u (%s device %u): moved from iopartd %s to %s", ch->id,
 			ch->partition, ch->device, ch->iopartd, p->target);
 		ch->epoch++;
+		/* The uvmm drops its standby when a move replaces its back end. */
+		ch->standby[0] = 0;
 	} else {
 		pr_info("channel %u (%s device %u): served by iopartd %s", ch->id, ch->partition,
 			ch->device, p->target);
 	}
 	snprintf(ch->iopartd, sizeof(ch->iopartd), "%s", p->target);
 	ch->state = UVD_CHAN_UP;
-	uvd_state_save(u);
+	/* The front end first: the state file's fsync is not on a failover's path. */
 	pending_deliver(u, p, ch);
+	uvd_state_save(u);
 	pending_free(u, p);
 }
 
 /* Sends adopt_channel to iop for ch and waits for the answer. 0, or replied already. */
 static int adopt_start(struct uvd *u, struct ctl_conn *c, json_object *msg, struct uvd_chan *ch,
-		       struct uvd_iopartd *iop, bool move)
+		       struct uvd_iopartd *iop, enum adopt_mode mode)
 {
 	struct uvd_pending *p = calloc(1, sizeof(*p));
 	struct timeval tv = {u->adopt_timeout_ms / 1000, (u->adopt_timeout_ms % 1000) * 1000};
@@ -192,7 +260,9 @@ static int adopt_start(struct uvd *u, struct ctl_conn *c, json_object *msg, stru
 	adopt = ctl_request("adopt_channel");
 	reply_add_chan(adopt, ch);
 	json_object_object_add(adopt, "iopartd", json_object_new_string(iop->name));
-	json_object_object_add(adopt, "move", json_object_new_boolean(move));
+	json_object_object_add(adopt, "move", json_object_new_boolean(mode == ADOPT_MOVE));
+	if (mode == ADOPT_STANDBY)
+		json_object_object_add(adopt, "as_standby", json_object_new_boolean(true));
 	json_object_object_add(adopt, "inflight", json_object_new_boolean(ch->inflight_fd >= 0));
 	if (ch->device_spec)
 		json_object_object_add(adopt, "spec", json_object_get(ch->device_spec));
@@ -207,7 +277,7 @@ static int adopt_start(struct uvd *u, struct ctl_conn *c, json_object *msg, stru
 	p->requester = c;
 	p->req = json_object_get(msg);
 	p->chan_id = ch->id;
-	p->move = move;
+	p->mode = mode;
 	snprintf(p->target, sizeof(p->target), "%s", iop->name);
 	p->frontend = sv[0];
 	p->next = u->pending;
@@ -285,7 +355,7 @@ int uvd_channel_create(struct uvd *u, struct ctl_conn *c, json_object *msg)
 	ch->device_spec = spec ? json_object_get(spec) : NULL;
 	ch->next = u->chans;
 	u->chans = ch;
-	ret = adopt_start(u, c, msg, ch, a.iop, false);
+	ret = adopt_start(u, c, msg, ch, a.iop, ADOPT_CREATE);
 	if (ret) {
 		uvd_chan_free(u, ch);
 		return ctl_conn_reply_err(c, msg, "cannot create a channel: %s", strerror(-ret));
@@ -307,10 +377,38 @@ int uvd_channel_move(struct uvd *u, struct ctl_conn *c, json_object *msg)
 					  a.partition, (int)a.device);
 	if (chan_busy(u, ch->id))
 		return ctl_conn_reply_err(c, msg, "channel %u is being set up or moved", ch->id);
-	ret = adopt_start(u, c, msg, ch, a.iop, true);
+	ret = adopt_start(u, c, msg, ch, a.iop, ADOPT_MOVE);
 	if (ret)
 		return ctl_conn_reply_err(c, msg, "cannot move channel %u: %s", ch->id,
 					  strerror(-ret));
+	return 0;
+}
+
+int uvd_channel_standby(struct uvd *u, struct ctl_conn *c, json_object *msg)
+{
+	struct chan_args a;
+	struct uvd_chan *ch;
+	int ret;
+
+	if (chan_args(u, c, msg, &a, true))
+		return 0;
+	ch = uvd_chan_find(u, a.partition, (unsigned)a.device);
+	if (!ch)
+		return ctl_conn_reply_err(c, msg, "partition '%s' device %d has no channel",
+					  a.partition, (int)a.device);
+	if (chan_busy(u, ch->id))
+		return ctl_conn_reply_err(c, msg, "channel %u is being set up or moved", ch->id);
+	if (!strcmp(ch->iopartd, a.iopartd))
+		return ctl_conn_reply_err(c, msg, "iopartd '%s' is channel %u's active back end",
+					  a.iopartd, ch->id);
+	if (!a.part->uvmm)
+		return ctl_conn_reply_err(c, msg,
+					  "partition '%s' has no uvmm attached to hold a standby",
+					  a.partition);
+	ret = adopt_start(u, c, msg, ch, a.iop, ADOPT_STANDBY);
+	if (ret)
+		return ctl_conn_reply_err(c, msg, "cannot set up a standby for channel %u: %s",
+					  ch->id, strerror(-ret));
 	return 0;
 }
 

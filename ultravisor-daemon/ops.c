@@ -24,9 +24,9 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } event_names[] = {
-	{"iopartd_up", UVD_EV_IOPARTD_UP},
-	{"iopartd_down", UVD_EV_IOPARTD_DOWN},
-	{"partition_exit", UVD_EV_PARTITION_EXIT},
+	{"iopartd_up", UVD_EV_IOPARTD_UP},	   {"iopartd_down", UVD_EV_IOPARTD_DOWN},
+	{"partition_exit", UVD_EV_PARTITION_EXIT}, {"channel_promoted", UVD_EV_PROMOTED},
+	{"standby_lost", UVD_EV_STANDBY_LOST},
 };
 
 struct uvd_peer *uvd_peer_of(struct uvd *u, struct ctl_conn *c)
@@ -258,6 +258,7 @@ static json_object *chan_status(const struct uvd_chan *c)
 	json_object_object_add(o, "partition", json_object_new_string(c->partition));
 	json_object_object_add(o, "device", json_object_new_int((int)c->device));
 	json_object_object_add(o, "iopartd", json_object_new_string(c->iopartd));
+	json_object_object_add(o, "standby", json_object_new_string(c->standby));
 	json_object_object_add(o, "state",
 			       json_object_new_string(c->state == UVD_CHAN_UP ? "up" : "pending"));
 	json_object_object_add(o, "epoch", json_object_new_int((int)c->epoch));
@@ -342,6 +343,20 @@ static int op_chan_move(struct uvd *u, struct ctl_conn *c, struct uvd_peer *peer
 	return uvd_channel_move(u, c, msg);
 }
 
+static int op_chan_standby(struct uvd *u, struct ctl_conn *c, struct uvd_peer *peer,
+			   json_object *msg)
+{
+	(void)peer;
+	return uvd_channel_standby(u, c, msg);
+}
+
+static int op_chan_promoted(struct uvd *u, struct ctl_conn *c, struct uvd_peer *peer,
+			    json_object *msg)
+{
+	(void)peer;
+	return uvd_channel_promoted(u, c, msg);
+}
+
 static const struct uvd_op {
 	const char *name;
 	bool change; /* only privileged peers (docs/control-plane.md) */
@@ -355,6 +370,8 @@ static const struct uvd_op {
 	{"partition_release", true, op_release},
 	{"channel_create", true, op_chan_create},
 	{"channel_move", true, op_chan_move},
+	{"channel_standby", true, op_chan_standby},
+	{"channel_promoted", true, op_chan_promoted},
 	{"channel_inflight", true, NULL}, /* the one that takes an fd */
 };
 
@@ -430,6 +447,7 @@ void uvd_on_close(struct ctl_conn *c, void *arg)
 				json_object_array_add(ch, json_object_new_int((int)k->id));
 		json_object_object_add(e, "channels", ch);
 		uvd_event(u, UVD_EV_IOPARTD_DOWN, e);
+		uvd_standby_lost(u, iop);
 	}
 	if (!peer)
 		return;

@@ -43,6 +43,8 @@ static json_object *chan_json(const struct uvd_chan *c)
 	json_object_object_add(o, "partition", json_object_new_string(c->partition));
 	json_object_object_add(o, "device", json_object_new_int((int)c->device));
 	json_object_object_add(o, "iopartd", json_object_new_string(c->iopartd));
+	if (c->standby[0])
+		json_object_object_add(o, "standby", json_object_new_string(c->standby));
 	json_object_object_add(o, "epoch", json_object_new_int((int)c->epoch));
 	if (c->device_spec)
 		json_object_object_add(o, "spec", json_object_get(c->device_spec));
@@ -131,7 +133,7 @@ static int part_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t
 
 static int chan_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t errlen)
 {
-	const char *part, *iop;
+	const char *part, *iop, *standby = "";
 	int64_t id, dev, epoch;
 	json_object *spec = NULL;
 	struct uvd_chan *c, **cc;
@@ -141,8 +143,11 @@ static int chan_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t
 	    ctl_get_str(o, "partition", &part, why, sizeof(why)) ||
 	    ctl_get_int(o, "device", 0, UVD_DEVICE_MAX - 1, &dev, why, sizeof(why)) ||
 	    ctl_get_str(o, "iopartd", &iop, why, sizeof(why)) ||
-	    ctl_get_int(o, "epoch", 0, INT32_MAX, &epoch, why, sizeof(why)))
+	    ctl_get_int(o, "epoch", 0, INT32_MAX, &epoch, why, sizeof(why)) ||
+	    ctl_get_str(o, "standby", &standby, why, sizeof(why)) == -EINVAL)
 		return bad(err, errlen, "channels", i, why);
+	if (*standby && (!uvd_name_ok(standby) || !strcmp(standby, iop)))
+		return bad(err, errlen, "channels", i, "bad standby iopartd name");
 	if (!uvd_part_find(u, part))
 		return bad(err, errlen, "channels", i, "of an unknown partition");
 	if (!uvd_name_ok(iop))
@@ -156,6 +161,7 @@ static int chan_apply(struct uvd *u, json_object *o, size_t i, char *err, size_t
 	c->id = (unsigned)id;
 	snprintf(c->partition, sizeof(c->partition), "%s", part);
 	snprintf(c->iopartd, sizeof(c->iopartd), "%s", iop);
+	snprintf(c->standby, sizeof(c->standby), "%s", standby);
 	c->device = (unsigned)dev;
 	c->epoch = (unsigned)epoch;
 	c->state = UVD_CHAN_UP;

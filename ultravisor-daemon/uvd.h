@@ -10,7 +10,8 @@
  * memory.c   the memory pool's default, guest memory (memfd, hugetlb)
  * state.c    state.json: written on every change, read at start
  * ops.c      the control messages that are not about channels
- * channel.c  channel_create / channel_move / channel_inflight
+ * channel.c  channel_create / channel_move / channel_standby / channel_inflight
+ * standby.c  channel_promoted, standbys lost with their iopartd
  * main.c     options, directories, the event loop
  */
 
@@ -81,8 +82,13 @@ struct uvd_chan {
 	char partition[UVD_NAME_MAX];
 	unsigned device;
 	char iopartd[UVD_NAME_MAX];
+	/*
+	 * The iopartd holding a standby connection that the uvmm promotes on its
+	 * own when the active one goes away ("": none); a move drops it.
+	 */
+	char standby[UVD_NAME_MAX];
 	enum uvd_chan_state state;
-	unsigned epoch;		  /* incremented by every move */
+	unsigned epoch;		  /* incremented by every move and promotion */
 	int inflight_fd;	  /* a dup of the front end's in-flight area, -1 when none */
 	json_object *device_spec; /* opaque, handed to the iopartd as it came */
 };
@@ -100,6 +106,8 @@ enum uvd_role {
 #define UVD_EV_IOPARTD_UP     (1u << 0)
 #define UVD_EV_IOPARTD_DOWN   (1u << 1)
 #define UVD_EV_PARTITION_EXIT (1u << 2)
+#define UVD_EV_PROMOTED	      (1u << 3) /* channel_promoted */
+#define UVD_EV_STANDBY_LOST   (1u << 4)
 
 /* What ultravisord knows of one control connection. */
 struct uvd_peer {
@@ -115,8 +123,6 @@ struct uvd_pending; /* partition.c */
 int uvd_op_partition_reserve(struct uvd *u, struct ctl_conn *c, json_object *msg);
 int uvd_op_partition_attach(struct uvd *u, struct ctl_conn *c, json_object *msg);
 int uvd_op_partition_release(struct uvd *u, struct ctl_conn *c, json_object *msg);
-
-/* channel.c */
 
 struct uvd {
 	struct event_base *base;
@@ -206,11 +212,21 @@ int uvd_op_partition_release(struct uvd *u, struct ctl_conn *c, json_object *msg
 /* channel.c */
 int uvd_channel_create(struct uvd *u, struct ctl_conn *c, json_object *msg);
 int uvd_channel_move(struct uvd *u, struct ctl_conn *c, json_object *msg);
+/* A standby connection to another iopartd, handed to the uvmm (docs/ultravisord.md). */
+int uvd_channel_standby(struct uvd *u, struct ctl_conn *c, json_object *msg);
 int uvd_channel_inflight(struct uvd *u, struct ctl_conn *c, json_object *msg, int *fds, int nfds);
 /* An iopartd's answer to adopt_channel. */
 void uvd_channel_adopted(struct uvd *u, struct ctl_conn *c, json_object *reply);
 /* A connection ended: fail what waited on it. */
 void uvd_channel_conn_gone(struct uvd *u, struct ctl_conn *c);
 void uvd_channel_fini(struct uvd *u);
+/* An event about ch: its channel, partition, device, iopartd, standby and epoch. */
+json_object *uvd_chan_event(const char *name, const struct uvd_chan *ch);
+
+/* standby.c */
+/* The uvmm switched channel `device` to its standby. */
+int uvd_channel_promoted(struct uvd *u, struct ctl_conn *c, json_object *msg);
+/* iop died: the standbys it held are gone; said to subscribers. */
+void uvd_standby_lost(struct uvd *u, const struct uvd_iopartd *iop);
 
 #endif

@@ -35,11 +35,31 @@ struct broker {
 	pthread_mutex_t lock;
 	int inflight[BROKER_NDEV];
 	bool sent[BROKER_NDEV]; /* on the current connection */
+	/* Switches to a standby not yet acknowledged: their epochs, 0 for none. */
+	unsigned promoted[BROKER_NDEV];
+	bool promoted_sent[BROKER_NDEV];
 };
 
 static void broker_retry_later(struct broker *b)
 {
 	evtimer_add(b->retry_ev, &b->retry);
+}
+
+/* Called with b->lock held. */
+static void broker_flush_promoted(struct broker *b, int i)
+{
+	json_object *m;
+
+	if (!b->promoted[i] || b->promoted_sent[i])
+		return;
+	m = ctl_request("channel_promoted");
+	json_object_object_add(m, "partition", json_object_new_string(b->name));
+	json_object_object_add(m, "device", json_object_new_int(i));
+	json_object_object_add(m, "epoch", json_object_new_int64(b->promoted[i]));
+	if (ctl_conn_send(b->conn, m, NULL, 0))
+		pr_warn("ultravisord: cannot say channel %d switched to its standby", i);
+	json_object_put(m);
+	b->promoted_sent[i] = true;
 }
 
 /* Sends what ultravisord does not have yet; only once the partition is ours. */
@@ -50,6 +70,8 @@ static void broker_flush(struct broker *b)
 	if (!b->conn || !b->attached)
 		return;
 	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < BROKER_NDEV; i++)
+		broker_flush_promoted(b, i);
 	for (int i = 0; i < BROKER_NDEV; i++) {
 		if (b->inflight[i] < 0 || b->sent[i])
 			continue;
@@ -69,6 +91,23 @@ static void broker_on_flush(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	broker_flush(arg);
+}
+
+/* Acknowledged (or refused: said once, not again) up to the epoch it names. */
+static void broker_promoted_done(struct broker *b, json_object *msg, bool ok, const char *why)
+{
+	int64_t dev = -1, epoch = 0;
+	char err[64];
+
+	if (!ok)
+		pr_warn("ultravisord refused channel_promoted: %s", why);
+	if (ctl_get_int(msg, "device", 0, BROKER_MAX_DEVICE, &dev, err, sizeof(err)))
+		return;
+	ctl_get_int(msg, "epoch", 0, UINT32_MAX, &epoch, err, sizeof(err));
+	pthread_mutex_lock(&b->lock);
+	if (!ok || (int64_t)b->promoted[dev] <= epoch)
+		b->promoted[dev] = 0;
+	pthread_mutex_unlock(&b->lock);
 }
 
 static void broker_on_reply(struct broker *b, json_object *msg)
@@ -92,6 +131,8 @@ static void broker_on_reply(struct broker *b, json_object *msg)
 		b->attached = true;
 		b->failures = 0;
 		broker_flush(b);
+	} else if (!strcmp(op, "channel_promoted")) {
+		broker_promoted_done(b, msg, ok, why);
 	} else if (!ok) {
 		pr_warn("ultravisord refused %s: %s", op, why);
 	}
@@ -119,6 +160,31 @@ static void broker_on_moved(struct broker *b, json_object *msg, int *fds, int nf
 	fds[0] = -1; /* the device's now */
 }
 
+static void broker_on_standby(struct broker *b, json_object *msg, int *fds, int nfds)
+{
+	char err[160];
+	int64_t dev, epoch;
+	const char *iop = "?";
+
+	if (ctl_get_int(msg, "device", 0, BROKER_MAX_DEVICE, &dev, err, sizeof(err)) ||
+	    ctl_get_int(msg, "epoch", 1, UINT32_MAX, &epoch, err, sizeof(err))) {
+		pr_warn("ultravisord: channel_standby: %s", err);
+		return;
+	}
+	if (nfds != 1) {
+		pr_warn("ultravisord: channel_standby of device %d came with %d fds, not 1",
+			(int)dev, nfds);
+		return;
+	}
+	ctl_get_str(msg, "standby", &iop, err, sizeof(err));
+	pr_info("ultravisord: iopartd %s stands by for channel %d", iop, (int)dev);
+	if (b->ops->channel_standby)
+		b->ops->channel_standby(b->ctx, (unsigned)dev, fds[0], (unsigned)epoch);
+	else
+		close(fds[0]);
+	fds[0] = -1;
+}
+
 static int broker_on_msg(struct ctl_conn *c, json_object *msg, int *fds, int nfds, void *arg)
 {
 	struct broker *b = arg;
@@ -133,6 +199,8 @@ static int broker_on_msg(struct ctl_conn *c, json_object *msg, int *fds, int nfd
 	op = json_object_get_string(v);
 	if (!strcmp(op, "channel_moved"))
 		broker_on_moved(b, msg, fds, nfds);
+	else if (!strcmp(op, "channel_standby"))
+		broker_on_standby(b, msg, fds, nfds);
 	else if (json_object_object_get_ex(msg, "id", NULL))
 		ctl_conn_reply_err(c, msg, "a uvmm does not serve '%s'", op);
 	else if (strcmp(op, "event"))
@@ -182,6 +250,7 @@ static int broker_connect(struct broker *b, char *err, size_t errlen)
 	/* A new connection knows nothing: every in-flight area goes again. */
 	pthread_mutex_lock(&b->lock);
 	memset(b->sent, 0, sizeof(b->sent));
+	memset(b->promoted_sent, 0, sizeof(b->promoted_sent));
 	pthread_mutex_unlock(&b->lock);
 	m = ctl_request("hello");
 	json_object_object_add(m, "role", json_object_new_string("uvmm"));
@@ -277,6 +346,17 @@ void broker_set_inflight(struct broker *b, int device, int fd)
 		close(b->inflight[device]);
 	b->inflight[device] = copy;
 	b->sent[device] = false;
+	pthread_mutex_unlock(&b->lock);
+	event_active(b->flush_ev, 0, 0);
+}
+
+void broker_set_promoted(struct broker *b, int device, unsigned epoch)
+{
+	if (device < 0 || device >= BROKER_NDEV)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->promoted[device] = epoch;
+	b->promoted_sent[device] = false;
 	pthread_mutex_unlock(&b->lock);
 	event_active(b->flush_ev, 0, 0);
 }

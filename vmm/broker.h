@@ -22,6 +22,11 @@ struct broker;
 struct broker_ops {
 	/* Channel `device` now has another back end; fd is its new front end (the callee's). */
 	void (*channel_moved)(void *ctx, unsigned device, int fd);
+	/*
+	 * fd (the callee's) is a standby back end for channel `device`, which
+	 * takes epoch `epoch` when the device switches to it.
+	 */
+	void (*channel_standby)(void *ctx, unsigned device, int fd, unsigned epoch);
 };
 
 struct broker_cfg {
@@ -43,6 +48,12 @@ void broker_free(struct broker *b);
  * sent now when attached, and again after every reconnection. Any thread.
  */
 void broker_set_inflight(struct broker *b, int device, int fd);
+/*
+ * Channel `device` switched to its standby, now at `epoch`: said to
+ * ultravisord (channel_promoted) now when attached, and again after every
+ * reconnection until it answers. Any thread.
+ */
+void broker_set_promoted(struct broker *b, int device, unsigned epoch);
 /* partition_attach was accepted on the current connection. */
 bool broker_attached(const struct broker *b);
 

@@ -24,7 +24,7 @@ static bool vhost_has_proto(const struct vhost_dev *d, unsigned bit)
 
 /* ---- the data path: memory table, in-flight area, rings ---------------------- */
 
-static int vhost_set_mem(struct vhost_dev *d)
+int vhost_dev_set_mem(struct vhost_dev *d, struct vu_front *f)
 {
 	struct vu_mem_region r[GMEM_MAX_REGIONS];
 	const struct gmem *m = d->mem;
@@ -37,7 +37,7 @@ static int vhost_set_mem(struct vhost_dev *d)
 			.mmap_offset = m->regions[i].offset,
 			.fd = m->fd,
 		};
-	return vu_front_set_mem_table(&d->f, r, m->nr_regions);
+	return vu_front_set_mem_table(f, r, m->nr_regions);
 }
 
 static uint16_t vhost_queue_size(const struct vhost_dev *d)
@@ -106,8 +106,10 @@ static int vhost_setup(struct vhost_dev *d, bool reconnect)
 	int err;
 
 	err = vu_front_set_features(&d->f, f);
-	if (!err)
-		err = vhost_set_mem(d);
+	/* A standby taking over has had the memory table since it came. */
+	if (!err && !d->mem_sent)
+		err = vhost_dev_set_mem(d, &d->f);
+	d->mem_sent = false;
 	if (!err)
 		err = vhost_set_inflight(d, reconnect);
 	for (unsigned i = 0; !err && i < d->nq; i++)
@@ -244,7 +246,9 @@ static bool vhost_lost(struct vhost_dev *d)
 		d->gone = true;
 		return true;
 	}
-	/* A channel ultravisord made has no path to go back to: it moves it. */
+	/* A channel ultravisord made has no path to go back to: a standby, or a move. */
+	if (d->adopted && vhost_standby_promote(d))
+		return false;
 	if (d->adopted) {
 		pr_warn("%s: its back end went away; the guest waits until ultravisord moves "
 			"channel %d to another",
@@ -285,15 +289,11 @@ static void vhost_on_sock(evutil_socket_t fd, short what, void *arg)
 		virtio_pci_needs_reset(&d->vp);
 }
 
-/*
- * Called with d->lock held and d->f on a new connection: the handshake, and
- * when the driver runs the device, the replay of its state (vhost_setup).
- */
-static int vhost_resume(struct vhost_dev *d)
+int vhost_dev_take(struct vhost_dev *d)
 {
-	int err = vu_front_handshake(&d->f);
+	int err = 0;
 
-	if (!err && d->running)
+	if (d->running)
 		err = vhost_setup(d, true);
 	if (!err)
 		err = vhost_watch(d, event_get_base(d->retry_ev));
@@ -305,6 +305,17 @@ static int vhost_resume(struct vhost_dev *d)
 	}
 	d->connected = true;
 	return 0;
+}
+
+/*
+ * Called with d->lock held and d->f on a new connection: the handshake, and
+ * when the driver runs the device, the replay of its state (vhost_setup).
+ */
+static int vhost_resume(struct vhost_dev *d)
+{
+	int err = vu_front_handshake(&d->f);
+
+	return err ? err : vhost_dev_take(d);
 }
 
 static void vhost_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -363,6 +374,8 @@ int vhost_dev_move(struct vhost_dev *d, int fd)
 	if (d->connected)
 		vhost_quiesce(d);
 	vhost_drop(d);
+	/* ultravisord forgot the standby when it moved the channel: so do we. */
+	vhost_standby_drop(d, NULL);
 	d->adopted = true;
 	vu_front_attach(&d->f, fd);
 	err = vhost_resume(d);
@@ -450,6 +463,7 @@ int vhost_dev_open(struct vhost_dev **out, const struct iopart_export *e,
 	}
 	pthread_mutex_init(&d->lock, NULL);
 	vu_front_init(&d->f);
+	vu_front_init(&d->sf);
 	/* A slow back end pauses a vCPU; one that never answers is given up on. */
 	d->f.timeout_ms = VHOST_TIMEOUT_MS;
 	d->info = virtio_dev_info(e->kind);
@@ -525,6 +539,7 @@ void vhost_dev_destroy(struct vhost_dev *d)
 		event_free(d->sock_ev);
 	if (d->retry_ev)
 		event_free(d->retry_ev);
+	vhost_standby_drop(d, NULL);
 	vu_front_close(&d->f);
 	iopart_thread_stop(d->thread);
 	if (d->have_inflight)

@@ -41,6 +41,17 @@ struct vhost_dev {
 	struct event *sock_ev, *retry_ev;
 	bool realized, connected, running, gone;
 	bool adopted; /* a channel ultravisord made: lost, it waits for a move */
+	/*
+	 * A standby back end (ultravisord's channel_standby), handshaken and
+	 * with the memory table, that takes over when the active one goes away
+	 * (vhost_standby.c); standby_epoch: the channel's epoch once it has.
+	 */
+	struct vu_front sf;
+	bool has_standby, sf_mem, mem_sent;
+	unsigned standby_epoch;
+	struct event *standby_ev;
+	void (*on_promoted)(void *ctx, int channel, unsigned epoch);
+	void *promoted_ctx;
 	int channel;  /* ultravisord's device number, or -1 */
 	void (*on_inflight)(void *ctx, int channel, int fd);
 	void *inflight_ctx;
@@ -87,5 +98,25 @@ int vhost_dev_move(struct vhost_dev *d, int fd);
  */
 void vhost_dev_set_inflight_hook(struct vhost_dev *d, void (*fn)(void *ctx, int channel, int fd),
 				 void *ctx);
+
+/* vhost_standby.c */
+/*
+ * fd (taken) is a standby back end for the channel, which takes the epoch
+ * `epoch` if it takes over. It is handshaken and given the memory table now;
+ * the last standby, if any, is dropped. From the event loop's thread.
+ */
+int vhost_dev_standby(struct vhost_dev *d, int fd, unsigned epoch);
+/* fn(ctx, channel, epoch) after each switch to a standby (under the device's lock). */
+void vhost_dev_set_promote_hook(struct vhost_dev *d,
+				void (*fn)(void *ctx, int channel, unsigned epoch), void *ctx);
+/* Internal to vhost_*.c, with d->lock held. */
+/* The active back end is gone: switch to the standby. Whether it now serves. */
+bool vhost_standby_promote(struct vhost_dev *d);
+/* Closes the standby, if any; why (if not NULL) is logged. */
+void vhost_standby_drop(struct vhost_dev *d, const char *why);
+/* The guest's memory table, sent on f (d->f, or the standby's). */
+int vhost_dev_set_mem(struct vhost_dev *d, struct vu_front *f);
+/* d->f handshaken: the driver's state replayed on it, and watched. 0 or -errno. */
+int vhost_dev_take(struct vhost_dev *d);
 
 #endif

@@ -126,13 +126,34 @@ static void vm_channel_moved(void *ctx, unsigned device, int fd)
 	close(fd);
 }
 
+static void vm_channel_standby(void *ctx, unsigned device, int fd, unsigned epoch)
+{
+	struct vm *vm = ctx;
+
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		if (vm->virtio[i]->channel == (int)device) {
+			vhost_dev_standby(vm->virtio[i], fd, epoch);
+			return;
+		}
+	pr_warn("ultravisord sent a standby for channel %u, which is none of this guest's "
+		"devices",
+		device);
+	close(fd);
+}
+
 static const struct broker_ops vm_broker_ops = {
 	.channel_moved = vm_channel_moved,
+	.channel_standby = vm_channel_standby,
 };
 
 static void vm_inflight_to_broker(void *ctx, int channel, int fd)
 {
 	broker_set_inflight(ctx, channel, fd);
+}
+
+static void vm_promoted_to_broker(void *ctx, int channel, unsigned epoch)
+{
+	broker_set_promoted(ctx, channel, epoch);
 }
 
 int vm_broker_setup(struct vm *vm, const struct vm_options *o, char err[VM_ERR_LEN])
@@ -151,9 +172,12 @@ int vm_broker_setup(struct vm *vm, const struct vm_options *o, char err[VM_ERR_L
 		return -1;
 	}
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
-		if (vm->virtio[i]->channel >= 0)
+		if (vm->virtio[i]->channel >= 0) {
 			vhost_dev_set_inflight_hook(vm->virtio[i], vm_inflight_to_broker,
 						    vm->broker);
+			vhost_dev_set_promote_hook(vm->virtio[i], vm_promoted_to_broker,
+						   vm->broker);
+		}
 	return 0;
 }
 

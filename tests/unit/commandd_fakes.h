@@ -8,8 +8,11 @@
  *   PROG run --partition NAME --ultravisord SOCK --memory-fd FD ...
  *       a fake uvmm: attaches to ultravisord as the real one does, writes
  *       what it got (argv, its fds, session, CPU affinity) to
- *       partitions/NAME/fake-PID.json, logs each channel_moved pushed to it,
- *       and waits. SIGPWR or SIGUSR2: exit 0 (the guest powered off); SIGUSR1:
+ *       partitions/NAME/fake-PID.json, logs each channel_moved and
+ *       channel_standby pushed to it (keeping their front ends), and waits.
+ *       When a channel's back end closes and it holds a standby, it switches
+ *       to that as the real one does: channel_promoted to ultravisord, logged
+ *       as "promoted DEVICE EPOCH". SIGPWR or SIGUSR2: exit 0 (the guest powered off); SIGUSR1:
  *       exit 3. partitions/NAME/fake-mode "ignore-pwr": SIGPWR is ignored.
  *   PROG --name X
  *       a fake iopartd: pid file iopartd-X.pid, hello to ultravisord, every
@@ -125,35 +128,131 @@ static inline int fake_uvmm_attach(const char *sock, const char *name)
 	return fd;
 }
 
-/* A message from ultravisord; -1 when it went away (a restart: attach again). */
-static inline int fake_uvmm_moved(int fd, const char *name)
+#define FAKE_DEVS 8
+
+/* The fake uvmm's channels: front ends by device, and standbys with their epochs. */
+struct fake_chans {
+	int active[FAKE_DEVS], standby[FAKE_DEVS], epoch[FAKE_DEVS];
+};
+
+static inline void fake_uvmm_log(const char *name, const char *line)
 {
-	int fds[CTL_MAX_FDS], nfds = 0;
-	char err[256], line[256], file[128];
+	char file[128];
+
+	snprintf(file, sizeof(file), "partitions/%s/moves-%d.log", name, (int)getpid());
+	fake_append(file, line);
+}
+
+/* Keeps fd as *slot (closing what it held). */
+static inline void fake_keep(int *slot, int fd)
+{
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd;
+}
+
+/* A message from ultravisord; -1 when it went away (a restart: attach again). */
+static inline int fake_uvmm_moved(int fd, const char *name, struct fake_chans *fc)
+{
+	int fds[CTL_MAX_FDS], nfds = 0, dev;
+	char err[256], line[256];
+	const char *op;
 	json_object *m;
 
 	if (ctl_recv(fd, &m, fds, &nfds, err, sizeof(err)))
 		return -1;
+	op = json_object_get_string(json_object_object_get(m, "op"));
+	dev = json_object_get_int(json_object_object_get(m, "device"));
+	if (!ctl_is_reply(m) && (!strcmp(op, "channel_moved") || !strcmp(op, "channel_standby"))) {
+		bool moved = !strcmp(op, "channel_moved");
+
+		snprintf(line, sizeof(line), "%s %d %s %d fds=%d\n", moved ? "moved" : "standby",
+			 dev,
+			 json_object_get_string(
+				 json_object_object_get(m, moved ? "iopartd" : "standby")),
+			 json_object_get_int(json_object_object_get(m, "epoch")), nfds);
+		fake_uvmm_log(name, line);
+		if (nfds == 1 && dev >= 0 && dev < FAKE_DEVS) {
+			fake_keep(moved ? &fc->active[dev] : &fc->standby[dev], fds[0]);
+			if (moved)
+				fake_keep(&fc->standby[dev], -1); /* a move drops the standby */
+			else
+				fc->epoch[dev] =
+					json_object_get_int(json_object_object_get(m, "epoch"));
+			nfds = 0;
+		}
+	}
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
-	if (!strcmp(json_object_get_string(json_object_object_get(m, "op")), "channel_moved")) {
-		snprintf(line, sizeof(line), "moved %d %s %d fds=%d\n",
-			 json_object_get_int(json_object_object_get(m, "device")),
-			 json_object_get_string(json_object_object_get(m, "iopartd")),
-			 json_object_get_int(json_object_object_get(m, "epoch")), nfds);
-		snprintf(file, sizeof(file), "partitions/%s/moves-%d.log", name, (int)getpid());
-		fake_append(file, line);
-	}
 	json_object_put(m);
 	return 0;
+}
+
+/* Device dev's back end closed: its standby, if any, takes over. */
+static inline void fake_uvmm_lost(int ctl, const char *name, struct fake_chans *fc, int dev)
+{
+	char line[128];
+	json_object *m;
+
+	fake_keep(&fc->active[dev], -1);
+	if (fc->standby[dev] < 0)
+		return;
+	fc->active[dev] = fc->standby[dev];
+	fc->standby[dev] = -1;
+	snprintf(line, sizeof(line), "promoted %d %d\n", dev, fc->epoch[dev]);
+	fake_uvmm_log(name, line);
+	m = ctl_request("channel_promoted");
+	json_object_object_add(m, "partition", json_object_new_string(name));
+	json_object_object_add(m, "device", json_object_new_int(dev));
+	json_object_object_add(m, "epoch", json_object_new_int(fc->epoch[dev]));
+	if (ctl >= 0)
+		ctl_send(ctl, m, NULL, 0);
+	json_object_put(m);
+}
+
+/* The front ends commandd gave it: --disk vhost-user-fd=N,channel=D. */
+static inline void fake_uvmm_chans(int argc, char **argv, struct fake_chans *fc)
+{
+	for (int i = 0; i < FAKE_DEVS; i++)
+		fc->active[i] = fc->standby[i] = -1;
+	for (int i = 2; i < argc; i++) {
+		const char *f = strstr(argv[i], "vhost-user-fd="), *c = strstr(argv[i], "channel=");
+		int dev = c ? atoi(c + 8) : -1;
+
+		if (f && dev >= 0 && dev < FAKE_DEVS)
+			fc->active[dev] = atoi(f + 14);
+	}
+}
+
+/* Polls the control connection and every channel; false when the control one ended. */
+static inline bool fake_uvmm_poll(int ctl, const char *name, struct fake_chans *fc)
+{
+	struct pollfd pfd[1 + 2 * FAKE_DEVS];
+	int n = 1;
+
+	pfd[0] = (struct pollfd){.fd = ctl, .events = POLLIN};
+	for (int i = 0; i < FAKE_DEVS; i++) {
+		pfd[n++] = (struct pollfd){.fd = fc->active[i], .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = fc->standby[i], .events = POLLIN};
+	}
+	if (poll(pfd, n, 100) <= 0)
+		return true;
+	/* Nothing is ever sent on a channel here: readable is its end. */
+	for (int i = 0; i < FAKE_DEVS; i++) {
+		if (pfd[2 + 2 * i].revents)
+			fake_keep(&fc->standby[i], -1);
+		if (pfd[1 + 2 * i].revents)
+			fake_uvmm_lost(ctl, name, fc, i);
+	}
+	return !pfd[0].revents || !fake_uvmm_moved(ctl, name, fc);
 }
 
 static inline int fake_uvmm(int argc, char **argv)
 {
 	const char *name = NULL, *sock = NULL;
 	char mode[256], marker[64], *buf = NULL;
-	struct pollfd pfd = {.fd = -1, .events = POLLIN};
-	int memfd = -1;
+	struct fake_chans fc;
+	int memfd = -1, ctl;
 	bool ignore_pwr;
 	size_t len;
 
@@ -177,8 +276,9 @@ static inline int fake_uvmm(int argc, char **argv)
 	ignore_pwr = !uv_file_read(mode, 64, &buf, &len, mode, sizeof(mode)) &&
 		     strstr(buf, "ignore-pwr");
 	free(buf);
+	fake_uvmm_chans(argc, argv, &fc);
 	/* The record says it is attached: a move from now on is pushed to it. */
-	pfd.fd = fake_uvmm_attach(sock, name);
+	ctl = fake_uvmm_attach(sock, name);
 	fake_uvmm_record(argc, argv, name, memfd);
 	for (;;) {
 		if (fake_sig == SIGUSR1)
@@ -187,14 +287,14 @@ static inline int fake_uvmm(int argc, char **argv)
 		    (fake_sig == SIGPWR && !ignore_pwr))
 			_exit(0);
 		fake_sig = 0;
-		if (pfd.fd < 0) {
+		if (ctl < 0) {
 			/* As the real one: ultravisord restarted, attach again. */
 			fake_orphan_check();
 			rig_sleep_ms(50);
-			pfd.fd = fake_uvmm_attach(sock, name);
-		} else if (poll(&pfd, 1, 100) > 0 && fake_uvmm_moved(pfd.fd, name)) {
-			close(pfd.fd);
-			pfd.fd = -1;
+			ctl = fake_uvmm_attach(sock, name);
+		} else if (!fake_uvmm_poll(ctl, name, &fc)) {
+			close(ctl);
+			ctl = -1;
 		}
 	}
 }
@@ -208,11 +308,12 @@ static inline void fake_iopartd_adopt(int fd, json_object *m, int *fds, int nfds
 	if (json_object_object_get_ex(spec, "export", &x))
 		exp = json_object_get_string(x);
 	snprintf(line, sizeof(line),
-		 "adopt channel=%d partition=%s device=%d move=%d fds=%d t=%lld %s\n",
+		 "adopt channel=%d partition=%s device=%d move=%d standby=%d fds=%d t=%lld %s\n",
 		 json_object_get_int(json_object_object_get(m, "channel")),
 		 json_object_get_string(json_object_object_get(m, "partition")),
 		 json_object_get_int(json_object_object_get(m, "device")),
-		 json_object_get_boolean(json_object_object_get(m, "move")), nfds,
+		 json_object_get_boolean(json_object_object_get(m, "move")),
+		 json_object_get_boolean(json_object_object_get(m, "as_standby")), nfds,
 		 (long long)rig_now_us(), exp);
 	/* The back end stays open, as a real one would keep it; the in-flight area need not. */
 	for (int i = 1; i < nfds; i++)

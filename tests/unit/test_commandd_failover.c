@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * commandd's failover (commandd_rig.h): the active iopartd killed, every
+ * commandd's failover (commandd_rig.h). Policy auto: every channel gets a
+ * standby on the other iopartd, which the uvmm switches to when the active
+ * one dies, twice over. Policy move: the active iopartd killed, every
  * channel it served moved to the other within 100 ms and pushed to the
  * uvmm; the dead one back as standby; both dead, channels kept pending
  * until one comes up; failover manual; --supervise-iopartd restarting it.
@@ -19,6 +21,18 @@ static void setup(void)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
 	close(fd);
+}
+
+static bool policy_is(json_object *st, const void *want)
+{
+	return !strcmp(jstr(jget(st, "policy"), "failover"), want);
+}
+
+/* Failover by moves only, as before standbys; once commandd has it. */
+static void policy_move(void)
+{
+	json_object_put(api(200, "PUT", "/v1/policy", "{\"failover\":\"move\"}"));
+	json_object_put(rig_wait_ctl("commandd.sock", policy_is, "move", 5000));
 }
 
 /* A partition with two disks, running; its uvmm's pid. */
@@ -149,6 +163,7 @@ START_TEST(test_failover)
 	pid_t pid;
 
 	rig_start_suite("1G", true);
+	policy_move();
 	pid = two_disks("f1");
 	snprintf(moves, sizeof(moves), "run/partitions/f1/moves-%d.log", (int)pid);
 
@@ -242,6 +257,7 @@ START_TEST(test_supervise)
 	rig_start_cmdd("--supervise-iopartd", NULL);
 	rig_wait_iop("a", true);
 	rig_wait_iop("b", true);
+	policy_move();
 	two_disks("s1");
 	a1 = iop_pid("a");
 	ck_assert_int_gt(a1, 0);
@@ -280,6 +296,7 @@ START_TEST(test_uvd_restart)
 	pid_t pid;
 
 	rig_start_suite("1G", true);
+	policy_move();
 	pid = two_disks("u1");
 	snprintf(moves, sizeof(moves), "run/partitions/u1/moves-%d.log", (int)pid);
 	rig_kill(&R.uvd);
@@ -308,10 +325,98 @@ START_TEST(test_uvd_restart)
 }
 END_TEST
 
+/* ultravisord's record of channel dev of partition part. */
+static json_object *uvd_chan(const char *part, int dev)
+{
+	json_object *st = rig_ctl("ultravisord.sock", "status"), *a = jget(st, "channels"), *r;
+
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		r = json_object_array_get_idx(a, i);
+		if (!strcmp(jstr(r, "partition"), part) && jint(r, "device") == dev) {
+			r = json_object_get(r);
+			json_object_put(st);
+			return r;
+		}
+	}
+	json_object_put(st);
+	ck_abort_msg("no channel %s/%d in ultravisord", part, dev);
+	return NULL;
+}
+
+static void check_uvd_chan(const char *part, int dev, const char *iop, const char *standby,
+			   int epoch)
+{
+	json_object *r = uvd_chan(part, dev);
+
+	ck_assert_str_eq(jstr(r, "iopartd"), iop);
+	ck_assert_str_eq(jstr(r, "standby"), standby);
+	ck_assert_int_eq(jint(r, "epoch"), epoch);
+	json_object_put(r);
+}
+
+/* Both channels of partition arg have a standby in commandd's view. */
+static bool have_standbys(json_object *st, const void *arg)
+{
+	json_object *a = jget(cmdd_part(st, arg), "channels");
+
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		if (!*jstr(json_object_array_get_idx(a, i), "standby"))
+			return false;
+	return json_object_array_length(a) == 2;
+}
+
+/* Policy auto: standbys on b, the uvmm switches to them when a dies; then back to a. */
+START_TEST(test_failover_standby)
+{
+	char moves[128];
+	json_object *st;
+	int64_t t0;
+	double ms;
+	pid_t pid;
+
+	rig_start_suite("1G", true);
+	pid = two_disks("sb1");
+	snprintf(moves, sizeof(moves), "run/partitions/sb1/moves-%d.log", (int)pid);
+	wait_lines("run/fake-iopartd-b.log", "move=0 standby=1", 2);
+	wait_lines(moves, "standby ", 2);
+	json_object_put(rig_wait_ctl("commandd.sock", have_standbys, "sb1", 2000));
+	check_uvd_chan("sb1", 1, "a", "b", 0);
+
+	/* kill -9 of a: the uvmm switches at once; commandd moves nothing. */
+	t0 = rig_now_us();
+	rig_kill(&R.iop[0]);
+	wait_lines(moves, "promoted", 2);
+	ms = (double)(rig_now_us() - t0) / 1000.0;
+	printf("failover with standbys: kill -9 of iopartd a -> the uvmm switched both "
+	       "channels: %.1f ms\n",
+	       ms);
+	ck_assert_msg(ms < 100, "kill -> switched took %.1f ms", ms);
+	st = rig_wait_ctl("commandd.sock", moved_twice, NULL, 2000);
+	ck_assert_str_eq(jstr(cmdd_part(st, "sb1"), "iopartd"), "b");
+	json_object_put(st);
+	check_uvd_chan("sb1", 1, "b", "", 1);
+	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-b.log", "move=1"), 0);
+	json_object_put(running_with("sb1", "iopartd", "b"));
+
+	/* a back: it stands by; b dies: the uvmm switches back to a. */
+	rig_iopartd(0, "a");
+	wait_lines("run/fake-iopartd-a.log", "move=0 standby=1", 2);
+	json_object_put(rig_wait_ctl("commandd.sock", have_standbys, "sb1", 2000));
+	check_uvd_chan("sb1", 0, "b", "a", 1);
+	rig_kill(&R.iop[1]);
+	wait_lines(moves, "promoted", 4);
+	json_object_put(running_with("sb1", "iopartd", "a"));
+	check_uvd_chan("sb1", 0, "a", "", 2);
+	ck_assert_int_eq(rig_count_lines(moves, "moved"), 0);
+	ck_assert_int_eq(rig_uvmm_count("sb1"), 1);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	rig_dispatch(argc, argv);
-	return uv_check_run(uv_suite(
-		"commandd_failover", setup, rig_teardown, 120,
-		UV_TESTS(test_failover, test_failover_manual, test_supervise, test_uvd_restart)));
+	return uv_check_run(
+		uv_suite("commandd_failover", setup, rig_teardown, 120,
+			 UV_TESTS(test_failover_standby, test_failover, test_failover_manual,
+				  test_supervise, test_uvd_restart)));
 }

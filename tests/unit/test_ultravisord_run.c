@@ -263,7 +263,7 @@ START_TEST(test_channels)
 	cl = conn();
 	sub = conn();
 	ck_assert_int_eq(call(sub, "{\"op\":\"subscribe\"}", &rep, NULL, NULL), 0);
-	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "events")), 3);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(rep, "events")), 5);
 	json_object_put(rep);
 	ia = fake_iopartd("a");
 	ev = drig_recv(sub, NULL, NULL);

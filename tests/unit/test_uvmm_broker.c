@@ -226,7 +226,7 @@ static void on_moved(void *ctx, unsigned device, int fd)
 	m->fd = fd;
 }
 
-static const struct broker_ops moved_ops = {on_moved};
+static const struct broker_ops moved_ops = {.channel_moved = on_moved};
 
 static void setup(void)
 {

@@ -170,7 +170,7 @@ static void on_moved(void *ctx, unsigned device, int fd)
 	moved_fd = fd;
 }
 
-static const struct broker_ops ops = {on_moved};
+static const struct broker_ops ops = {.channel_moved = on_moved};
 
 static void check_pair(int a, int b)
 {
