@@ -48,7 +48,7 @@ struct cmd_policy {
 	enum cmd_restart restart_default;
 	unsigned restart_max;
 	unsigned restart_window_s;
-	bool dedicated;	    /* cpu_pinning: dedicated */
+	bool dedicated;	       /* cpu_pinning: dedicated */
 	bool failover_auto;    /* failover: auto or move */
 	bool failover_standby; /* failover: auto (standbys, moves where none) */
 };
@@ -160,7 +160,8 @@ struct cmd_chan {
 	bool standby_req; /* channel_standby in flight */
 	bool no_standby;  /* its kind cannot have one (a tap): moved on failure */
 	bool promoting;	  /* its iopartd died: waiting for the uvmm's switch until grace_until */
-	int64_t standby_retry; /* ms: not asked again before */
+	int64_t standby_retry;	/* ms: not asked again before */
+	unsigned standby_tries; /* refusals in a row: the next ask backs off */
 };
 
 struct cmd;

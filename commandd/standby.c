@@ -18,9 +18,10 @@
 #include "ctl_msg.h"
 #include "log.h"
 
-#define STANDBY_CALL_MS	 10000
-#define STANDBY_RETRY_MS 500
-#define PROMOTE_MS	 2000
+#define STANDBY_CALL_MS	     10000
+#define STANDBY_RETRY_MS     500 /* doubling after each refusal, up to ... */
+#define STANDBY_RETRY_MAX_MS 8000
+#define PROMOTE_MS	     2000
 
 static const char *ev_str(json_object *o, const char *key)
 {
@@ -51,6 +52,7 @@ static void standby_done(struct cmd *c, void *arg, json_object *rep, int *fds, i
 	p->busy--;
 	ch->standby_req = false;
 	if (!err) {
+		ch->standby_tries = 0;
 		snprintf(ch->standby, sizeof(ch->standby), "%s", ev_str(rep, "standby"));
 		pr_info("partition %s: channel %u: iopartd %s stands by for %s", p->name,
 			ch->device, ch->standby, ch->iopartd);
@@ -62,8 +64,13 @@ static void standby_done(struct cmd *c, void *arg, json_object *rep, int *fds, i
 		if (!strstr(err, "no uvmm attached"))
 			pr_warn("partition %s: channel %u: no standby yet: %s", p->name, ch->device,
 				err);
-		ch->standby_retry = cmd_now_ms() + STANDBY_RETRY_MS;
-		standby_wake(c, STANDBY_RETRY_MS);
+		int64_t ms = (int64_t)STANDBY_RETRY_MS
+			     << (ch->standby_tries < 5 ? ch->standby_tries : 5);
+
+		ms = ms < STANDBY_RETRY_MAX_MS ? ms : STANDBY_RETRY_MAX_MS;
+		ch->standby_tries++;
+		ch->standby_retry = cmd_now_ms() + ms;
+		standby_wake(c, ms);
 	}
 	cmd_part_maybe_free(p);
 }

@@ -320,6 +320,13 @@ static inline void fake_iopartd_adopt(int fd, json_object *m, int *fds, int nfds
 		close(fds[i]);
 	snprintf(file, sizeof(file), "fake-iopartd-%s.log", name);
 	fake_append(file, line);
+	/* As the real one: a tap cannot be held by two processes. */
+	if (json_object_get_boolean(json_object_object_get(m, "as_standby")) &&
+	    !strncmp(exp, "vhost-user-net", 14)) {
+		json_object_put(r);
+		r = ctl_reply_err(m, "vhost-user-net: only one process can hold it: no standby");
+		close(fds[0]);
+	}
 	ctl_send(fd, r, NULL, 0); /* a failure shows as the connection's end */
 	json_object_put(r);
 }

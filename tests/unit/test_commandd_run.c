@@ -51,6 +51,16 @@ static void check_channel_arg(json_object *rec, int i, int dev)
 		      jstr(jget(rec, "fds"), key));
 }
 
+/* Partition arg's disks (channels 0 and 1) have their standby on b. */
+static bool disks_stood_by(json_object *st, const void *arg)
+{
+	json_object *a = jget(rig_find(st, "partitions", arg), "channels");
+
+	return json_object_array_length(a) == 3 &&
+	       !strcmp(jstr(json_object_array_get_idx(a, 0), "standby"), "b") &&
+	       !strcmp(jstr(json_object_array_get_idx(a, 1), "standby"), "b");
+}
+
 START_TEST(test_start_shutdown)
 {
 	char want[256], key[16];
@@ -112,7 +122,7 @@ START_TEST(test_start_shutdown)
 
 	/* The exports a was asked to serve; b is the standby. */
 	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-a.log", "partition=p1"), 3);
-	snprintf(want, sizeof(want), "device=0 move=0 fds=1 t=");
+	snprintf(want, sizeof(want), "device=0 move=0 standby=0 fds=1 t=");
 	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-a.log", want), 1);
 	snprintf(want, sizeof(want), " vhost-user-blk,path=%s\n", img[0]);
 	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-a.log", want), 1);
@@ -120,7 +130,10 @@ START_TEST(test_start_shutdown)
 	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-a.log", want), 1);
 	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-a.log", " vhost-user-net,tap=uvtap0\n"),
 			 1);
-	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-b.log", NULL), 0);
+	/* b: a standby for each disk, none for the tap. */
+	json_object_put(rig_wait_ctl("commandd.sock", disks_stood_by, "p1", 5000));
+	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-b.log", "move=0 standby=1"), 3);
+	ck_assert_int_eq(rig_count_lines("run/fake-iopartd-b.log", "tap=uvtap0"), 1);
 
 	/* commandd's view. */
 	st = rig_ctl("commandd.sock", "status");
@@ -132,8 +145,9 @@ START_TEST(test_start_shutdown)
 	ck_assert_int_eq(json_object_array_length(jget(p, "channels")), 3);
 	ch = json_object_array_get_idx(jget(p, "channels"), 2);
 	ck_assert_str_eq(jstr(ch, "iopartd"), "a");
-	ck_assert_str_eq(jstr(ch, "standby"), "b");
+	ck_assert_str_eq(jstr(ch, "standby"), ""); /* the tap: moved on failure */
 	ck_assert_str_eq(jstr(ch, "state"), "up");
+	ck_assert_str_eq(jstr(json_object_array_get_idx(jget(p, "channels"), 0), "standby"), "b");
 	ck_assert_str_eq(jstr(rig_find(st, "iopartds", "a"), "role"), "active");
 	ck_assert_str_eq(jstr(rig_find(st, "iopartds", "b"), "role"), "standby");
 	json_object_put(st);
