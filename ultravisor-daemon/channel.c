@@ -363,20 +363,33 @@ int uvd_channel_create(struct uvd *u, struct ctl_conn *c, json_object *msg)
 	return 0;
 }
 
+/* An existing channel, not being set up or moved, and a healthy iopartd; NULL: replied. */
+static struct uvd_chan *chan_idle(struct uvd *u, struct ctl_conn *c, json_object *msg,
+				  struct chan_args *a)
+{
+	struct uvd_chan *ch;
+
+	if (chan_args(u, c, msg, a, true))
+		return NULL;
+	ch = uvd_chan_find(u, a->partition, (unsigned)a->device);
+	if (!ch)
+		ctl_conn_reply_err(c, msg, "partition '%s' device %d has no channel", a->partition,
+				   (int)a->device);
+	else if (chan_busy(u, ch->id))
+		ctl_conn_reply_err(c, msg, "channel %u is being set up or moved", ch->id);
+	else
+		return ch;
+	return NULL;
+}
+
 int uvd_channel_move(struct uvd *u, struct ctl_conn *c, json_object *msg)
 {
 	struct chan_args a;
-	struct uvd_chan *ch;
+	struct uvd_chan *ch = chan_idle(u, c, msg, &a);
 	int ret;
 
-	if (chan_args(u, c, msg, &a, true))
-		return 0;
-	ch = uvd_chan_find(u, a.partition, (unsigned)a.device);
 	if (!ch)
-		return ctl_conn_reply_err(c, msg, "partition '%s' device %d has no channel",
-					  a.partition, (int)a.device);
-	if (chan_busy(u, ch->id))
-		return ctl_conn_reply_err(c, msg, "channel %u is being set up or moved", ch->id);
+		return 0;
 	ret = adopt_start(u, c, msg, ch, a.iop, ADOPT_MOVE);
 	if (ret)
 		return ctl_conn_reply_err(c, msg, "cannot move channel %u: %s", ch->id,
@@ -387,17 +400,11 @@ int uvd_channel_move(struct uvd *u, struct ctl_conn *c, json_object *msg)
 int uvd_channel_standby(struct uvd *u, struct ctl_conn *c, json_object *msg)
 {
 	struct chan_args a;
-	struct uvd_chan *ch;
+	struct uvd_chan *ch = chan_idle(u, c, msg, &a);
 	int ret;
 
-	if (chan_args(u, c, msg, &a, true))
-		return 0;
-	ch = uvd_chan_find(u, a.partition, (unsigned)a.device);
 	if (!ch)
-		return ctl_conn_reply_err(c, msg, "partition '%s' device %d has no channel",
-					  a.partition, (int)a.device);
-	if (chan_busy(u, ch->id))
-		return ctl_conn_reply_err(c, msg, "channel %u is being set up or moved", ch->id);
+		return 0;
 	if (!strcmp(ch->iopartd, a.iopartd))
 		return ctl_conn_reply_err(c, msg, "iopartd '%s' is channel %u's active back end",
 					  a.iopartd, ch->id);

@@ -268,19 +268,27 @@ static bool vhost_lost(struct vhost_dev *d)
  * anything readable while we hold the lock is the end of the connection or a
  * broken peer.
  */
+int vhost_sock_peek(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n > 0)
+		return 1;
+	return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ? -1 : 0;
+}
+
 static void vhost_on_sock(evutil_socket_t fd, short what, void *arg)
 {
 	struct vhost_dev *d = arg;
 	bool tell = false;
-	char c;
-	ssize_t n;
+	int st;
 
 	(void)what;
 	pthread_mutex_lock(&d->lock);
-	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (d->connected && fd == d->f.fd &&
-	    (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))) {
-		if (n > 0)
+	st = vhost_sock_peek(fd);
+	if (d->connected && fd == d->f.fd && st) {
+		if (st > 0)
 			pr_warn("%s: unexpected message from the back end", d->name);
 		tell = vhost_lost(d);
 	}

@@ -114,6 +114,11 @@ void vhost_dev_set_promote_hook(struct vhost_dev *d,
 bool vhost_standby_promote(struct vhost_dev *d);
 /* Closes the standby, if any; why (if not NULL) is logged. */
 void vhost_standby_drop(struct vhost_dev *d, const char *why);
+/*
+ * fd, on which a back end never speaks first, woke its event: 0 nothing
+ * (spurious), 1 a message (a broken peer), -1 the connection's end.
+ */
+int vhost_sock_peek(int fd);
 /* The guest's memory table, sent on f (d->f, or the standby's). */
 int vhost_dev_set_mem(struct vhost_dev *d, struct vu_front *f);
 /* d->f handshaken: the driver's state replayed on it, and watched. 0 or -errno. */

@@ -38,15 +38,13 @@ void vhost_standby_drop(struct vhost_dev *d, const char *why)
 static void standby_on_sock(evutil_socket_t fd, short what, void *arg)
 {
 	struct vhost_dev *d = arg;
-	char c;
-	ssize_t n;
+	int st;
 
 	(void)what;
 	pthread_mutex_lock(&d->lock);
-	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (d->has_standby && fd == d->sf.fd &&
-	    (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)))
-		vhost_standby_drop(d, n > 0 ? "sent an unexpected message" : "went away");
+	st = vhost_sock_peek(fd);
+	if (d->has_standby && fd == d->sf.fd && st)
+		vhost_standby_drop(d, st > 0 ? "sent an unexpected message" : "went away");
 	pthread_mutex_unlock(&d->lock);
 }
 
