@@ -21,6 +21,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../../scripts/lib/pidfile.sh
+. "$(dirname "$0")/../../scripts/lib/pidfile.sh"
 
 B=$UV_BUILD_DIR
 UVCTL=$B/opsd/uvctl
@@ -140,13 +142,7 @@ wait_wrote() {
 	done
 }
 pid_of() { cat "$UV_RUNTIME_DIR/$1.pid"; }
-running() {
-	local fd rc=0
-	{ exec {fd}<"$UV_RUNTIME_DIR/$1.pid"; } 2>/dev/null || return 1
-	flock -n -E 99 "$fd" || rc=$?
-	exec {fd}<&-
-	((rc == 99))
-}
+running() { uv_pid_running "$UV_RUNTIME_DIR/$1.pid"; }
 
 # fail_over N: kill -9 the active iopartd once N blocks are written; the
 # guest must go on writing, and the dead one must come back.
