@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "ctl_msg.h"
 #include "log.h"
 #include "uvd.h"
@@ -73,6 +75,12 @@ void uvd_standby_lost(struct uvd *u, const struct uvd_iopartd *iop)
 {
 	bool changed = false;
 
+	/*
+	 * A stopping ultravisord closes every connection itself: its iopartds
+	 * live on, and their standbys with them, which the state file keeps.
+	 */
+	if (event_base_got_break(u->base) || event_base_got_exit(u->base))
+		return;
 	for (struct uvd_chan *ch = u->chans; ch; ch = ch->next) {
 		if (strcmp(ch->standby, iop->name))
 			continue;

@@ -20,135 +20,16 @@
 
 #include "ctl_msg.h"
 #include "daemon.h"
-#include "daemon_rig.h"
-#include "uvcheck.h"
-
-static char dir[DRIG_DIR_LEN], run_dir[DRIG_SUB_LEN], state_dir[DRIG_SUB_LEN], sock[192],
-	pidfile[192], state_file[256];
-static char err[512];
-static pid_t uvd_pid;
+#include "uvd_rig.h"
 
 static void setup(void)
 {
-	drig_dirs("test_uvd_run", dir, run_dir, state_dir);
-	snprintf(sock, sizeof(sock), "%s/ultravisord.sock", run_dir);
-	snprintf(pidfile, sizeof(pidfile), "%s/ultravisord.pid", run_dir);
-	snprintf(state_file, sizeof(state_file), "%s/ultravisord/state.json", state_dir);
-	uvd_pid = 0;
+	uvd_rig_setup("test_uvd_run");
 }
 
 static void teardown(void)
 {
-	drig_kill(&uvd_pid);
-	uv_rmtree(dir);
-}
-
-/* Starts ultravisord; returns its pid once it said READY=1, or fails the test. */
-static pid_t uvd_spawn(const char *pool, int *status_if_exited)
-{
-	char *argv[] = {UVD_BIN, "--memory-pool", (char *)pool, "--log-level", "debug", NULL};
-	char notify[DRIG_SUB_LEN];
-	int nfd;
-	pid_t pid;
-
-	if (!status_if_exited)
-		return drig_start(argv, dir, run_dir, state_dir, NULL);
-	/* Expected to fail: it must exit, without READY. */
-	nfd = drig_notify_open(dir, "notify", notify, sizeof(notify));
-	pid = drig_spawn(argv, run_dir, state_dir, notify, NULL);
-	ck_assert_int_eq(waitpid(pid, status_if_exited, 0), pid);
-	ck_assert(!drig_notified(nfd, 0));
-	close(nfd);
-	return 0;
-}
-
-/* SIGTERM to ultravisord: it must exit 0. */
-static void uvd_stop(void)
-{
-	int st;
-
-	ck_assert_int_eq(kill(uvd_pid, SIGTERM), 0);
-	ck_assert_int_eq(waitpid(uvd_pid, &st, 0), uvd_pid);
-	uvd_pid = 0;
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
-}
-
-static int conn(void)
-{
-	return drig_connect(sock, 5);
-}
-
-/* A request from JSON text (an id added) with fds[0..*nfds); the reply, with its fds. */
-static int call_fds(int fd, const char *json, json_object **rep, int *fds, int *nfds)
-{
-	json_object *req = json_tokener_parse(json);
-	int ret;
-
-	ck_assert_msg(req, "bad test JSON %s", json);
-	ret = ctl_call(fd, req, rep, fds, nfds, 5000, err, sizeof(err));
-	json_object_put(req);
-	return ret;
-}
-
-/* The same, sending no fds. */
-static int call(int fd, const char *json, json_object **rep, int *fds, int *nfds)
-{
-	if (nfds)
-		*nfds = 0;
-	return call_fds(fd, json, rep, fds, nfds);
-}
-
-static void call_ok(int fd, const char *json)
-{
-	json_object *rep;
-
-	ck_assert_msg(call(fd, json, &rep, NULL, NULL) == 0, "%s: %s", json, err);
-	json_object_put(rep);
-}
-
-static void call_refused(int fd, const char *json, const char *why)
-{
-	json_object *rep;
-
-	ck_assert_int_eq(call(fd, json, &rep, NULL, NULL), -EREMOTEIO);
-	ck_assert_msg(strstr(err, why), "%s: '%s' does not say '%s'", json, err, why);
-	json_object_put(rep);
-}
-
-/* A request whose reply comes later (it waits for an iopartd): read it with recv_ok. */
-static void send_only(int fd, const char *json)
-{
-	json_object *req = json_tokener_parse(json);
-
-	ck_assert_msg(req, "bad test JSON %s", json);
-	ck_assert_int_eq(ctl_send(fd, req, NULL, 0), 0);
-	json_object_put(req);
-}
-
-static json_object *recv_ok(int fd, int *fds, int *nfds)
-{
-	json_object *rep = drig_recv(fd, fds, nfds);
-
-	ck_assert_msg(json_object_get_boolean(json_object_object_get(rep, "ok")), "%s",
-		      json_object_to_json_string(rep));
-	return rep;
-}
-
-/* partition_reserve of name (mib MiB, one CPU): its memfd, the reply's only fd. */
-static int reserve(int fd, const char *name, int mib)
-{
-	int fds[CTL_MAX_FDS], n;
-	json_object *rep;
-	char req[160];
-
-	snprintf(req, sizeof(req),
-		 "{\"op\":\"partition_reserve\",\"name\":\"%s\",\"memory_mib\":%d,\"cpus\":1}",
-		 name, mib);
-	ck_assert_int_eq(call(fd, req, &rep, fds, &n), 0);
-	ck_assert_int_eq(n, 1);
-	ck_assert_int_eq(drig_int(rep, "size"), (int64_t)mib << 20);
-	json_object_put(rep);
-	return fds[0];
+	uvd_rig_teardown();
 }
 
 START_TEST(test_reserve_and_refusals)
@@ -231,28 +112,6 @@ START_TEST(test_reserve_and_refusals)
 	ck_assert_int_eq(access(pidfile, F_OK), -1);
 }
 END_TEST
-
-/* A fake iopartd: registers, and its connection gets the channels. */
-static int fake_iopartd(const char *name)
-{
-	char hello[128];
-	int fd = conn();
-
-	snprintf(hello, sizeof(hello), "{\"op\":\"hello\",\"role\":\"iopartd\",\"name\":\"%s\"}",
-		 name);
-	call_ok(fd, hello);
-	return fd;
-}
-
-/* Bytes go through the channel's two ends. */
-static void check_pair(int a, int b)
-{
-	char buf[8];
-
-	ck_assert_int_eq(write(a, "ping", 4), 4);
-	ck_assert_int_eq(read(b, buf, sizeof(buf)), 4);
-	ck_assert_int_eq(memcmp(buf, "ping", 4), 0);
-}
 
 START_TEST(test_channels)
 {
