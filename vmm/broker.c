@@ -38,6 +38,7 @@ struct broker {
 	/* Switches to a standby not yet acknowledged: their epochs, 0 for none. */
 	unsigned promoted[BROKER_NDEV];
 	bool promoted_sent[BROKER_NDEV];
+	int64_t promoted_id[BROKER_NDEV]; /* the request that said it, for its answer */
 };
 
 static void broker_retry_later(struct broker *b)
@@ -53,6 +54,7 @@ static void broker_flush_promoted(struct broker *b, int i)
 	if (!b->promoted[i] || b->promoted_sent[i])
 		return;
 	m = ctl_request("channel_promoted");
+	b->promoted_id[i] = json_object_get_int64(json_object_object_get(m, "id"));
 	json_object_object_add(m, "partition", json_object_new_string(b->name));
 	json_object_object_add(m, "device", json_object_new_int(i));
 	json_object_object_add(m, "epoch", json_object_new_int64(b->promoted[i]));
@@ -93,20 +95,31 @@ static void broker_on_flush(evutil_socket_t fd, short what, void *arg)
 	broker_flush(arg);
 }
 
-/* Acknowledged (or refused: said once, not again) up to the epoch it names. */
+/*
+ * Acknowledged (or refused: said once, not again) up to the epoch it names.
+ * The answer is matched by its id: a refusal names no device, and one to a
+ * word since replaced (a later switch, not sent yet) is not about it.
+ */
 static void broker_promoted_done(struct broker *b, json_object *msg, bool ok, const char *why)
 {
-	int64_t dev = -1, epoch = 0;
+	int64_t id, epoch = 0;
+	json_object *v;
 	char err[64];
 
-	if (!ok)
-		pr_warn("ultravisord refused channel_promoted: %s", why);
-	if (ctl_get_int(msg, "device", 0, BROKER_MAX_DEVICE, &dev, err, sizeof(err)))
+	if (!json_object_object_get_ex(msg, "id", &v) || !json_object_is_type(v, json_type_int))
 		return;
+	id = json_object_get_int64(v);
 	ctl_get_int(msg, "epoch", 0, UINT32_MAX, &epoch, err, sizeof(err));
 	pthread_mutex_lock(&b->lock);
-	if (!ok || (int64_t)b->promoted[dev] <= epoch)
-		b->promoted[dev] = 0;
+	for (int i = 0; i < BROKER_NDEV; i++) {
+		if (!b->promoted[i] || !b->promoted_sent[i] || b->promoted_id[i] != id)
+			continue;
+		if (!ok)
+			pr_warn("ultravisord refused channel_promoted of channel %d (epoch %u): %s",
+				i, b->promoted[i], why);
+		if (!ok || (int64_t)b->promoted[i] <= epoch)
+			b->promoted[i] = 0;
+	}
 	pthread_mutex_unlock(&b->lock);
 }
 
