@@ -104,7 +104,12 @@ bool vhost_standby_promote(struct vhost_dev *d)
 	event_free(d->standby_ev);
 	d->standby_ev = NULL;
 	d->f = d->sf;
-	d->mem_sent = d->sf_mem;
+	/*
+	 * Only the setup vhost_dev_take does now (the driver runs the device)
+	 * may skip the table the standby has; left set, a later start would
+	 * skip it on whatever back end the channel is on by then (a move).
+	 */
+	d->mem_sent = d->sf_mem && d->running;
 	vu_front_init(&d->sf);
 	d->has_standby = false;
 	d->sf_mem = false;
