@@ -179,6 +179,12 @@ int iopart_dev_open(struct iopart_dev *d, const struct iopart_export *e, struct 
 	return d->kind->open(&d->priv, e, base, err, errlen);
 }
 
+bool iopart_kind_shared(enum iopart_kind kind)
+{
+	return (unsigned)kind < sizeof(dev_kinds) / sizeof(dev_kinds[0]) && dev_kinds[kind] &&
+	       dev_kinds[kind]->shared_open;
+}
+
 int iopart_dev_standby(struct iopart_dev *d)
 {
 	if (!d->kind->shared_open)

@@ -44,6 +44,11 @@ int iopart_dev_serve(struct iopart_dev *d, struct event_base *base, int fd);
  * -EOPNOTSUPP for a device only one process can hold (a tap).
  */
 int iopart_dev_standby(struct iopart_dev *d);
+/*
+ * Whether devices of kind may have a standby (see above): asked before
+ * opening one, which for a tap the active back end holds fails as busy.
+ */
+bool iopart_kind_shared(enum iopart_kind kind);
 /* Drops the connection, if any, and closes the device. */
 void iopart_dev_close(struct iopart_dev *d);
 

@@ -221,8 +221,18 @@ static int adopt_serve(struct iopart_suite *s, struct suite_chan *ch, const stru
 		       int *fds, char *err, size_t errlen)
 {
 	char why[400] = "";
-	int ret = iopart_dev_open(&ch->dev, e, s->base, why, sizeof(why));
+	int ret;
 
+	/*
+	 * Before the open: a tap the active back end holds would fail it as
+	 * busy, and "no standby" is what tells commandd not to ask again.
+	 */
+	if (ch->standby && !iopart_kind_shared(e->kind)) {
+		snprintf(err, errlen, "%s: only one process can hold it: no standby",
+			 iopart_kind_name(e->kind));
+		return -EOPNOTSUPP;
+	}
+	ret = iopart_dev_open(&ch->dev, e, s->base, why, sizeof(why));
 	if (ret < 0) {
 		snprintf(err, errlen, "%s: %s", iopart_kind_name(e->kind),
 			 *why ? why : strerror(-ret));
