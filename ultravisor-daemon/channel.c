@@ -119,25 +119,29 @@ json_object *uvd_chan_event(const char *name, const struct uvd_chan *ch)
 /*
  * The standby's front end goes to the uvmm, with the epoch the channel will
  * have once the uvmm switches to it: what its channel_promoted then says.
+ * ch->standby names the new one; prev, the one it replaces, is what the uvmm
+ * still holds when the push fails.
  */
 static void standby_deliver(struct uvd *u, struct uvd_pending *p, struct uvd_chan *ch,
-			    struct ctl_conn *uvmm)
+			    struct ctl_conn *uvmm, const char *prev)
 {
 	json_object *push = json_object_new_object(), *rep;
+	bool sent;
 
 	json_object_object_add(push, "op", json_object_new_string("channel_standby"));
 	reply_add_chan(push, ch);
 	json_object_object_add(push, "epoch", json_object_new_int((int)ch->epoch + 1));
-	if (ctl_conn_send(uvmm, push, &p->frontend, 1)) {
+	sent = !ctl_conn_send(uvmm, push, &p->frontend, 1);
+	if (!sent) {
 		pr_warn("channel %u: cannot hand the standby's front end to %s's uvmm", ch->id,
 			ch->partition);
-		ch->standby[0] = 0;
+		snprintf(ch->standby, sizeof(ch->standby), "%s", prev);
 	}
 	json_object_put(push);
 	uvd_state_save(u);
 	if (!p->requester)
 		return;
-	if (!ch->standby[0]) {
+	if (!sent) {
 		ctl_conn_reply_err(p->requester, p->req, "the uvmm's connection failed");
 		return;
 	}
@@ -158,10 +162,6 @@ static void pending_deliver(struct uvd *u, struct uvd_pending *p, struct uvd_cha
 	struct ctl_conn *uvmm = part ? part->uvmm : NULL;
 	json_object *rep = NULL, *push;
 
-	if (p->mode == ADOPT_STANDBY) {
-		standby_deliver(u, p, ch, uvmm);
-		return;
-	}
 	if (p->mode == ADOPT_MOVE && uvmm && uvmm != p->requester) {
 		push = json_object_new_object();
 		json_object_object_add(push, "op", json_object_new_string("channel_moved"));
@@ -216,13 +216,19 @@ void uvd_channel_adopted(struct uvd *u, struct ctl_conn *c, json_object *reply)
 					    : "no reason given");
 	if (p->mode == ADOPT_STANDBY) {
 		struct uvd_part *part = uvd_part_find(u, ch->partition);
+		char prev[UVD_NAME_MAX];
 
-		if (!part || !part->uvmm || strcmp(ch->iopartd, p->target) == 0)
+		if (!part || !part->uvmm)
 			return pending_fail(u, p, "no uvmm attached to hold the standby");
+		/* The uvmm switched to it meanwhile (it was the standby already). */
+		if (!strcmp(ch->iopartd, p->target))
+			return pending_fail(u, p, "iopartd '%s' is channel %u's active back end",
+					    p->target, ch->id);
 		pr_info("channel %u (%s device %u): iopartd %s stands by for %s", ch->id,
 			ch->partition, ch->device, p->target, ch->iopartd);
+		snprintf(prev, sizeof(prev), "%s", ch->standby);
 		snprintf(ch->standby, sizeof(ch->standby), "%s", p->target);
-		standby_deliver(u, p, ch, part->uvmm);
+		standby_deliver(u, p, ch, part->uvmm, prev);
 		pending_free(u, p);
 		return;
 	}
