@@ -247,14 +247,14 @@ START_TEST(test_standby_delivered_and_refused)
 	id = fake_iopartd("d");
 	close(id);
 	/* The close is seen before the next request is read: same loop, earlier event. */
-	for (int t = 0; t < 100; t++) {
+	for (int t = 0; t < 250; t++) {
 		if (call(k.cl, STANDBY_REQ("\"p\"", "0", "d"), &rep, NULL, NULL) == -EREMOTEIO &&
 		    strstr(err, "is down")) {
 			json_object_put(rep);
 			break;
 		}
 		json_object_put(rep);
-		ck_assert_msg(t < 99, "iopartd d never down: %s", err);
+		ck_assert_msg(t < 249, "iopartd d never down: %s", err);
 		usleep(20000);
 	}
 	call_refused(k.cl, STANDBY_REQ("\"p\"", "5", "b"), "partition 'p' device 5 has no channel");

@@ -74,7 +74,7 @@ static bool watched_closed(void)
 static void closed_soon(int fd, const char *what)
 {
 	watched_fd = fd;
-	run_until(watched_closed, 3000, what);
+	run_until(watched_closed, 5000, what);
 	close(fd);
 }
 
