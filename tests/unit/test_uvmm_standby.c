@@ -289,6 +289,29 @@ START_TEST(idle_standby_goes_away)
 }
 END_TEST
 
+/* A second standby replaces the first, which is closed. */
+START_TEST(second_standby_replaces_first)
+{
+	struct iopart_thread *a, *s1, *s2;
+	int fd;
+
+	a = backend(&fd);
+	device_up_on(fd);
+	driver_start();
+	s1 = standby_new(1);
+	s2 = standby_new(2);
+	iopart_thread_stop(s1);
+	run_ms(100);
+	ck_assert(d->has_standby); /* the first one's end is no business of ours */
+	write_ok(10, 0x10);
+	iopart_thread_stop(a);
+	run_until(switched, 10000, "the switch to the second standby");
+	ck_assert_uint_eq(promote_epoch, 2);
+	read_is(10, 0x10);
+	device_down(s2);
+}
+END_TEST
+
 /* A standby that fails its handshake is not kept; the active one serves on. */
 START_TEST(standby_fails_handshake)
 {
@@ -411,9 +434,10 @@ END_TEST
 
 int main(void)
 {
-	return uv_check_run(uv_suite(
-		"uvmm_standby", setup, teardown, 60,
-		UV_TESTS(switch_resubmits_in_flight, switch_then_no_standby, idle_standby_goes_away,
-			 standby_fails_handshake, inproc_no_standby, move_drops_standby,
-			 switch_before_driver_ok, switch_before_driver_ok_then_move)));
+	return uv_check_run(
+		uv_suite("uvmm_standby", setup, teardown, 60,
+			 UV_TESTS(switch_resubmits_in_flight, switch_then_no_standby,
+				  idle_standby_goes_away, second_standby_replaces_first,
+				  standby_fails_handshake, inproc_no_standby, move_drops_standby,
+				  switch_before_driver_ok, switch_before_driver_ok_then_move)));
 }
