@@ -101,6 +101,15 @@ static bool standby_wanted(const struct cmd_chan *ch, int64_t now, int64_t *wake
 	return true;
 }
 
+/* Partitions being started: their CPU time comes before any standby's. */
+static bool starts_in_flight(const struct cmd *c)
+{
+	for (const struct cmd_part *p = c->parts; p; p = p->next)
+		if (p->phase == CMD_STARTING)
+			return true;
+	return false;
+}
+
 void cmd_standby_check(struct cmd *c)
 {
 	int64_t now = cmd_now_ms(), wake = 0;
@@ -108,6 +117,15 @@ void cmd_standby_check(struct cmd *c)
 
 	if (!c->policy.failover_standby || !c->uvd_ready)
 		return;
+	/*
+	 * A burst of starts goes first: a standby costs the other iopartd an
+	 * open and a mapping, and the uvmm a handshake, all on the CPUs the
+	 * starts need. A failure meanwhile is a move, as without standbys.
+	 */
+	if (starts_in_flight(c)) {
+		standby_wake(c, STANDBY_RETRY_MS);
+		return;
+	}
 	for (struct cmd_part *p = c->parts; p; p = p->next) {
 		if (p->phase != CMD_RUNNING)
 			continue;
