@@ -156,6 +156,10 @@ static int op_hello(struct uvd *u, struct ctl_conn *c, struct uvd_peer *peer, js
 			iop->next = u->iops;
 			u->iops = iop;
 		}
+		/* A new process: the standbys of the last one (died unseen, while we were away)
+		 * went with it. */
+		if (iop->pid && iop->pid != ctl_conn_cred(c)->pid)
+			uvd_standby_lost(u, iop);
 		iop->conn = c;
 		iop->health = UVD_IOP_HEALTHY;
 		iop->pid = ctl_conn_cred(c)->pid;

@@ -68,8 +68,14 @@ json_object *uvd_state_json(const struct uvd *u)
 			json_object_array_add(a, chan_json(c));
 	json_object_object_add(doc, "channels", a);
 	a = json_object_new_array();
-	for (const struct uvd_iopartd *i = u->iops; i; i = i->next)
-		json_object_array_add(a, json_object_new_string(i->name));
+	/* The pid tells a restarted iopartd from the same one (its standbys). */
+	for (const struct uvd_iopartd *i = u->iops; i; i = i->next) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(i->name));
+		json_object_object_add(o, "pid", json_object_new_int((int)i->pid));
+		json_object_array_add(a, o);
+	}
 	json_object_object_add(doc, "iopartds", a);
 	return doc;
 }
@@ -180,8 +186,17 @@ static int iop_apply(struct uvd *u, json_object *v, size_t i, char *err, size_t 
 {
 	struct uvd_iopartd *iop, **ip;
 	const char *name = json_object_get_string(v);
+	int64_t pid = 0;
+	char why[160];
 
-	if (!json_object_is_type(v, json_type_string) || !uvd_name_ok(name))
+	/* {"name", "pid"}; a bare name is what state files before pids held. */
+	if (json_object_is_type(v, json_type_object) &&
+	    (ctl_get_str(v, "name", &name, why, sizeof(why)) ||
+	     ctl_get_int(v, "pid", 0, INT32_MAX, &pid, why, sizeof(why))))
+		return bad(err, errlen, "iopartds", i, why);
+	if (!(json_object_is_type(v, json_type_string) ||
+	      json_object_is_type(v, json_type_object)) ||
+	    !uvd_name_ok(name))
 		return bad(err, errlen, "iopartds", i, "bad name");
 	if (uvd_iop_find(u, name))
 		return bad(err, errlen, "iopartds", i, "recorded twice");
@@ -189,6 +204,7 @@ static int iop_apply(struct uvd *u, json_object *v, size_t i, char *err, size_t 
 	if (!iop)
 		return -ENOMEM;
 	snprintf(iop->name, sizeof(iop->name), "%s", name);
+	iop->pid = (pid_t)pid;
 	/* Dead until it registers again: its connection died with our old self. */
 	iop->health = UVD_IOP_DEAD;
 	ip = &u->iops;

@@ -89,6 +89,9 @@ int vhost_dev_standby(struct vhost_dev *d, int fd, unsigned epoch)
 		d->standby_epoch = epoch;
 		pr_info("%s: channel %d has a standby back end (epoch %u if it takes over)",
 			d->name, d->channel, epoch);
+		/* The active one is gone already: no reason to wait for a move. */
+		if (!d->connected && !vhost_standby_promote(d))
+			err = -EIO;
 	}
 	pthread_mutex_unlock(&d->lock);
 	return err;

@@ -417,6 +417,23 @@ START_TEST(test_promoted)
 }
 END_TEST
 
+/* state.json's record of iopartd name says it was pid. */
+static void state_set_iop_pid(const char *name, int pid)
+{
+	json_object *doc = json_object_from_file(state_file), *a;
+
+	ck_assert_ptr_nonnull(doc);
+	a = drig_get(doc, "iopartds");
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *o = json_object_array_get_idx(a, i);
+
+		if (!strcmp(drig_str(o, "name"), name))
+			json_object_object_add(o, "pid", json_object_new_int(pid));
+	}
+	ck_assert_int_eq(json_object_to_file(state_file, doc), 0);
+	json_object_put(doc);
+}
+
 /* A restarted ultravisord knows the standby and learns of a switch it missed. */
 START_TEST(test_standby_across_restart)
 {
@@ -453,6 +470,22 @@ START_TEST(test_standby_across_restart)
 	status_is(k.cl, "b", "c", 1);
 	close(k.cl);
 	uvd_stop();
+
+	/* c died while ultravisord was away: another process says hello as c. */
+	state_set_iop_pid("c", 1);
+	uvd_pid = uvd_spawn("1G", NULL);
+	k.cl = conn();
+	status_is(k.cl, "b", "c", 1);
+	k.sub = conn();
+	call_ok(k.sub, "{\"op\":\"subscribe\",\"events\":[\"standby_lost\"]}");
+	k.ic = fake_iopartd("c");
+	event_is(k.sub, "standby_lost", "b", 1);
+	status_is(k.cl, "b", "", 1);
+	close(k.ic);
+	close(k.sub);
+	close(k.cl);
+	uvd_stop();
+	state_is("b", "", 1);
 }
 END_TEST
 

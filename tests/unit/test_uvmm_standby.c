@@ -267,6 +267,34 @@ START_TEST(switch_then_no_standby)
 }
 END_TEST
 
+/* A standby that comes while the device waits for a move takes over at once. */
+START_TEST(late_standby_switches_at_once)
+{
+	struct iopart_thread *a, *s;
+	int fd;
+
+	a = backend(&fd);
+	device_up_on(fd);
+	driver_start();
+	write_ok(1, 0x21);
+	iopart_thread_stop(a);
+	waits_for_move(0);
+	slot_add(0, VIRTIO_BLK_T_OUT, 2, 0x22, true);
+	ck_assert_int_eq(slot_wait(100), -1);
+	s = backend(&fd);
+	ck_assert_int_eq(vhost_dev_standby(d, fd, 5), 0);
+	ck_assert_int_eq(promote_calls, 1);
+	ck_assert_uint_eq(promote_epoch, 5);
+	ck_assert(!d->has_standby);
+	ck_assert(d->connected);
+	ck_assert_int_eq(slot_wait(10000), 0);
+	ck_assert_uint_eq(*slot_status(0), VIRTIO_BLK_S_OK);
+	check_sector(2, 0x22);
+	read_is(1, 0x21);
+	device_down(s);
+}
+END_TEST
+
 /* A standby whose connection ends while idle is dropped: no switch to it later. */
 START_TEST(idle_standby_goes_away)
 {
@@ -434,10 +462,10 @@ END_TEST
 
 int main(void)
 {
-	return uv_check_run(
-		uv_suite("uvmm_standby", setup, teardown, 60,
-			 UV_TESTS(switch_resubmits_in_flight, switch_then_no_standby,
-				  idle_standby_goes_away, second_standby_replaces_first,
-				  standby_fails_handshake, inproc_no_standby, move_drops_standby,
-				  switch_before_driver_ok, switch_before_driver_ok_then_move)));
+	return uv_check_run(uv_suite(
+		"uvmm_standby", setup, teardown, 60,
+		UV_TESTS(switch_resubmits_in_flight, switch_then_no_standby, idle_standby_goes_away,
+			 second_standby_replaces_first, standby_fails_handshake, inproc_no_standby,
+			 move_drops_standby, switch_before_driver_ok,
+			 switch_before_driver_ok_then_move, late_standby_switches_at_once)));
 }
