@@ -226,7 +226,7 @@ struct cmd_part {
 	char rep_state[16];
 	char rep_reason[CMD_REASON_MAX];
 	pid_t rep_pid;
-	char rep_iop[CMD_NAME_MAX];
+	char rep_iop[CMD_NAME_MAX], rep_standby[CMD_NAME_MAX];
 	bool rep_sent;
 	uint64_t rep_seq; /* opsc's number of the last report sent */
 };
@@ -316,6 +316,8 @@ struct cmd_part *cmd_part_get(struct cmd *c, const char *name, bool create);
 void cmd_part_reconcile(struct cmd_part *p);
 void cmd_reconcile_all(struct cmd *c);
 void cmd_report(struct cmd_part *p, const char *state, const char *reason);
+/* The same state again: sent only when what the report shows (its standby, say) changed. */
+void cmd_report_again(struct cmd_part *p);
 /*
  * Sends the report again when opsd's copy differs (lost report, opsd
  * restart) and is not older than the report (rep_done: see cmd_on_desired).

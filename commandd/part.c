@@ -77,20 +77,28 @@ const char *cmd_part_iopartd(const struct cmd_part *p)
 	return p->nchans ? p->chans[0].iopartd : "";
 }
 
+/* The first channel's standby, as its iopartd is the first channel's. */
+static const char *part_standby(const struct cmd_part *p)
+{
+	return p->phase == CMD_RUNNING && p->nchans ? p->chans[0].standby : "";
+}
+
 static void report_send(struct cmd_part *p)
 {
 	const char *iop = p->phase == CMD_RUNNING ? cmd_part_iopartd(p) : "";
+	const char *sb = part_standby(p);
 	pid_t pid = p->phase == CMD_RUNNING || p->phase == CMD_STOPPING ? p->pid : 0;
 	json_object *b;
 
 	if (!p->state[0])
 		return;
 	if (p->rep_sent && !strcmp(p->rep_state, p->state) && !strcmp(p->rep_reason, p->reason) &&
-	    p->rep_pid == pid && !strcmp(p->rep_iop, iop))
+	    p->rep_pid == pid && !strcmp(p->rep_iop, iop) && !strcmp(p->rep_standby, sb))
 		return;
 	snprintf(p->rep_state, sizeof(p->rep_state), "%s", p->state);
 	snprintf(p->rep_reason, sizeof(p->rep_reason), "%s", p->reason);
 	snprintf(p->rep_iop, sizeof(p->rep_iop), "%s", iop);
+	snprintf(p->rep_standby, sizeof(p->rep_standby), "%s", sb);
 	p->rep_pid = pid;
 	p->rep_sent = true;
 	if (!p->def || !p->cmd->opsc)
@@ -99,6 +107,7 @@ static void report_send(struct cmd_part *p)
 	json_object_object_add(b, "state", json_object_new_string(p->state));
 	json_object_object_add(b, "pid", json_object_new_int((int)pid));
 	json_object_object_add(b, "iopartd", json_object_new_string(iop));
+	json_object_object_add(b, "standby", json_object_new_string(sb));
 	json_object_object_add(b, "reason", json_object_new_string(p->reason));
 	p->rep_seq = opsc_report(p->cmd->opsc, p->name, b);
 }
@@ -109,6 +118,11 @@ void cmd_report(struct cmd_part *p, const char *state, const char *reason)
 		pr_info("partition %s: %s%s%s", p->name, state, reason[0] ? ": " : "", reason);
 	snprintf(p->state, sizeof(p->state), "%s", state);
 	snprintf(p->reason, sizeof(p->reason), "%s", reason);
+	report_send(p);
+}
+
+void cmd_report_again(struct cmd_part *p)
+{
 	report_send(p);
 }
 

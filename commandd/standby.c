@@ -56,6 +56,7 @@ static void standby_done(struct cmd *c, void *arg, json_object *rep, int *fds, i
 		snprintf(ch->standby, sizeof(ch->standby), "%s", ev_str(rep, "standby"));
 		pr_info("partition %s: channel %u: iopartd %s stands by for %s", p->name,
 			ch->device, ch->standby, ch->iopartd);
+		cmd_report_again(p);
 	} else if (rep && strstr(err, "no standby")) {
 		ch->no_standby = true; /* its kind cannot have one: moved on failure */
 		pr_info("partition %s: channel %u has no standby: %s", p->name, ch->device, err);
@@ -248,5 +249,6 @@ void cmd_standby_lost(struct cmd *c, json_object *ev)
 	if (!ch)
 		return;
 	ch->standby[0] = 0;
+	cmd_report_again(ch->part);
 	cmd_standby_check(c);
 }

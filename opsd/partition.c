@@ -336,6 +336,7 @@ json_object *opsd_partition_to_json(const struct opsd_partition *p)
 			       json_object_new_string(opsd_state_names[p->actual.state]));
 	json_object_object_add(a, "pid", json_object_new_int64(p->actual.pid));
 	json_object_object_add(a, "iopartd", json_object_new_string(p->actual.iopartd));
+	json_object_object_add(a, "standby", json_object_new_string(p->actual.standby));
 	json_object_object_add(a, "reason",
 			       json_object_new_string(p->actual.reason ? p->actual.reason : ""));
 	json_object_object_add(o, "actual", a);
@@ -357,6 +358,10 @@ static int actual_member(struct opsd_actual *a, const char *key, json_object *va
 		ret = opsd_field_str(val, key, OPSD_IOPARTD_MAX, &s, err, errlen);
 		if (!ret)
 			strcpy(a->iopartd, s);
+	} else if (!strcmp(key, "standby")) {
+		ret = opsd_field_str(val, key, OPSD_IOPARTD_MAX, &s, err, errlen);
+		if (!ret)
+			strcpy(a->standby, s);
 	} else if (!strcmp(key, "reason")) {
 		ret = opsd_field_str(val, key, OPSD_REASON_MAX, &s, err, errlen);
 		if (!ret) {

@@ -55,6 +55,7 @@ struct opsd_actual {
 	enum opsd_state state;
 	int64_t pid;
 	char iopartd[OPSD_IOPARTD_MAX + 1];
+	char standby[OPSD_IOPARTD_MAX + 1]; /* the iopartd its uvmm switches to on failure */
 	char *reason;
 };
 

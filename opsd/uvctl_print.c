@@ -186,6 +186,9 @@ void uvctl_print_partition(FILE *out, json_object *p)
 	s = uvctl_scalar(actual, "iopartd", buf, sizeof(buf));
 	if (s[0])
 		kv_put(&l, "iopartd", s);
+	s = uvctl_scalar(actual, "standby", buf, sizeof(buf));
+	if (s[0])
+		kv_put(&l, "standby", s);
 	s = uvctl_scalar(actual, "reason", buf, sizeof(buf));
 	if (s[0])
 		kv_put(&l, "reason", s);

@@ -305,7 +305,11 @@ jcheck "j['desired'] == 'stopped' and j['stop_mode'] == 'shutdown' and j['genera
 expect 202 POST /v1/partitions/web1/destroy
 oas Partition "j['desired'] == 'stopped' and j['stop_mode'] == 'destroy'"
 expect 200 PUT /v1/partitions/web1/actual '{"state":"running","pid":4242,"iopartd":"a","reason":""}'
-oas Partition "j['actual'] == {'state': 'running', 'pid': 4242, 'iopartd': 'a', 'reason': ''}"
+oas Partition "j['actual'] == {'state': 'running', 'pid': 4242, 'iopartd': 'a', 'standby': '', 'reason': ''}"
+expect 200 PUT /v1/partitions/web1/actual '{"state":"running","pid":4242,"iopartd":"a","standby":"b","reason":""}'
+oas Partition "j['actual'] == {'state': 'running', 'pid': 4242, 'iopartd': 'a', 'standby': 'b', 'reason': ''}"
+expect 400 PUT /v1/partitions/web1/actual '{"state":"running","standby":7}'
+expect 400 PUT /v1/partitions/web1/actual "{\"state\":\"running\",\"standby\":\"$(head -c 40 /dev/zero | tr '\0' x)\"}"
 expect 200 GET /v1/partitions
 jcheck "j['generation'] == $G + 2" "an actual report is no change of generation"
 expect_err 409 DELETE /v1/partitions/web1 - "running"

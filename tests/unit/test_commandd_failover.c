@@ -381,6 +381,7 @@ START_TEST(test_failover_standby)
 	wait_lines(moves, "standby ", 2);
 	json_object_put(rig_wait_ctl("commandd.sock", have_standbys, "sb1", 2000));
 	check_uvd_chan("sb1", 1, "a", "b", 0);
+	json_object_put(running_with("sb1", "standby", "b")); /* in opsd, for uvctl show */
 
 	/* kill -9 of a: the uvmm switches at once; commandd moves nothing. */
 	t0 = rig_now_us();
@@ -403,6 +404,7 @@ START_TEST(test_failover_standby)
 	wait_lines("run/fake-iopartd-a.log", "move=0 standby=1", 2);
 	json_object_put(rig_wait_ctl("commandd.sock", have_standbys, "sb1", 2000));
 	check_uvd_chan("sb1", 0, "b", "a", 1);
+	json_object_put(running_with("sb1", "standby", "a"));
 	rig_kill(&R.iop[1]);
 	wait_lines(moves, "promoted", 4);
 	json_object_put(running_with("sb1", "iopartd", "a"));
