@@ -142,13 +142,20 @@ static void move_done(struct cmd *c, void *arg, json_object *rep, int *fds, int 
 	}
 }
 
-static void chan_move(struct cmd *c, struct cmd_chan *ch, struct cmd_iop *to)
+json_object *cmd_chan_request(const char *op, const struct cmd_chan *ch, const char *iopartd)
 {
-	json_object *req = ctl_request("channel_move");
+	json_object *req = ctl_request(op);
 
 	json_object_object_add(req, "partition", json_object_new_string(ch->part->name));
 	json_object_object_add(req, "device", json_object_new_int((int)ch->device));
-	json_object_object_add(req, "iopartd", json_object_new_string(to->name));
+	json_object_object_add(req, "iopartd", json_object_new_string(iopartd));
+	return req;
+}
+
+static void chan_move(struct cmd *c, struct cmd_chan *ch, struct cmd_iop *to)
+{
+	json_object *req = cmd_chan_request("channel_move", ch, to->name);
+
 	if (uvdc_call(c, req, NULL, 0, MOVE_MS, move_done, ch))
 		return;
 	ch->moving = true;

@@ -78,11 +78,8 @@ static void standby_done(struct cmd *c, void *arg, json_object *rep, int *fds, i
 
 static void standby_ask(struct cmd *c, struct cmd_chan *ch, const struct cmd_iop *to)
 {
-	json_object *req = ctl_request("channel_standby");
+	json_object *req = cmd_chan_request("channel_standby", ch, to->name);
 
-	json_object_object_add(req, "partition", json_object_new_string(ch->part->name));
-	json_object_object_add(req, "device", json_object_new_int((int)ch->device));
-	json_object_object_add(req, "iopartd", json_object_new_string(to->name));
 	if (uvdc_call(c, req, NULL, 0, STANDBY_CALL_MS, standby_done, ch))
 		return;
 	ch->standby_req = true;
