@@ -376,6 +376,8 @@ void cmd_iop_up(struct cmd *c, const char *name, pid_t pid);
 void cmd_iop_down(struct cmd *c, const char *name);
 /* Moves pending channels that may go somewhere now. */
 void cmd_failover_pending(struct cmd *c);
+/* One more failover of ch: counted, and timed from its iopartd_down (ms; -1: untimed). */
+double cmd_failover_done(struct cmd *c, const struct cmd_chan *ch);
 /* {op, partition, device, iopartd} for ultravisord about channel ch. */
 json_object *cmd_chan_request(const char *op, const struct cmd_chan *ch, const char *iopartd);
 

@@ -62,6 +62,20 @@ void cmd_iop_count(struct cmd *c)
 					iop->nchans++;
 }
 
+double cmd_failover_done(struct cmd *c, const struct cmd_chan *ch)
+{
+	double ms = -1;
+
+	c->moves++;
+	if (!ch->down_at_us)
+		return ms;
+	ms = (double)(cmd_now_us() - ch->down_at_us) / 1000.0;
+	c->last_failover_ms = ms;
+	if (ms > c->max_failover_ms)
+		c->max_failover_ms = ms;
+	return ms;
+}
+
 static void move_finish(struct cmd *c, struct cmd_chan *ch, json_object *rep, const char *err)
 {
 	struct cmd_part *p = ch->part;
@@ -80,13 +94,7 @@ static void move_finish(struct cmd *c, struct cmd_chan *ch, json_object *rep, co
 	}
 	to = json_object_get_string(json_object_object_get(rep, "iopartd"));
 	fe = json_object_get_string(json_object_object_get(rep, "frontend"));
-	if (ch->down_at_us) {
-		ms = (double)(cmd_now_us() - ch->down_at_us) / 1000.0;
-		c->last_failover_ms = ms;
-		if (ms > c->max_failover_ms)
-			c->max_failover_ms = ms;
-	}
-	c->moves++;
+	ms = cmd_failover_done(c, ch);
 	if (ms >= 0)
 		pr_info("partition %s: channel %u moved from %s to %s, %.1f ms after its iopartd "
 			"went down",

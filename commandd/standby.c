@@ -208,13 +208,9 @@ void cmd_chan_promoted(struct cmd *c, json_object *ev)
 	if (!ch || !*to)
 		return;
 	snprintf(from, sizeof(from), "%s", ch->iopartd);
-	if (ch->promoting && ch->down_at_us) {
-		ms = (double)(cmd_now_us() - ch->down_at_us) / 1000.0;
-		c->last_failover_ms = ms;
-		if (ms > c->max_failover_ms)
-			c->max_failover_ms = ms;
-	}
-	c->moves++;
+	if (!ch->promoting)
+		ch->down_at_us = 0; /* a switch not after an iopartd_down seen here: untimed */
+	ms = cmd_failover_done(c, ch);
 	if (ms >= 0)
 		pr_info("partition %s: channel %u moved from %s to %s, %.1f ms after its iopartd "
 			"went down (its uvmm switched to the standby)",
