@@ -85,6 +85,8 @@ static void vu_queue_stop(struct vu_back *b, unsigned idx)
 
 	if (!q->started)
 		return;
+	/* What was pushed is the driver's: it hears of it before the ring stops. */
+	vu_back_notify(b, idx);
 	/* First, so that completions from the device's queue_stop are dropped. */
 	q->started = false;
 	if (q->kick_ev) {
@@ -203,6 +205,7 @@ static void vu_queue_try_start(struct vu_back *b, unsigned idx)
 		return;
 	}
 	vu_queue_attach_inflight(b, q);
+	q->told_used = q->vq.used_idx;
 	if (vu_queue_watch_kick(b, q)) {
 		vu_queue_break(b, idx, "cannot watch the kick eventfd");
 		return;
@@ -253,9 +256,25 @@ void vu_back_notify(struct vu_back *b, unsigned idx)
 	if (idx >= b->nq)
 		return;
 	q = &b->q[idx];
+	/* Nothing new in the used ring: nothing to tell (without EVENT_IDX too). */
+	if (q->vq.used_idx == q->told_used)
+		return;
+	q->told_used = q->vq.used_idx;
 	if (q->started && q->call_fd >= 0 && virtq_need_notify(&q->vq) &&
 	    eventfd_write(q->call_fd, 1) < 0)
 		pr_warn("%s: queue %u: call eventfd: %s", b->name, idx, strerror(errno));
+}
+
+/* Still in the loop iteration that completed them: what the device did not notify. */
+static void vu_back_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vu_back *b = arg;
+
+	(void)fd;
+	(void)what;
+	b->flush_armed = false;
+	for (unsigned i = 0; i < b->nq; i++)
+		vu_back_notify(b, i);
 }
 
 void vu_back_complete(struct vu_back *b, unsigned idx, uint16_t head, uint32_t len)
@@ -264,7 +283,16 @@ void vu_back_complete(struct vu_back *b, unsigned idx, uint16_t head, uint32_t l
 	if (idx >= b->nq || !b->q[idx].started)
 		return;
 	virtq_push(&b->q[idx].vq, head, len);
-	vu_back_notify(b, idx);
+	/*
+	 * The interrupt waits for the device's vu_back_notify() after its batch,
+	 * or at the latest for the end of this loop iteration: one interrupt for
+	 * many completions, and none that wakes the guest (and, on a busy host,
+	 * preempts us) while we still have completions to push.
+	 */
+	if (!b->flush_armed) {
+		b->flush_armed = true;
+		event_active(b->flush_ev, EV_TIMEOUT, 0);
+	}
 }
 
 void vu_back_needs_reset(struct vu_back *b, unsigned idx)
@@ -485,6 +513,8 @@ static void vu_back_destroy(struct vu_back *b)
 {
 	if (b->ev)
 		event_free(b->ev);
+	if (b->flush_ev)
+		event_free(b->flush_ev);
 	vu_rx_reset(&b->rx);
 	close(b->fd);
 	vu_close_fd(&b->backend_fd);
@@ -572,8 +602,9 @@ struct vu_back *vu_back_new(struct event_base *base, int fd, const struct vu_dev
 	}
 	if (evutil_make_socket_nonblocking(fd) < 0)
 		goto fail;
+	b->flush_ev = event_new(base, -1, 0, vu_back_flush_cb, b);
 	b->ev = event_new(base, fd, EV_READ | EV_PERSIST, vu_back_read_cb, b);
-	if (!b->ev || event_add(b->ev, NULL))
+	if (!b->flush_ev || !b->ev || event_add(b->ev, NULL))
 		goto fail;
 	return b;
 fail:

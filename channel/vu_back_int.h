@@ -16,6 +16,7 @@ struct vu_queue {
 	struct vhost_user_vring_addr addr;
 	uint16_t base;
 	bool addr_set, kick_set, enabled, started, broken;
+	uint16_t told_used; /* used idx at the last interrupt check */
 	int kick_fd, call_fd, err_fd;
 	struct event *kick_ev;
 	/* Heads a previous back end left in flight, served before new ones. */
@@ -27,6 +28,8 @@ struct vu_back {
 	struct event_base *base;
 	int fd;
 	struct event *ev;
+	struct event *flush_ev; /* sends the interrupts completions left pending */
+	bool flush_armed;
 	const struct vu_dev_ops *ops;
 	void *dev;
 	char name[64];
