@@ -21,7 +21,9 @@ struct blk_dev;
 
 /*
  * Opens and checks the image of e. With base, completions are signalled
- * through an eventfd on that loop; without (tests), call blk_queue_reap().
+ * through an eventfd on that loop, and whenever a queue is served (a kick,
+ * a completion) what has finished is completed in the same pass; without
+ * (tests), only blk_queue_reap() completes anything.
  */
 int blk_open(struct blk_dev **out, const struct iopart_export *e, struct event_base *base,
 	     char *err, size_t errlen);

@@ -9,6 +9,9 @@
 /* Shared by blk.c (device, config) and blk_io.c (requests). */
 struct blk_queue;
 
+/* Rounds of completing and taking requests in one pass over a queue. */
+#define BLK_SERVE_ROUNDS 8
+
 struct blk_req {
 	struct blk_queue *q;
 	uint16_t head;
@@ -38,6 +41,8 @@ struct blk_queue {
 	struct io_uring ring;
 	int efd;
 	struct event *ev;
+	struct event *more_ev; /* serves again after BLK_SERVE_ROUNDS */
+	bool fixed_file;       /* the image is registered with the ring (raw images) */
 	unsigned inflight;
 	unsigned nfree;
 	uint16_t free[BLK_QUEUE_DEPTH];

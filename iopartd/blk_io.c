@@ -90,6 +90,11 @@ static int blk_req_submit(struct blk_req *r)
 					    r->off);
 		break;
 	}
+	/* The image as registered file 0: no file reference taken per request. */
+	if (q->fixed_file) {
+		sqe->fd = 0;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
 	io_uring_sqe_set_data(sqe, r);
 	q->inflight++;
 	return -1;
@@ -220,22 +225,21 @@ static uint8_t *blk_status_byte(const struct virtq_elem *e)
 	return (uint8_t *)last->iov_base + last->iov_len - 1;
 }
 
-void blk_queue_kick(struct blk_dev *d, unsigned idx)
+/* Takes new requests while slots are free and starts them; returns how many. */
+static unsigned blk_queue_take(struct blk_queue *q)
 {
-	struct blk_queue *q = idx < IOPART_MAX_QUEUES ? d->q[idx] : NULL;
+	unsigned n = 0;
 	bool queued = false;
 
-	if (!q)
-		return;
-again:
-	while (q->nfree) {
+	/* Bounded: requests that complete at once free their slot at once. */
+	while (q->nfree && n < BLK_QUEUE_DEPTH) {
 		struct blk_req *r;
-		int ret = q->ops->pop(q->ctx, idx, &q->elem);
+		int ret = q->ops->pop(q->ctx, q->idx, &q->elem);
 
 		if (ret == 0)
 			break;
 		if (ret < 0) {
-			q->ops->needs_reset(q->ctx, idx);
+			q->ops->needs_reset(q->ctx, q->idx);
 			break;
 		}
 		r = &q->req[q->free[--q->nfree]];
@@ -246,17 +250,41 @@ again:
 		if (!r->status) {
 			/* Nowhere to answer: the driver broke the protocol. */
 			q->free[q->nfree++] = r - q->req;
-			q->ops->needs_reset(q->ctx, idx);
+			q->ops->needs_reset(q->ctx, q->idx);
 			break;
 		}
+		n++;
 		ret = blk_req_start(r, &q->elem);
 		if (ret >= 0)
 			blk_req_done(r, ret);
 		else
 			queued = true;
 	}
+	/* One system call for the whole batch. */
 	if (queued)
 		io_uring_submit(&q->ring);
+	return n;
+}
+
+static unsigned blk_queue_complete_ready(struct blk_queue *q);
+
+/*
+ * One pass over the queue: what finished is completed, what the driver added
+ * is started, until neither is left (a bounded number of rounds, after which
+ * the loop comes back). A read on a fast device often finishes during its
+ * own submission, so it is completed here rather than one loop iteration
+ * later through the eventfd. The driver hears of all of it at once, at the
+ * end: one interrupt, however many completions.
+ */
+static void blk_queue_serve(struct blk_queue *q)
+{
+	unsigned rounds = 0, n;
+
+again:
+	do {
+		n = q->dev->base ? blk_queue_complete_ready(q) : 0;
+		n += blk_queue_take(q);
+	} while (n && ++rounds < BLK_SERVE_ROUNDS);
 	/*
 	 * While requests are in flight, each completion brings us back here,
 	 * so the driver need not kick: a kick is a VM exit, which can cost more
@@ -265,9 +293,20 @@ again:
 	 */
 	if (q->inflight)
 		virtq_disable_notify(q->vq);
-	else if (q->vq->notify_off && virtq_enable_notify(q->vq))
+	else if (q->vq->notify_off && virtq_enable_notify(q->vq) && rounds < BLK_SERVE_ROUNDS)
 		goto again;
-	q->ops->notify(q->ctx, idx);
+	q->ops->notify(q->ctx, q->idx);
+	/* Work left after the rounds: the loop serves everyone else first. */
+	if (rounds >= BLK_SERVE_ROUNDS && q->more_ev)
+		event_active(q->more_ev, EV_TIMEOUT, 0);
+}
+
+void blk_queue_kick(struct blk_dev *d, unsigned idx)
+{
+	struct blk_queue *q = idx < IOPART_MAX_QUEUES ? d->q[idx] : NULL;
+
+	if (q)
+		blk_queue_serve(q);
 }
 
 /* Queues r's next step from its completion; false when it could not be queued. */
@@ -338,22 +377,13 @@ static void blk_req_finish(struct blk_req *r, int res)
 	blk_req_done(r, res == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
 }
 
-int blk_queue_reap(struct blk_dev *d, unsigned idx, bool wait)
+/* Handles what io_uring finished, without waiting; returns how many I/Os. */
+static unsigned blk_queue_complete_ready(struct blk_queue *q)
 {
-	struct blk_queue *q = idx < IOPART_MAX_QUEUES ? d->q[idx] : NULL;
 	struct io_uring_cqe *cqe;
-	int n = 0;
+	unsigned n = 0;
 
-	if (!q)
-		return 0;
-	while (q->inflight) {
-		int ret = wait && !n ? io_uring_wait_cqe(&q->ring, &cqe)
-				     : io_uring_peek_cqe(&q->ring, &cqe);
-
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0)
-			break;
+	while (q->inflight && io_uring_peek_cqe(&q->ring, &cqe) == 0) {
 		struct blk_req *r = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
@@ -364,18 +394,33 @@ int blk_queue_reap(struct blk_dev *d, unsigned idx, bool wait)
 	return n;
 }
 
+int blk_queue_reap(struct blk_dev *d, unsigned idx, bool wait)
+{
+	struct blk_queue *q = idx < IOPART_MAX_QUEUES ? d->q[idx] : NULL;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (!q || !q->inflight)
+		return 0;
+	if (wait) {
+		while ((ret = io_uring_wait_cqe(&q->ring, &cqe)) == -EINTR)
+			;
+		if (ret < 0)
+			return 0;
+	}
+	return (int)blk_queue_complete_ready(q);
+}
+
 static void blk_queue_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct blk_queue *q = arg;
 	uint64_t v;
 
 	(void)what;
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+	if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		pr_warn("blk: queue %u eventfd: %s", q->idx, strerror(errno));
-	if (blk_queue_reap(q->dev, q->idx, false))
-		q->ops->notify(q->ctx, q->idx);
-	/* Slots came free: take what waited for them. */
-	blk_queue_kick(q->dev, q->idx);
+	/* Completions, then what waited for their slots. */
+	blk_queue_serve(q);
 }
 
 static int blk_queue_events(struct blk_queue *q)
@@ -388,13 +433,16 @@ static int blk_queue_events(struct blk_queue *q)
 	q->ev = event_new(q->dev->base, q->efd, EV_READ | EV_PERSIST, blk_queue_event, q);
 	if (!q->ev || event_add(q->ev, NULL) < 0)
 		return -ENOMEM;
-	return 0;
+	q->more_ev = event_new(q->dev->base, -1, 0, blk_queue_event, q);
+	return q->more_ev ? 0 : -ENOMEM;
 }
 
 static void blk_queue_free(struct blk_queue *q)
 {
 	if (q->ev)
 		event_free(q->ev);
+	if (q->more_ev)
+		event_free(q->more_ev);
 	if (q->efd >= 0)
 		close(q->efd);
 	io_uring_queue_exit(&q->ring);
@@ -406,10 +454,15 @@ static int blk_queue_ring(struct blk_dev *d, struct blk_queue *q)
 {
 	struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE,
 				    .cq_entries = BLK_QUEUE_DEPTH * 32};
+	int ret;
 
-	if (!d->qc)
-		return io_uring_queue_init(BLK_QUEUE_DEPTH, &q->ring, 0);
-	return io_uring_queue_init_params(BLK_QUEUE_DEPTH, &q->ring, &p);
+	if (d->qc)
+		return io_uring_queue_init_params(BLK_QUEUE_DEPTH, &q->ring, &p);
+	ret = io_uring_queue_init(BLK_QUEUE_DEPTH, &q->ring, 0);
+	/* Without it (an old kernel) requests name the fd as usual. */
+	if (!ret)
+		q->fixed_file = io_uring_register_files(&q->ring, &d->fd, 1) == 0;
+	return ret;
 }
 
 int blk_queue_start(struct blk_dev *d, unsigned idx, struct virtq *vq, const struct ioq_ops *ops,
