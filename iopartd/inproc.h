@@ -28,4 +28,11 @@ int iopart_thread_start(struct iopart_thread **out, const struct iopart_export *
  */
 void iopart_thread_stop(struct iopart_thread *t);
 
+/*
+ * Makes the calling thread SCHED_BATCH (not preempting the vCPUs it serves
+ * when it wakes), unless UV_IOPART_SCHED=normal or its policy was set from
+ * outside. iopartd's loop and the in-process thread call it.
+ */
+void iopart_sched_batch(void);
+
 #endif

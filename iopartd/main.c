@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "dev.h"
+#include "inproc.h"
 #include "log.h"
 #include "suite.h"
 
@@ -305,6 +306,7 @@ int main(int argc, char **argv)
 	ret = iopartd_open(&d, ex);
 	if (ret)
 		goto out;
+	iopart_sched_batch();
 	if (d.name && iopart_suite_start(&d.suite, d.base, d.name, sock, err, sizeof(err))) {
 		pr_err("%s", err);
 		ret = 1;
