@@ -9,6 +9,7 @@
  */
 #include <event2/event.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <unistd.h>
 
 #include "uvcheck.h"
@@ -48,6 +49,37 @@ static inline void loop_thread_stop(struct loop_thread *t)
 	pthread_join(t->thread, NULL);
 	close(t->stop[0]);
 	close(t->stop[1]);
+}
+
+struct loop_thread_call_ctx {
+	void (*fn)(void *);
+	void *arg;
+	sem_t done;
+};
+
+static inline void loop_thread_call_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_thread_call_ctx *c = arg;
+
+	(void)fd;
+	(void)what;
+	c->fn(c->arg);
+	sem_post(&c->done);
+}
+
+/*
+ * Runs fn(arg) on the loop's thread and waits for it: objects that live on a
+ * loop (a vu_back) are only touched there. Needs evthread_use_pthreads().
+ */
+static inline void loop_thread_call(struct loop_thread *t, void (*fn)(void *), void *arg)
+{
+	struct loop_thread_call_ctx c = {.fn = fn, .arg = arg};
+	struct timeval tv = {0, 0};
+
+	sem_init(&c.done, 0, 0);
+	ck_assert_int_eq(event_base_once(t->base, -1, EV_TIMEOUT, loop_thread_call_cb, &c, &tv), 0);
+	sem_wait(&c.done);
+	sem_destroy(&c.done);
 }
 
 #endif

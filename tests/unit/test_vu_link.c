@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include "chan_mem.h"
+#include "loop_thread.h"
 #include "uvcheck.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -126,41 +127,12 @@ static const struct vu_dev_ops echo_ops = {
 /* ---- the loop thread ---- */
 
 static struct event_base *base;
-static pthread_t loop_thread;
-
-static void *loop_main(void *arg)
-{
-	(void)arg;
-	event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
-	return NULL;
-}
-
-struct in_loop {
-	void (*fn)(void *);
-	void *arg;
-	sem_t done;
-};
-
-static void in_loop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct in_loop *c = arg;
-
-	(void)fd;
-	(void)what;
-	c->fn(c->arg);
-	sem_post(&c->done);
-}
+static struct loop_thread loop;
 
 /* Runs fn on the loop thread, where every vu_back lives. */
 static void in_loop(void (*fn)(void *), void *arg)
 {
-	struct in_loop c = {.fn = fn, .arg = arg};
-	struct timeval tv = {0, 0};
-
-	sem_init(&c.done, 0, 0);
-	ck_assert_int_eq(event_base_once(base, -1, EV_TIMEOUT, in_loop_cb, &c, &tv), 0);
-	sem_wait(&c.done);
-	sem_destroy(&c.done);
+	loop_thread_call(&loop, fn, arg);
 }
 
 struct new_back {
@@ -181,13 +153,12 @@ static void loop_setup(void)
 {
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	ck_assert_int_eq(pthread_create(&loop_thread, NULL, loop_main, NULL), 0);
+	loop_thread_start(&loop, base);
 }
 
 static void loop_teardown(void)
 {
-	event_base_loopbreak(base);
-	pthread_join(loop_thread, NULL);
+	loop_thread_stop(&loop);
 	event_base_free(base);
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "chan_mem.h"
+#include "loop_thread.h"
 #include "uvcheck.h"
 #include "virtq_driver.h"
 #include "vu_back.h"
@@ -77,40 +78,12 @@ static const struct vu_dev_ops hold_ops = {
 /* ---- the loop thread, where the vu_back lives ---- */
 
 static struct event_base *base;
-static pthread_t loop_thread;
+static struct loop_thread loop;
 
-static void *loop_main(void *arg)
-{
-	(void)arg;
-	event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
-	return NULL;
-}
-
-struct in_loop {
-	void (*fn)(void *);
-	void *arg;
-	sem_t done;
-};
-
-static void in_loop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct in_loop *c = arg;
-
-	(void)fd;
-	(void)what;
-	c->fn(c->arg);
-	sem_post(&c->done);
-}
-
+/* Runs fn on the loop thread, where every vu_back lives. */
 static void in_loop(void (*fn)(void *), void *arg)
 {
-	struct in_loop c = {.fn = fn, .arg = arg};
-	struct timeval tv = {0, 0};
-
-	sem_init(&c.done, 0, 0);
-	ck_assert_int_eq(event_base_once(base, -1, EV_TIMEOUT, in_loop_cb, &c, &tv), 0);
-	sem_wait(&c.done);
-	sem_destroy(&c.done);
+	loop_thread_call(&loop, fn, arg);
 }
 
 static void nothing(void *arg)
@@ -187,7 +160,7 @@ static void drv_start(struct drv *d, bool event_idx)
 	d->event_idx = event_idx;
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	ck_assert_int_eq(pthread_create(&loop_thread, NULL, loop_main, NULL), 0);
+	loop_thread_start(&loop, base);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	nb.fd = sv[1];
 	in_loop(new_back_fn, &nb);
@@ -207,8 +180,7 @@ static void drv_stop(struct drv *d)
 	for (int t = 0; t < 300 && !__atomic_load_n(&d->h.gone, __ATOMIC_SEQ_CST); t++)
 		usleep(1000);
 	ck_assert(__atomic_load_n(&d->h.gone, __ATOMIC_SEQ_CST));
-	event_base_loopbreak(base);
-	pthread_join(loop_thread, NULL);
+	loop_thread_stop(&loop);
 	event_base_free(base);
 }
 
