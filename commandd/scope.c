@@ -22,10 +22,16 @@
  * spare one thread for much more code, and the loop has nothing to wait
  * for: the monitor waits on a pipe (its gate) that the thread writes to and
  * closes. The loop's cost of a start stays one fork (spawn.c).
+ *
+ * A guest adopted by a restarted commandd and found out of its scope (a
+ * commandd without scopes started it, or its scope could not be made) is
+ * moved into it by the same StartTransientUnit, PIDs= the running uvmm and
+ * its monitor: what to move is scope_plan.c's decision, from /proc. The
+ * names and properties are decided there too, without systemd.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,103 +51,19 @@
 #define SD_DEST		 "org.freedesktop.systemd1"
 #define SD_PATH		 "/org/freedesktop/systemd1"
 #define SD_MANAGER	 "org.freedesktop.systemd1.Manager"
+#define SD_UNIT		 "org.freedesktop.systemd1.Unit"
 #define SD_E_UNIT_EXISTS "org.freedesktop.systemd1.UnitExists"
-#define UNIT_SAFE	 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.-"
-
-static const char *const mode_names[] = {"auto", "on", "off"};
-
-int cmd_scope_mode_parse(const char *s, enum cmd_scope_mode *m)
-{
-	for (unsigned i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
-		if (!strcmp(s, mode_names[i])) {
-			*m = (enum cmd_scope_mode)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-const char *cmd_scope_mode_name(enum cmd_scope_mode m)
-{
-	return mode_names[m];
-}
-
-bool cmd_scope_wanted(enum cmd_scope_mode m, bool booted, const char *invocation_id)
-{
-	if (m != CMD_SCOPE_AUTO)
-		return m == CMD_SCOPE_ON;
-	return booted && invocation_id && invocation_id[0];
-}
-
-int cmd_scope_unit_name(const char *name, char *buf, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0, cap = len < CMD_SCOPE_UNIT_MAX ? len : CMD_SCOPE_UNIT_MAX;
-	const char *pre = "uvmm-", *suf = ".scope";
-
-	if (!name[0])
-		return -EINVAL;
-	if (strlen(pre) + strlen(suf) >= cap)
-		return -ENAMETOOLONG;
-	n = (size_t)snprintf(buf, cap, "%s", pre);
-	for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
-		if (*s && strchr(UNIT_SAFE, *s)) {
-			if (n + 1 + strlen(suf) >= cap)
-				return -ENAMETOOLONG;
-			buf[n++] = (char)*s;
-			continue;
-		}
-		if (n + 4 + strlen(suf) >= cap)
-			return -ENAMETOOLONG;
-		buf[n++] = '\\';
-		buf[n++] = 'x';
-		buf[n++] = hex[*s >> 4];
-		buf[n++] = hex[*s & 15];
-	}
-	snprintf(buf + n, cap - n, "%s", suf);
-	return 0;
-}
-
-int cmd_scope_plan(const char *name, pid_t monitor, const struct cmd_opts *o, const char *self_unit,
-		   struct cmd_scope_plan *plan)
-{
-	int ret;
-
-	memset(plan, 0, sizeof(*plan));
-	snprintf(plan->part, sizeof(plan->part), "%s", name);
-	if ((ret = cmd_scope_unit_name(name, plan->unit, sizeof(plan->unit))))
-		return ret;
-	/* D-Bus strings are UTF-8: the escaped name, not the raw bytes. */
-	snprintf(plan->description, sizeof(plan->description),
-		 "Ultravisor partition %.*s (uvmm and its monitor)",
-		 (int)(strlen(plan->unit) - strlen("uvmm-.scope")), plan->unit + strlen("uvmm-"));
-	plan->pid = monitor;
-	plan->slice = CMD_SCOPE_SLICE;
-	/* Gone once stopped, even after a SIGKILL (failed): the name is free again. */
-	plan->collect_mode = "inactive-or-failed";
-	plan->kill_signal = SIGPWR;
-	plan->send_sigkill = true;
-	plan->timeout_stop_usec = (uint64_t)o->shutdown_timeout_s * 1000000ULL;
-	snprintf(plan->after[plan->nafter++], sizeof(plan->after[0]), "ultravisord.service");
-	for (unsigned i = 0; i < o->niop_names && plan->nafter < CMD_SCOPE_AFTER; i++)
-		snprintf(plan->after[plan->nafter++], sizeof(plan->after[0]), "iopartd@%s.service",
-			 o->iop_names[i]);
-	/*
-	 * Stopped after commandd at a power-off: commandd never sees the guests
-	 * go, so it neither restarts one (restart always) nor holds one that
-	 * powered off; the next boot starts them as opsd wants.
-	 */
-	if (self_unit && strlen(self_unit) > 8 &&
-	    !strcmp(self_unit + strlen(self_unit) - 8, ".service"))
-		snprintf(plan->before, sizeof(plan->before), "%s", self_unit);
-	return 0;
-}
 
 /* The thread and its queue. */
 
 struct scope_req {
 	struct scope_req *next;
 	struct cmd_scope_plan plan;
-	int gate;
+	bool adopt;
+	int gate; /* a new start's monitor waits on it; -1 for an adoption */
+	/* An adoption: the uvmm and its monitor (0: none), and their pidfds (or -1). */
+	pid_t uvmm, mon;
+	int uvmm_fd, mon_fd;
 };
 
 struct cmd_scoper {
@@ -197,6 +119,8 @@ static int bus_get(struct cmd_scoper *s, const char **what)
 	*what = "cannot connect to the system bus";
 	if ((r = sd_bus_open_system(&s->bus)) < 0)
 		return r;
+	/* Every call of ours is bounded, property reads included (the default is 25 s). */
+	sd_bus_set_method_call_timeout(s->bus, CALL_USEC);
 	/* Before any call: the job's end may come right after the reply. */
 	*what = "cannot watch systemd's jobs";
 	r = sd_bus_match_signal(s->bus, &s->match, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved",
@@ -224,6 +148,28 @@ static int append_units(sd_bus_message *m, const char *prop, const char *const *
 	return sd_bus_message_close_container(m);
 }
 
+/* The "au" of plan's pids. */
+static int pids_array(sd_bus_message *m, const struct cmd_scope_plan *p)
+{
+	uint32_t pids[CMD_SCOPE_PIDS];
+
+	for (unsigned i = 0; i < p->npids; i++)
+		pids[i] = (uint32_t)p->pids[i];
+	return sd_bus_message_append_array(m, 'u', pids, p->npids * sizeof(pids[0]));
+}
+
+static int append_pids(sd_bus_message *m, const struct cmd_scope_plan *p)
+{
+	int r;
+
+	if ((r = sd_bus_message_open_container(m, 'r', "sv")) < 0 ||
+	    (r = sd_bus_message_append(m, "s", "PIDs")) < 0 ||
+	    (r = sd_bus_message_open_container(m, 'v', "au")) < 0 || (r = pids_array(m, p)) < 0 ||
+	    (r = sd_bus_message_close_container(m)) < 0)
+		return r;
+	return sd_bus_message_close_container(m);
+}
+
 /* StartTransientUnit(name, mode, properties, aux): the properties of plan. */
 static int append_props(sd_bus_message *m, const struct cmd_scope_plan *p)
 {
@@ -235,7 +181,7 @@ static int append_props(sd_bus_message *m, const struct cmd_scope_plan *p)
 	if ((r = sd_bus_message_append(m, "ss", p->unit, "fail")) < 0 ||
 	    (r = sd_bus_message_open_container(m, 'a', "(sv)")) < 0 ||
 	    (r = sd_bus_message_append(m, "(sv)", "Description", "s", p->description)) < 0 ||
-	    (r = sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t)p->pid)) < 0 ||
+	    (r = append_pids(m, p)) < 0 ||
 	    (r = sd_bus_message_append(m, "(sv)", "Slice", "s", p->slice)) < 0 ||
 	    (r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", p->collect_mode)) < 0 ||
 	    (r = sd_bus_message_append(m, "(sv)", "KillSignal", "i", (int32_t)p->kill_signal)) <
@@ -307,13 +253,56 @@ static void scope_exists_wait(struct cmd_scoper *s, const char *unit)
 	usleep(EXISTS_GAP_USEC);
 }
 
-static void scope_make(struct cmd_scoper *s, const struct cmd_scope_plan *p)
+/* Whether unit is active (or on its way there): one that is going away is waited for. */
+static bool scope_active(struct cmd_scoper *s, const char *unit)
 {
 	sd_bus_error err = SD_BUS_ERROR_NULL;
+	char *path = NULL, *state = NULL;
+	bool on = false;
+
+	if (sd_bus_path_encode(SD_PATH "/unit", unit, &path) >= 0 &&
+	    sd_bus_get_property_string(s->bus, SD_DEST, path, SD_UNIT, "ActiveState", &err,
+				       &state) >= 0)
+		on = !strcmp(state, "active") || !strcmp(state, "activating") ||
+		     !strcmp(state, "reloading");
+	sd_bus_error_free(&err);
+	free(state);
+	free(path);
+	return on;
+}
+
+/*
+ * AttachProcessesToUnit: into a scope of the name that runs already. systemd
+ * 252 (Debian 12) moves processes only into a delegated unit, which ours are
+ * not: its refusal ends in the caller's warning.
+ */
+static int scope_attach(struct cmd_scoper *s, const struct cmd_scope_plan *p, sd_bus_error *err)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_call(s->bus, &m, SD_DEST, SD_PATH, SD_MANAGER,
+					   "AttachProcessesToUnit");
+	if (r >= 0 && (r = sd_bus_message_append(m, "ss", p->unit, "")) >= 0)
+		r = pids_array(m, p);
+	if (r >= 0)
+		r = sd_bus_call(s->bus, m, CALL_USEC, err, &reply);
+	sd_bus_message_unref(reply);
+	sd_bus_message_unref(m);
+	return r;
+}
+
+/*
+ * StartTransientUnit, again while a scope of the name exists: a failed one is
+ * reset, one going away waited for; into one that runs (an adoption only),
+ * the processes are attached. 0 and the job in job; 1: attached (no job).
+ */
+static int scope_start(struct cmd_scoper *s, const struct cmd_scope_plan *p, bool adopt, char *job,
+		       char *why, size_t len)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL, aerr = SD_BUS_ERROR_NULL;
 	const char *what = "";
-	uint64_t t0 = now_usec();
-	char job[256];
-	int r = 0;
+	int r;
 
 	for (unsigned tries = 0;; tries++) {
 		sd_bus_error_free(&err);
@@ -323,28 +312,122 @@ static void scope_make(struct cmd_scoper *s, const struct cmd_scope_plan *p)
 		r = scope_call(s, p, job, &err);
 		if (r >= 0 || tries >= EXISTS_TRIES)
 			break;
-		if (sd_bus_error_has_name(&err, SD_E_UNIT_EXISTS))
-			scope_exists_wait(s, p->unit);
-		else if (sd_bus_is_open(s->bus) > 0 || tries)
-			break; /* a refusal, or a new connection failing too */
+		if (!sd_bus_error_has_name(&err, SD_E_UNIT_EXISTS)) {
+			if (sd_bus_is_open(s->bus) > 0 || tries)
+				break; /* a refusal, or a new connection failing too */
+			continue;
+		}
+		if (adopt && scope_active(s, p->unit)) {
+			sd_bus_error_free(&aerr);
+			if (scope_attach(s, p, &aerr) >= 0) {
+				r = 1;
+				break;
+			}
+		}
+		scope_exists_wait(s, p->unit);
 	}
-	if (r >= 0) {
-		what = "its start job";
-		r = scope_job_wait(s, job);
-	}
-	if (r >= 0 && strcmp(s->result, "done")) {
-		pr_warn("partition %s: %s did not start (job %s): its uvmm stays in commandd's "
-			"cgroup",
-			p->part, p->unit, s->result);
-	} else if (r < 0) {
-		pr_warn("partition %s: no scope %s: %s: %s: its uvmm stays in commandd's cgroup",
-			p->part, p->unit, what,
-			sd_bus_error_is_set(&err) ? err.message : strerror(-r));
-	} else {
-		pr_debug("partition %s: monitor %d in %s (%.1f ms)", p->part, (int)p->pid, p->unit,
-			 (double)(now_usec() - t0) / 1000.0);
-	}
+	if (r < 0 && sd_bus_error_is_set(&aerr))
+		snprintf(why, len, "it exists and runs, and AttachProcessesToUnit: %s",
+			 aerr.message);
+	else if (r < 0)
+		snprintf(why, len, "%s: %s", what,
+			 sd_bus_error_is_set(&err) ? err.message : strerror(-r));
 	sd_bus_error_free(&err);
+	sd_bus_error_free(&aerr);
+	return r;
+}
+
+/* p's processes into its scope: 0, or < 0 and why. */
+static int scope_make(struct cmd_scoper *s, const struct cmd_scope_plan *p, bool adopt, char *why,
+		      size_t len)
+{
+	char job[256];
+	int r = scope_start(s, p, adopt, job, why, len);
+
+	if (r)
+		return r < 0 ? r : 0;
+	if ((r = scope_job_wait(s, job)) < 0) {
+		snprintf(why, len, "its start job: %s", strerror(-r));
+		return r;
+	}
+	if (strcmp(s->result, "done")) {
+		snprintf(why, len, "its start job: %s", s->result);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void scope_new(struct cmd_scoper *s, const struct cmd_scope_plan *p)
+{
+	uint64_t t0 = now_usec();
+	char why[320];
+
+	if (scope_make(s, p, false, why, sizeof(why)) < 0)
+		pr_warn("partition %s: no scope %s: %s: its uvmm stays in commandd's cgroup",
+			p->part, p->unit, why);
+	else
+		pr_debug("partition %s: monitor %d in %s (%.1f ms)", p->part, (int)p->pids[0],
+			 p->unit, (double)(now_usec() - t0) / 1000.0);
+}
+
+/* "uvmm 812 and its monitor 811": what plan moves, for the log. */
+static void adopt_what(const struct scope_req *r, char *buf, size_t len)
+{
+	bool uv = false, mon = false;
+
+	for (unsigned i = 0; i < r->plan.npids; i++) {
+		uv |= r->plan.pids[i] == r->uvmm;
+		mon |= r->plan.pids[i] == r->mon;
+	}
+	if (uv && mon)
+		snprintf(buf, len, "uvmm %d and its monitor %d", (int)r->uvmm, (int)r->mon);
+	else if (uv)
+		snprintf(buf, len, "uvmm %d", (int)r->uvmm);
+	else
+		snprintf(buf, len, "the monitor %d of uvmm %d", (int)r->mon, (int)r->uvmm);
+}
+
+/* An adopted partition: what is not in its scope yet is moved there (scope_plan.c). */
+static void scope_adopt(struct cmd_scoper *s, struct scope_req *r)
+{
+	struct cmd_scope_text *t = malloc(2 * sizeof(*t));
+	struct cmd_scope_proc uv, mon;
+	enum cmd_scope_move v[2];
+	char what[96], why[320], from[CMD_SCOPE_CGROUP_MAX] = "?", name[CMD_NAME_MAX];
+	uint64_t t0 = now_usec();
+
+	if (!t) {
+		pr_warn("partition %s: its scope not looked at: out of memory", r->plan.part);
+		return;
+	}
+	cmd_scope_proc_read(r->uvmm, r->uvmm_fd, false, &uv, &t[0]);
+	cmd_scope_proc_read(r->mon, r->mon_fd, true, &mon, &t[1]);
+	/* The plan is made anew (not from its own name: it is cleared first). */
+	snprintf(name, sizeof(name), "%s", r->plan.part);
+	if (cmd_scope_adopt_plan(name, &uv, &mon, s->opts, s->self_unit[0] ? s->self_unit : NULL,
+				 &r->plan, v))
+		goto out; /* cmd_scoper_adopt made this plan already */
+	if (v[1] == CMD_SCOPE_KEEP)
+		pr_info("partition %s: monitor %d does not ignore SIGPWR (a commandd without "
+			"scopes started it): it stays out of %s, so that a stop of the scope "
+			"leaves it to record the uvmm's exit",
+			r->plan.part, (int)r->mon, r->plan.unit);
+	if (!r->plan.npids) {
+		pr_debug("partition %s: uvmm %d %s", r->plan.part, (int)r->uvmm,
+			 v[0] == CMD_SCOPE_GONE ? "is gone" : "is in its scope");
+		goto out;
+	}
+	/* Where the first of them is (the monitor's, when it moves: where the uvmm was born). */
+	cmd_scope_cgroup_parse(v[1] == CMD_SCOPE_MOVE ? mon.cgroup : uv.cgroup, from, sizeof(from));
+	adopt_what(r, what, sizeof(what));
+	if (scope_make(s, &r->plan, true, why, sizeof(why)) < 0)
+		pr_warn("partition %s: %s not moved into %s: %s: it stays in %s", r->plan.part,
+			what, r->plan.unit, why, from);
+	else
+		pr_info("partition %s: %s moved from %s into %s (%.1f ms)", r->plan.part, what,
+			from, r->plan.unit, (double)(now_usec() - t0) / 1000.0);
+out:
+	free(t);
 }
 
 /* The monitor goes on: the uvmm starts in the scope, or where the monitor is. */
@@ -354,6 +437,17 @@ static void gate_open(int fd)
 		pr_debug("scope gate: %s",
 			 strerror(errno)); /* the monitor is gone: nothing waits */
 	close(fd);
+}
+
+static void req_free(struct scope_req *r)
+{
+	if (r->gate >= 0)
+		gate_open(r->gate);
+	if (r->uvmm_fd >= 0)
+		close(r->uvmm_fd);
+	if (r->mon_fd >= 0)
+		close(r->mon_fd);
+	free(r);
 }
 
 static void *scoper_main(void *arg)
@@ -369,13 +463,16 @@ static void *scoper_main(void *arg)
 			break;
 		if (!(s->reqs = r->next))
 			s->tail = &s->reqs;
+		/* A stop lets the queued monitors go and drops the adoptions. */
 		if (!s->stop) {
 			pthread_mutex_unlock(&s->lock);
-			scope_make(s, &r->plan);
+			if (r->adopt)
+				scope_adopt(s, r);
+			else
+				scope_new(s, &r->plan);
 			pthread_mutex_lock(&s->lock);
 		}
-		gate_open(r->gate);
-		free(r);
+		req_free(r);
 	}
 	pthread_mutex_unlock(&s->lock);
 	bus_drop(s);
@@ -420,6 +517,16 @@ void cmd_scoper_free(struct cmd_scoper *s)
 	free(s);
 }
 
+static void req_queue(struct cmd_scoper *s, struct scope_req *r)
+{
+	r->next = NULL;
+	pthread_mutex_lock(&s->lock);
+	*s->tail = r;
+	s->tail = &r->next;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void cmd_scoper_add(struct cmd_scoper *s, const char *name, pid_t monitor, int gate_fd)
 {
 	struct scope_req *r = malloc(sizeof(*r));
@@ -437,11 +544,36 @@ void cmd_scoper_add(struct cmd_scoper *s, const char *name, pid_t monitor, int g
 		free(r);
 		return gate_open(gate_fd);
 	}
+	r->adopt = false;
 	r->gate = gate_fd;
-	r->next = NULL;
-	pthread_mutex_lock(&s->lock);
-	*s->tail = r;
-	s->tail = &r->next;
-	pthread_cond_signal(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	r->uvmm = r->mon = 0;
+	r->uvmm_fd = r->mon_fd = -1;
+	req_queue(s, r);
+}
+
+void cmd_scoper_adopt(struct cmd_scoper *s, const char *name, pid_t uvmm, int pidfd, pid_t monitor,
+		      int mon_pidfd)
+{
+	struct scope_req *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r) {
+		pr_warn("partition %s: its scope not looked at: out of memory", name);
+		return;
+	}
+	ret = cmd_scope_plan(name, 0, s->opts, NULL, &r->plan);
+	if (ret) {
+		pr_warn("partition %s: no scope: the name makes no unit name (%s)", name,
+			strerror(-ret));
+		free(r);
+		return;
+	}
+	r->adopt = true;
+	r->gate = -1;
+	r->uvmm = uvmm;
+	r->mon = monitor > 0 ? monitor : 0;
+	/* Ours for the thread: the loop closes its own when the uvmm ends. */
+	r->uvmm_fd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 3) : -1;
+	r->mon_fd = r->mon && mon_pidfd >= 0 ? fcntl(mon_pidfd, F_DUPFD_CLOEXEC, 3) : -1;
+	req_queue(s, r);
 }

@@ -14,6 +14,7 @@
 #include "commandd.h"
 #include "ctl_msg.h"
 #include "log.h"
+#include "scope.h"
 
 #define REBUILD_GRACE_MS 3000 /* for a dead iopartd to say hello again */
 
@@ -84,8 +85,18 @@ static void status_partition(struct cmd *c, json_object *o)
 	if (!p || p->phase != CMD_IDLE || p->busy)
 		return;
 	p->reserved = true;
-	if (!strcmp(state, "running") && pid > 0 && !kill(pid, 0))
-		return cmd_part_adopt(p, pid);
+	if (!strcmp(state, "running") && pid > 0 && !kill(pid, 0)) {
+		cmd_part_adopt(p, pid);
+		/*
+		 * Into its scope if it is not there yet (a commandd without
+		 * scopes started it, or its scope could not be made): scope.c's
+		 * thread looks and moves it.
+		 */
+		if (c->scoper && p->phase == CMD_RUNNING && p->pid == pid)
+			cmd_scoper_adopt(c->scoper, p->name, pid, p->pidfd, p->mon_pid,
+					 p->mon_pid ? p->watch_fd : -1);
+		return;
+	}
 	if ((!strcmp(state, "stopped") || !strcmp(state, "crashed") || !strcmp(state, "running")) &&
 	    pid > 0 && pid != p->exited_pid) {
 		/* It ended while we were away: as if we had watched it. */
