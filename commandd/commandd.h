@@ -68,6 +68,7 @@ struct cmd_def {
 	unsigned ndisks, nnets;
 	struct cmd_disk disks[CMD_DISKS_MAX];
 	char taps[CMD_NETS_MAX][16];
+	char *kernel, *initrd, *cmdline; /* direct kernel boot; NULL: the firmware's */
 	enum cmd_restart restart;
 	bool run;	     /* desired: running */
 	bool destroy;	     /* stop_mode: destroy */
@@ -101,6 +102,12 @@ enum cmd_exit_verdict cmd_exit_decide(enum cmd_restart r, bool clean, const stru
 				      const int64_t *times, unsigned n, int64_t now);
 /* "exited with status 3", "killed by signal 9"; known false: "ended (exit status unknown)". */
 void cmd_exit_describe(bool known, int wstatus, char *buf, size_t len);
+/*
+ * What a uvmm said of its failure: the text of the first "PROG: error: TEXT"
+ * line in text[0..len) (its log since it started), cut to fit buf. False
+ * when there is none.
+ */
+bool cmd_exit_cause(const char *text, size_t len, char *buf, size_t buflen);
 
 struct cmd_iop {
 	char name[CMD_NAME_MAX];
@@ -127,10 +134,11 @@ struct cmd_uvmm_args {
 	int memfd;
 	uint64_t memory_mib;
 	unsigned cpus;
+	const char *kernel, *initrd, *cmdline; /* NULL: not given */
 	unsigned ndisks, nnets;
 	int fds[CMD_DEV_MAX]; /* disks then nets: devices 0..ndisks+nnets-1 */
 };
-#define CMD_ARGV_MAX (16 + 2 * CMD_DEV_MAX)
+#define CMD_ARGV_MAX (22 + 2 * CMD_DEV_MAX)
 /* Fills argv (NULL-terminated) with pointers into buf; -ENOSPC when buf is short. */
 int cmd_uvmm_argv(const struct cmd_uvmm_args *a, char **argv, char *buf, size_t len);
 
@@ -193,6 +201,7 @@ struct cmd_part {
 	int pid_fd; /* the monitor tells the uvmm's pid on it */
 	struct event *pid_ev;
 	int64_t start_us; /* when the start began: its time in the log */
+	int64_t log_off;  /* uvmm.log's size when its uvmm was spawned; -1: unknown (adopted) */
 	bool reserved;	  /* ultravisord has a record of it (to release) */
 	unsigned release_tries;
 
@@ -350,8 +359,9 @@ void cmd_hold_set(struct cmd_part *p, bool hold);
 struct cmd_spawn {
 	pid_t mon_pid;
 	int mon_pidfd;
-	int pid_fd; /* the monitor writes the uvmm's pid here (non-blocking) */
-	int go_fd;  /* write 'g' to let it exec; close to make it exit */
+	int pid_fd;	 /* the monitor writes the uvmm's pid here (non-blocking) */
+	int go_fd;	 /* write 'g' to let it exec; close to make it exit */
+	int64_t log_off; /* where the uvmm's output starts in its uvmm.log */
 };
 /* Forks the monitor, which starts the uvmm; never waits for either. */
 int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args *a,
@@ -362,6 +372,8 @@ int cmd_spawn_pid(int pid_fd, pid_t *pid);
 void cmd_group_lookup(struct cmd *c);
 /* The exit the monitor recorded for pid: 0 and *wstatus, or -ENOENT. */
 int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus);
+/* cmd_exit_cause() of name's uvmm.log from byte from on: false when none, or from < 0. */
+bool cmd_exit_cause_read(struct cmd *c, const char *name, int64_t from, char *buf, size_t len);
 /* Our monitor of the running uvmm pid (its parent), or 0 when it has none. */
 pid_t cmd_monitor_of(pid_t pid);
 int cmd_spawn_iopartd(struct cmd *c, const char *name, pid_t *pid, char *err, size_t errlen);

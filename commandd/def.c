@@ -150,6 +150,36 @@ static int def_nets(json_object *a, struct cmd_def *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* kernel, initrd, cmdline: strings when present; opsd checked them, we check what we rely on. */
+static int def_boot(json_object *o, struct cmd_def *d, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"kernel", "initrd", "cmdline"};
+	char **dst[] = {&d->kernel, &d->initrd, &d->cmdline};
+	json_object *v;
+
+	for (unsigned i = 0; i < 3; i++) {
+		if (!json_object_object_get_ex(o, keys[i], &v))
+			continue;
+		if (!json_object_is_type(v, json_type_string) ||
+		    (i < 2 && json_object_get_string(v)[0] != '/')) {
+			snprintf(err, errlen, "%s: %s is not %s", d->name, keys[i],
+				 i < 2 ? "an absolute path" : "a string");
+			return -EINVAL;
+		}
+		*dst[i] = strdup(json_object_get_string(v));
+		if (!*dst[i]) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (!d->kernel && (d->initrd || d->cmdline)) {
+		snprintf(err, errlen, "%s: %s without kernel", d->name,
+			 d->initrd ? "initrd" : "cmdline");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void def_actual(json_object *o, struct cmd_def *d)
 {
 	json_object *a;
@@ -196,6 +226,8 @@ int cmd_def_parse(json_object *o, enum cmd_restart dflt, struct cmd_def *d, char
 	json_object_object_get_ex(o, "nets", &a);
 	if ((ret = def_nets(a, d, err, errlen)))
 		goto fail;
+	if ((ret = def_boot(o, d, err, errlen)))
+		goto fail;
 	d->restart = dflt;
 	if ((s = get_str(o, "restart")) && restart_parse(s, &d->restart)) {
 		snprintf(err, errlen, "%s: unknown restart policy '%s'", name, s);
@@ -218,6 +250,10 @@ void cmd_def_fini(struct cmd_def *d)
 	for (unsigned i = 0; i < d->ndisks; i++)
 		free(d->disks[i].path);
 	d->ndisks = 0;
+	free(d->kernel);
+	free(d->initrd);
+	free(d->cmdline);
+	d->kernel = d->initrd = d->cmdline = NULL;
 }
 
 int cmd_export_spec(const struct cmd_def *d, unsigned dev, char *buf, size_t len, char *err,
@@ -272,6 +308,32 @@ void cmd_exit_describe(bool known, int wstatus, char *buf, size_t len)
 		snprintf(buf, len, "killed by signal %d", WTERMSIG(wstatus));
 	else
 		snprintf(buf, len, "ended (wait status %#x)", (unsigned)wstatus);
+}
+
+bool cmd_exit_cause(const char *text, size_t len, char *buf, size_t buflen)
+{
+	const char *end = text + len, *line, *nl, *at;
+	size_t n;
+
+	for (line = text; line < end; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (!nl)
+			nl = end; /* a last line without its end: still said */
+		/* "uvmm: error: TEXT", after UV_LOG_TIME's stamp if any: no ':' before. */
+		at = memmem(line, (size_t)(nl - line), ": error: ", 9);
+		if (!at || memchr(line, ':', (size_t)(at - line)))
+			continue;
+		at += 9;
+		n = (size_t)(nl - at);
+		if (!n || !buflen)
+			continue;
+		if (n >= buflen)
+			n = buflen - 1;
+		memcpy(buf, at, n);
+		buf[n] = 0;
+		return true;
+	}
+	return false;
 }
 
 int cmd_pick_iopartd(const struct cmd_iop *iops, unsigned n, const char *skip)
@@ -329,6 +391,19 @@ int cmd_uvmm_argv(const struct cmd_uvmm_args *a, char **argv, char *buf, size_t 
 	ADD("%lluM", (unsigned long long)a->memory_mib);
 	ADD("--cpus");
 	ADD("%u", a->cpus);
+	/* Without --kernel, uvmm boots the first disk through its firmware. */
+	if (a->kernel) {
+		ADD("--kernel");
+		ADD("%s", a->kernel);
+	}
+	if (a->kernel && a->initrd) {
+		ADD("--initrd");
+		ADD("%s", a->initrd);
+	}
+	if (a->kernel && a->cmdline) {
+		ADD("--cmdline");
+		ADD("%s", a->cmdline);
+	}
 	for (unsigned i = 0; i < a->ndisks + a->nnets; i++) {
 		ADD(i < a->ndisks ? "--disk" : "--net");
 		ADD("vhost-user-fd=%d,channel=%u", a->fds[i], i);

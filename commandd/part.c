@@ -39,6 +39,7 @@ struct cmd_part *cmd_part_get(struct cmd *c, const char *name, bool create)
 	p->cmd = c;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->memfd = p->go_fd = p->pid_fd = p->pidfd = p->watch_fd = -1;
+	p->log_off = -1;
 	for (unsigned i = 0; i < CMD_DEV_MAX; i++)
 		p->fe[i] = -1;
 	p->stop_timer = evtimer_new(c->base, part_stop_cb, p);
@@ -326,13 +327,30 @@ static void exit_unasked(struct cmd_part *p, bool clean, const char *desc)
 	cmd_hold_set(p, true);
 }
 
+/*
+ * "exited with status 2 (cannot open kernel '/x': No such file or directory)":
+ * uvmm's first error line since it started, so that the reason says why.
+ */
+static void exit_describe(struct cmd_part *p, bool known, int wstatus, char *desc, size_t len)
+{
+	char cause[144];
+	size_t n;
+
+	cmd_exit_describe(known, wstatus, desc, len);
+	if (!known || !WIFEXITED(wstatus) || !WEXITSTATUS(wstatus) ||
+	    !cmd_exit_cause_read(p->cmd, p->name, p->log_off, cause, sizeof(cause)))
+		return;
+	n = strlen(desc);
+	snprintf(desc + n, len - n, " (%s)", cause);
+}
+
 void cmd_part_exited(struct cmd_part *p, bool known, int wstatus)
 {
 	bool clean = known && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
 	bool starting = p->phase == CMD_STARTING;
-	char desc[96], why[CMD_REASON_MAX];
+	char desc[192], why[CMD_REASON_MAX];
 
-	cmd_exit_describe(known, wstatus, desc, sizeof(desc));
+	exit_describe(p, known, wstatus, desc, sizeof(desc));
 	pr_info("partition %s: uvmm %d %s", p->name, (int)p->pid, desc);
 	if (p->watch_ev)
 		event_free(p->watch_ev);
@@ -392,6 +410,7 @@ void cmd_part_adopt(struct cmd_part *p, pid_t pid)
 	p->watch_fd = mon ? cmd_pidfd_open(mon) : dup(p->pidfd);
 	p->phase = CMD_RUNNING;
 	p->adopted = true;
+	p->log_off = -1; /* its log's part is not known: no cause quoted from it */
 	if (p->pidfd < 0 || p->watch_fd < 0 || cmd_part_watch(p)) {
 		/* Gone between ultravisord's status and now. */
 		int st = 0;

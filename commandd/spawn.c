@@ -354,7 +354,9 @@ static int spawn_paths(struct cmd *c, const char *name, char *dir, char *log, ch
 int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args *a,
 		   struct cmd_spawn *out, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], log[PATH_MAX], ex[PATH_MAX], tmp[PATH_MAX], buf[16384];
+	/* buf: the paths of uvmm, its kernel and initrd (4 KiB each), a 2 KiB cmdline, sockets. */
+	char dir[PATH_MAX], log[PATH_MAX], ex[PATH_MAX], tmp[PATH_MAX], buf[32768];
+	struct stat lst;
 	char *argv[CMD_ARGV_MAX];
 	struct spawn_plan sp = {
 		.argv = argv, .log = log, .exit_path = ex, .exit_tmp = tmp, .gate_rd = -1};
@@ -368,6 +370,8 @@ int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args
 		return -ENOSPC;
 	}
 	unlink(ex);
+	/* What this uvmm writes to its log comes after: its error, if it fails. */
+	out->log_off = stat(log, &lst) ? 0 : (int64_t)lst.st_size;
 	/* The kernel keeps 15 bytes of a name: enough to recognise one of ours. */
 	snprintf(sp.mon_name, sizeof(sp.mon_name), "uvmon:%.9s", p->name);
 	sp.keep[sp.nkeep++] = a->memfd;
@@ -452,6 +456,26 @@ int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus)
 	free(buf);
 	*wstatus = (int)st;
 	return 0;
+}
+
+bool cmd_exit_cause_read(struct cmd *c, const char *name, int64_t from, char *buf, size_t len)
+{
+	char path[PATH_MAX], rel[PATH_MAX], text[4096];
+	ssize_t n;
+	int fd;
+
+	if (from < 0)
+		return false;
+	snprintf(rel, sizeof(rel), "partitions/%s/uvmm.log", name);
+	if (uv_path_join(path, sizeof(path), c->runtime_dir, rel))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	/* The first error is the cause, and comes first: 4 KiB of the log is plenty. */
+	n = pread(fd, text, sizeof(text), (off_t)from);
+	close(fd);
+	return n > 0 && cmd_exit_cause(text, (size_t)n, buf, len);
 }
 
 pid_t cmd_monitor_of(pid_t pid)

@@ -7,9 +7,11 @@
  * uvmm let go. A failure says whether to try again, and when.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -160,6 +162,9 @@ static void start_spawn(struct cmd_part *p)
 		.memfd = p->memfd,
 		.memory_mib = p->def->memory_mib,
 		.cpus = p->def->cpus,
+		.kernel = p->def->kernel,
+		.initrd = p->def->initrd,
+		.cmdline = p->def->cmdline,
 		.ndisks = p->def->ndisks,
 		.nnets = p->def->nnets,
 	};
@@ -177,6 +182,7 @@ static void start_spawn(struct cmd_part *p)
 	p->go_fd = s.go_fd;
 	p->pid_fd = s.pid_fd;
 	p->mon_pid = s.mon_pid;
+	p->log_off = s.log_off;
 	p->watch_fd = s.mon_pidfd;
 	if (p->watch_fd < 0 || cmd_part_watch(p))
 		pr_err("partition %s: cannot watch uvmm's monitor %d: its exit goes unseen",
@@ -306,6 +312,33 @@ static void start_reserved(struct cmd *c, void *arg, json_object *rep, int *fds,
 	start_channels(p, iop);
 }
 
+/*
+ * A kernel or initrd that cannot be read fails the start before anything is
+ * reserved, with the reason, instead of a uvmm that exits 2 and a restart
+ * policy that tries it again (the uvmm runs as commandd does: what we can
+ * open, it can). O_NONBLOCK: a FIFO there must not hold the loop.
+ */
+static int start_boot_file(const char *what, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read %s %.400s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s %.400s is not a regular file", what, path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 void cmd_part_start(struct cmd_part *p)
 {
 	struct cmd *c = p->cmd;
@@ -316,6 +349,10 @@ void cmd_part_start(struct cmd_part *p)
 	for (unsigned i = 0; i < d->ndisks; i++)
 		if (cmd_export_spec(d, i, spec, sizeof(spec), err, sizeof(err)))
 			return cmd_start_fail(p, err, CMD_FAIL_DEFINITION);
+	/* Held until a new start, as for an image the iopartd refuses. */
+	if (start_boot_file("kernel", d->kernel, err, sizeof(err)) ||
+	    start_boot_file("initrd", d->initrd, err, sizeof(err)))
+		return cmd_start_fail(p, err, CMD_FAIL_DEFINITION);
 	if (access(c->opts.uvmm, X_OK)) {
 		snprintf(err, sizeof(err), "cannot run uvmm %.400s: %s", c->opts.uvmm,
 			 strerror(errno));

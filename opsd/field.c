@@ -59,6 +59,20 @@ int opsd_field_str(json_object *v, const char *name, size_t maxlen, const char *
 	return 0;
 }
 
+int opsd_field_path(json_object *v, const char *name, size_t maxlen, const char **out, char *err,
+		    size_t errlen)
+{
+	int ret = opsd_field_str(v, name, maxlen, out, err, errlen);
+
+	if (ret)
+		return ret;
+	if ((*out)[0] != '/') {
+		snprintf(err, errlen, "'%s' must be an absolute path", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int opsd_field_enum(json_object *v, const char *name, const char *const *names, size_t n, int *out,
 		    char *err, size_t errlen)
 {

@@ -20,6 +20,9 @@ int opsd_field_bool(json_object *v, const char *name, bool *out, char *err, size
 /* A string of at most maxlen bytes with no NUL inside. */
 int opsd_field_str(json_object *v, const char *name, size_t maxlen, const char **out, char *err,
 		   size_t errlen);
+/* opsd_field_str() of an absolute path ("/..."). */
+int opsd_field_path(json_object *v, const char *name, size_t maxlen, const char **out, char *err,
+		    size_t errlen);
 /* A string that is one of names[0..n); *out is its index. */
 int opsd_field_enum(json_object *v, const char *name, const char *const *names, size_t n, int *out,
 		    char *err, size_t errlen);

@@ -70,13 +70,9 @@ static int part_disk(json_object *o, unsigned idx, struct opsd_disk *d, char *er
 	{
 		snprintf(name, sizeof(name), "disks[%u].%.16s", idx, key);
 		if (!strcmp(key, "path")) {
-			ret = opsd_field_str(val, name, OPSD_DISK_PATH_MAX, &s, err, errlen);
+			ret = opsd_field_path(val, name, OPSD_DISK_PATH_MAX, &s, err, errlen);
 			if (ret)
 				return ret;
-			if (s[0] != '/') {
-				snprintf(err, errlen, "'%s' must be an absolute path", name);
-				return -EINVAL;
-			}
 			d->path = strdup(s);
 			if (!d->path) {
 				snprintf(err, errlen, "out of memory");
@@ -173,6 +169,47 @@ static int part_lists(struct opsd_partition *p, const char *key, json_object *va
 	return ret;
 }
 
+/* A cmdline is shown by uvctl and passed as one argument: printable text only. */
+static int part_cmdline_check(const char *s, char *err, size_t errlen)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			snprintf(err, errlen, "'cmdline' must not contain control characters");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* kernel, initrd, cmdline: direct kernel boot. 1 when key is none of them. */
+static int part_boot(struct opsd_partition *p, const char *key, json_object *val, char *err,
+		     size_t errlen)
+{
+	char **dst;
+	const char *s;
+	int ret;
+
+	if (!strcmp(key, "kernel") || !strcmp(key, "initrd")) {
+		dst = key[0] == 'k' ? &p->kernel : &p->initrd;
+		ret = opsd_field_path(val, key, OPSD_BOOT_PATH_MAX, &s, err, errlen);
+	} else if (!strcmp(key, "cmdline")) {
+		dst = &p->cmdline;
+		ret = opsd_field_str(val, key, OPSD_CMDLINE_MAX, &s, err, errlen);
+		if (!ret)
+			ret = part_cmdline_check(s, err, errlen);
+	} else {
+		return 1;
+	}
+	if (ret)
+		return ret;
+	free(*dst);
+	*dst = strdup(s);
+	if (!*dst) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* The members only a saved file has. 1 when key is none of them. */
 static int part_intent(struct opsd_partition *p, const char *key, json_object *val, char *err,
 		       size_t errlen)
@@ -223,6 +260,8 @@ static int part_member(struct opsd_partition *p, enum part_src src, const char *
 	} else if (!strcmp(key, "restart")) {
 		ret = OPSD_FIELD_ENUM(val, key, opsd_restart_names, &r, err, errlen);
 		p->restart = r;
+	} else if ((ret = part_boot(p, key, val, err, errlen)) <= 0) {
+		/* done */
 	} else if (src == PART_FILE && (ret = part_intent(p, key, val, err, errlen)) <= 0) {
 		/* done */
 	} else {
@@ -257,6 +296,14 @@ static struct opsd_partition *part_parse(json_object *o, enum part_src src,
 		snprintf(err, errlen, "missing field 'name'");
 		goto fail;
 	}
+	/* Without a kernel the firmware boots the disk with the disk's own initrd and options. */
+	if (!p->kernel && (p->initrd || p->cmdline)) {
+		snprintf(err, errlen,
+			 "'%s' needs 'kernel' (without one, the firmware boots the first disk "
+			 "with its own)",
+			 p->initrd ? "initrd" : "cmdline");
+		goto fail;
+	}
 	return p;
 fail:
 	opsd_partition_free(p);
@@ -280,6 +327,9 @@ void opsd_partition_free(struct opsd_partition *p)
 		return;
 	for (unsigned i = 0; i < p->ndisks; i++)
 		free(p->disks[i].path);
+	free(p->kernel);
+	free(p->initrd);
+	free(p->cmdline);
 	opsd_actual_clear(&p->actual);
 	free(p);
 }
@@ -313,6 +363,13 @@ static json_object *part_definition(const struct opsd_partition *p)
 		json_object_array_add(nets, n);
 	}
 	json_object_object_add(o, "nets", nets);
+	/* Only when set: their absence says "boot through the firmware". */
+	if (p->kernel)
+		json_object_object_add(o, "kernel", json_object_new_string(p->kernel));
+	if (p->initrd)
+		json_object_object_add(o, "initrd", json_object_new_string(p->initrd));
+	if (p->cmdline)
+		json_object_object_add(o, "cmdline", json_object_new_string(p->cmdline));
 	json_object_object_add(o, "restart",
 			       json_object_new_string(opsd_restart_names[p->restart]));
 	json_object_object_add(o, "desired",

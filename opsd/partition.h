@@ -25,6 +25,9 @@
 #define OPSD_IOPARTD_MAX   32
 #define OPSD_REASON_MAX	   1024
 #define OPSD_DISK_PATH_MAX 4095
+#define OPSD_BOOT_PATH_MAX 4095 /* kernel, initrd */
+/* x86 Linux's COMMAND_LINE_SIZE less its NUL; uvmm refuses more than the kernel's cmdline_size. */
+#define OPSD_CMDLINE_MAX 2047
 
 enum opsd_restart { OPSD_RESTART_ON_FAILURE, OPSD_RESTART_ALWAYS, OPSD_RESTART_NEVER };
 enum opsd_desired { OPSD_DESIRED_STOPPED, OPSD_DESIRED_RUNNING };
@@ -75,6 +78,8 @@ struct opsd_partition {
 	struct opsd_disk disks[OPSD_MAX_DISKS];
 	unsigned nnets;
 	struct opsd_net nets[OPSD_MAX_NETS];
+	/* Direct kernel boot; NULL: uvmm's firmware boots the first disk. */
+	char *kernel, *initrd, *cmdline;
 	enum opsd_restart restart;
 	struct opsd_intent intent;
 	struct opsd_actual actual;
@@ -89,8 +94,9 @@ int opsd_enum_parse(const char *const *names, size_t n, const char *s);
 bool opsd_name_valid(const char *name);
 
 /*
- * A create request: name, cpus, memory_mib, hugepages, disks, nets, restart;
- * anything else is refused. restart_dflt fills an absent "restart".
+ * A create request: name, cpus, memory_mib, hugepages, disks, nets, kernel,
+ * initrd, cmdline, restart; anything else is refused (initrd and cmdline
+ * only with kernel). restart_dflt fills an absent "restart".
  * Returns a new partition (desired stopped, actual unknown) or NULL with the
  * reason in err.
  */

@@ -46,6 +46,9 @@ enum {
 	OPT_NET,
 	OPT_RESTART,
 	OPT_HUGEPAGES,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_CMDLINE,
 };
 
 static const struct option common_opts[] = {
@@ -63,6 +66,9 @@ static const struct option create_opts[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"restart", required_argument, NULL, OPT_RESTART},
 	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -190,14 +196,29 @@ static int args_net(const char *arg, json_object *nets, char *err, size_t errlen
 	return 0;
 }
 
+/* --kernel and --initrd: a file of this machine, absolute as for --disk. */
+static int args_boot_file(const char *opt, const char *arg, const char *key, json_object *body,
+			  char *err, size_t errlen)
+{
+	json_object *path;
+
+	if (!arg[0])
+		return args_err(err, errlen, "--%s: no path", opt);
+	path = args_abs_path(arg);
+	if (!path)
+		return args_err(err, errlen, "--%s %s: %s", opt, arg, strerror(errno));
+	json_object_object_add(body, key, path);
+	return 0;
+}
+
 /* One create option into the body; "given twice" is refused for the single-valued ones. */
 static int args_create_opt(int opt, const char *arg, json_object *body, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
-		[OPT_CPUS - OPT_DISK] = "cpus",
-		[OPT_MEMORY - OPT_DISK] = "memory_mib",
-		[OPT_RESTART - OPT_DISK] = "restart",
-		[OPT_HUGEPAGES - OPT_DISK] = "hugepages",
+		[OPT_CPUS - OPT_DISK] = "cpus",	      [OPT_MEMORY - OPT_DISK] = "memory_mib",
+		[OPT_RESTART - OPT_DISK] = "restart", [OPT_HUGEPAGES - OPT_DISK] = "hugepages",
+		[OPT_KERNEL - OPT_DISK] = "kernel",   [OPT_INITRD - OPT_DISK] = "initrd",
+		[OPT_CMDLINE - OPT_DISK] = "cmdline",
 	};
 	unsigned long long mib;
 	uint64_t v;
@@ -230,6 +251,14 @@ static int args_create_opt(int opt, const char *arg, json_object *body, char *er
 			return args_err(err, errlen,
 					"--restart '%s': not on-failure, always or never", arg);
 		json_object_object_add(body, "restart", json_object_new_string(arg));
+		return 0;
+	case OPT_KERNEL:
+	case OPT_INITRD:
+		return args_boot_file(keys[opt - OPT_DISK], arg, keys[opt - OPT_DISK], body, err,
+				      errlen);
+	case OPT_CMDLINE:
+		/* Sent as given: opsd judges it (length, characters). */
+		json_object_object_add(body, "cmdline", json_object_new_string(arg));
 		return 0;
 	default: /* OPT_HUGEPAGES */
 		json_object_object_add(body, "hugepages", json_object_new_boolean(1));
@@ -335,8 +364,18 @@ static int args_check(const struct verb_def *vd, struct uvctl_cmd *cmd, char *er
 	if (vd->args == ARGS_PAIRS && !json_object_object_length(cmd->body))
 		return args_err(err, errlen, "policy set: give at least one KEY=VALUE");
 	if (vd->verb == UVCTL_CREATE) {
-		if (!json_object_array_length(json_object_object_get(cmd->body, "disks")))
-			return args_err(err, errlen, "create: give at least one --disk IMG");
+		bool kernel = json_object_object_get_ex(cmd->body, "kernel", NULL);
+
+		/* The firmware boots the first disk; a kernel needs none. */
+		if (!kernel &&
+		    !json_object_array_length(json_object_object_get(cmd->body, "disks")))
+			return args_err(
+				err, errlen,
+				"create: give at least one --disk IMG (or a --kernel PATH)");
+		if (!kernel && json_object_object_get_ex(cmd->body, "initrd", NULL))
+			return args_err(err, errlen, "create: --initrd needs --kernel");
+		if (!kernel && json_object_object_get_ex(cmd->body, "cmdline", NULL))
+			return args_err(err, errlen, "create: --cmdline needs --kernel");
 		json_object_object_add(cmd->body, "name", json_object_new_string(cmd->name));
 	}
 	if (vd->path)

@@ -154,11 +154,26 @@ static void show_nets(struct uvctl_kv *l, json_object *p)
 	}
 }
 
+/* Direct kernel boot: kernel, initrd, cmdline, each only when set. */
+static void show_boot(struct uvctl_kv *l, json_object *p)
+{
+	static const char *const keys[] = {"kernel", "initrd", "cmdline"};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *s = uvctl_scalar(p, keys[i], buf, sizeof(buf));
+
+		if (s[0])
+			kv_put(l, keys[i], s);
+	}
+}
+
 void uvctl_print_partition(FILE *out, json_object *p)
 {
-	static const char *const known[] = {"name",	 "cpus",       "memory_mib", "hugepages",
-					    "disks",	 "nets",       "restart",    "desired",
-					    "stop_mode", "generation", "actual"};
+	static const char *const known[] = {"name",	  "cpus",    "memory_mib", "hugepages",
+					    "disks",	  "nets",    "kernel",	   "initrd",
+					    "cmdline",	  "restart", "desired",	   "stop_mode",
+					    "generation", "actual"};
 	json_object *actual = json_object_object_get(p, "actual");
 	struct uvctl_kv l = {0};
 	const char *s;
@@ -179,6 +194,7 @@ void uvctl_print_partition(FILE *out, json_object *p)
 	kv_put(&l, "memory", buf);
 	kv_put(&l, "hugepages", or_dash(uvctl_scalar(p, "hugepages", buf, sizeof(buf))));
 	kv_put(&l, "restart", or_dash(uvctl_scalar(p, "restart", buf, sizeof(buf))));
+	show_boot(&l, p);
 	show_disks(&l, p);
 	show_nets(&l, p);
 	if (json_object_get_int64(json_object_object_get(actual, "pid")) > 0)

@@ -4,7 +4,9 @@
 # shell script as uvmm: help and usage errors, a partition started and shut
 # down through uvctl, its status on commandd.sock, kill -9 of the active
 # iopartd (the channel moves, iopartd comes back, uvctl status shows it), a
-# second instance refused, SIGTERM leaving the guest running.
+# partition booting a kernel directly (uvmm's arguments; a kernel that cannot
+# be read: failed, the reason in uvctl show, no uvmm), a second instance
+# refused, SIGTERM leaving the guest running.
 set -u
 # shellcheck source=tests/cli/lib.sh
 . "${0%/*}/lib.sh"
@@ -141,6 +143,28 @@ python3 -c "import json,sys; j=json.load(sys.stdin)['ultravisord']; sys.exit(0 i
 "$UVCTL" shutdown vm1 >/dev/null || fail "shutdown"
 wait_for 10 show_is vm1 "j['actual']['state'] == 'stopped'" || fail "vm1 not stopped"
 grep -q "shutdown: SIGPWR to uvmm" "$T/commandd.log" || fail "no SIGPWR"
+
+# Direct kernel boot: uvmm gets --kernel, --initrd and --cmdline, the disk as before.
+printf 'not really a kernel' >"$T/vmlinuz"
+: >"$T/initrd.img"
+"$UVCTL" create vmk --disk "$T/disk.img" --memory 64M --kernel "$T/vmlinuz" \
+	--initrd "$T/initrd.img" --cmdline "console=ttyS0 quiet" >/dev/null || fail "create vmk"
+"$UVCTL" start vmk >/dev/null || fail "start vmk"
+wait_for 10 show_is vmk "j['actual']['state'] == 'running'" || fail "vmk not running"
+grep -Eq "^run --partition vmk .* --cpus 1 --kernel $T/vmlinuz --initrd $T/initrd.img --cmdline console=ttyS0 quiet --disk vhost-user-fd=[0-9]+,channel=0 --console unix:" \
+	"$T/uvmm.args" || fail "vmk's uvmm arguments: $(cat "$T/uvmm.args")"
+"$UVCTL" destroy vmk >/dev/null || fail "destroy vmk"
+wait_for 10 show_is vmk "j['actual']['state'] == 'stopped'" || fail "vmk not stopped"
+# The kernel gone: the start fails with the reason, no uvmm is started, none later.
+rm "$T/vmlinuz" "$T/uvmm.args"
+"$UVCTL" start vmk >/dev/null || fail "start vmk again"
+wait_for 10 show_is vmk "j['actual']['state'] == 'failed'" || fail "vmk did not fail"
+"$UVCTL" show vmk >"$T/out" || fail "show vmk"
+out_has "^kernel: +$T/vmlinuz$"
+out_has "^reason: +cannot read kernel $T/vmlinuz: No such file or directory$"
+sleep 1.5
+[ ! -e "$T/uvmm.args" ] || fail "a uvmm was started without its kernel"
+show_is vmk "j['actual']['state'] == 'failed'" || fail "vmk: $(cat "$T/show")"
 
 # SIGTERM leaves a running guest running.
 "$UVCTL" start vm1 >/dev/null || fail "start again"

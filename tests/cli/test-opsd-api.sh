@@ -200,7 +200,11 @@ grep -qi "^Location: /v1/partitions/web1" "$T/io/hdr" || fail "no Location heade
 expect_err 409 POST /v1/partitions '{"name":"web1"}' "exists"
 expect 201 POST /v1/partitions '{"name":"min"}'
 jcheck "j['cpus'] == 1 and j['memory_mib'] == 512 and j['disks'] == [] and j['restart'] == 'on-failure'" "defaults"
-expect 201 POST /v1/partitions '{"name":"0.a_b-c","cpus":255,"memory_mib":1048576,"hugepages":true,"disks":[{"path":"/a"},{"path":"/b","format":"raw","readonly":true}]}'
+expect 201 POST /v1/partitions '{"name":"0.a_b-c","cpus":255,"memory_mib":1048576,"hugepages":true,"disks":[{"path":"/a"},{"path":"/b","format":"raw","readonly":true}],"kernel":"/boot/vmlinuz","initrd":"/boot/initrd.img","cmdline":"console=ttyS0 root=/dev/vda ro"}'
+oas Partition "j['kernel'] == '/boot/vmlinuz' and j['initrd'] == '/boot/initrd.img' and j['cmdline'] == 'console=ttyS0 root=/dev/vda ro'"
+grep -q '"kernel"' "$PDIR/0.a_b-c.json" || fail "the kernel is not saved"
+expect 200 GET /v1/partitions/web1
+oas Partition "'kernel' not in j and 'initrd' not in j and 'cmdline' not in j"
 expect 200 GET /v1/partitions/web1
 jcheck "j['name'] == 'web1' and j['nets'][0]['tap'] == 'uvtap0'" "GET one"
 expect 200 GET /v1/partitions
@@ -225,9 +229,11 @@ expect_err 400 POST /v1/partitions '{"name":"x","nets":[{"tap":"t0","mac":"x"}]}
 for kv in '"cpus":"2"' '"cpus":2.0' '"cpus":true' '"cpus":null' '"memory_mib":[1024]' \
 	'"hugepages":"yes"' '"hugepages":1' '"disks":{}' '"disks":["/a"]' '"nets":"tap0"' \
 	'"nets":[{"tap":5}]' '"restart":1' '"disks":[{"path":"/a","readonly":"no"}]' \
-	'"disks":[{"path":1}]'; do
+	'"disks":[{"path":1}]' '"kernel":1' '"kernel":null' '"kernel":["/k"]' '"kernel":{}' \
+	'"kernel":"/k","initrd":true' '"kernel":"/k","cmdline":5' '"kernel":"/k","cmdline":["a"]'; do
 	expect_err 400 POST /v1/partitions "{\"name\":\"x\",$kv}"
 done
+expect_err 400 POST /v1/partitions '{"name":"x","kernel":7}' "'kernel' must be a string"
 expect_err 400 POST /v1/partitions '{"name":5}' "'name' must be a string"
 # Ranges and formats.
 LONG=$(printf 'a%.0s' $(seq 64))
@@ -236,9 +242,16 @@ for kv in '"cpus":0' '"cpus":256' '"cpus":-1' '"cpus":99999999999999999999' \
 	'"disks":[{"path":"relative.img"}]' '"disks":[{"path":""}]' '"disks":[{"format":"raw"}]' \
 	'"disks":[{"path":"/a","format":"vmdk"}]' '"disks":[{"path":"/a\u0000b"}]' \
 	'"nets":[{"tap":"a-name-too-long-"}]' '"nets":[{"tap":"a/b"}]' '"nets":[{"tap":""}]' \
-	'"nets":[{}]'; do
+	'"nets":[{}]' '"kernel":"vmlinuz"' '"kernel":""' '"kernel":"/k","initrd":"initrd.img"' \
+	'"initrd":"/i"' '"cmdline":"quiet"' '"kernel":"/k\u0000"' '"kernel":"/k","cmdline":"a\nb"' \
+	'"kernel":"/k","cmdline":"a\u007fb"'; do
 	expect_err 400 POST /v1/partitions "{\"name\":\"x\",$kv}"
 done
+expect_err 400 POST /v1/partitions '{"name":"x","kernel":"boot/vmlinuz"}' "'kernel' must be an absolute path"
+expect_err 400 POST /v1/partitions '{"name":"x","disks":[{"path":"/d"}],"initrd":"/i"}' "'initrd' needs 'kernel'"
+expect_err 400 POST /v1/partitions '{"name":"x","disks":[{"path":"/d"}],"cmdline":"quiet"}' "'cmdline' needs 'kernel'"
+expect_err 400 POST /v1/partitions "{\"name\":\"x\",\"kernel\":\"/$(printf 'k%.0s' $(seq 4095))\"}" "'kernel' is longer than 4095 bytes"
+expect_err 400 POST /v1/partitions "{\"name\":\"x\",\"kernel\":\"/k\",\"cmdline\":\"$(printf 'c%.0s' $(seq 2048))\"}" "'cmdline' is longer than 2047 bytes"
 for name in "$LONG" Web -web .x '' 'a b' 'a/b' 'é'; do
 	expect_err 400 POST /v1/partitions "{\"name\":\"$name\"}"
 done

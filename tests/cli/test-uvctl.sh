@@ -1,9 +1,9 @@
 #!/bin/sh
 # uvctl against a private opsd: help and usage errors, a partition's round trip
 # (create, list, show, start, shutdown, destroy, delete), --json parsed by
-# python3, refusals, the policy, status with and without ultravisord, a bad
-# option on each read verb, opsd down, and the console on a fake console
-# socket (socat echoing what it gets).
+# python3, refusals, a partition booting a kernel directly, the policy,
+# status with and without ultravisord, a bad option on each read verb, opsd
+# down, and the console on a fake console socket (socat echoing what it gets).
 set -u
 # shellcheck source=tests/cli/lib.sh
 . "${0%/*}/lib.sh"
@@ -46,6 +46,9 @@ expect 2 "unknown option '--bogus'" -- --bogus list
 expect 2 "at least one --disk" -- create vm1
 expect 2 "--memory '1.5G'" -- create vm1 --disk "$T/disk.img" --memory 1.5G
 expect 2 "'on-crash'" -- create vm1 --disk "$T/disk.img" --restart on-crash
+expect 2 "--initrd needs --kernel" -- create vm1 --disk "$T/disk.img" --initrd "$T/initrd.img"
+expect 2 "--cmdline needs --kernel" -- create vm1 --disk "$T/disk.img" --cmdline quiet
+expect 2 "--kernel given twice" -- create vm1 --kernel /a --kernel /b
 expect 2 "which partition" -- show
 expect 2 "'Bad' is not a partition name" -- show Bad
 expect 2 "unexpected argument 'extra'" -- list extra
@@ -87,6 +90,28 @@ out_has "^net 0: +tap uvtap9$"
 expect 0 "" -- show --json vm2
 json_check "j['disks'] == [{'path': '$T/disk.img', 'format': 'raw', 'readonly': True}]"
 json_check "j['restart'] == 'never' and j['hugepages'] is True and j['nets'] == []"
+json_check "'kernel' not in j and 'initrd' not in j and 'cmdline' not in j"
+
+# Direct kernel boot: the fields as given (relative paths made absolute), shown; opsd's
+# refusals (lengths, characters) reach the user as its words, status 1.
+(cd "$T" && "$UVCTL" create vmk --disk disk.img --kernel vmlinuz --initrd initrd.img \
+	--cmdline "console=ttyS0 root=/dev/vda ro" >/dev/null) || fail "create vmk"
+expect 0 "" -- show vmk
+out_has "^kernel: +$T/vmlinuz$"
+out_has "^initrd: +$T/initrd.img$"
+out_has "^cmdline: +console=ttyS0 root=/dev/vda ro$"
+out_has "^disk 0: +$T/disk.img "
+expect 0 "" -- show --json vmk
+json_check "j['kernel'] == '$T/vmlinuz' and j['initrd'] == '$T/initrd.img' and j['cmdline'] == 'console=ttyS0 root=/dev/vda ro'"
+expect 0 "" -- create vmk2 --kernel /boot/vmlinuz
+expect 0 "" -- show --json vmk2
+json_check "j['disks'] == [] and j['kernel'] == '/boot/vmlinuz' and 'cmdline' not in j"
+expect 1 "uvctl: error: 'kernel' is longer than 4095 bytes" -- create vml --kernel "/$(printf 'k%.0s' $(seq 4095))"
+expect 1 "uvctl: error: 'cmdline' is longer than 2047 bytes" -- create vml --kernel /k --cmdline "$(printf 'c%.0s' $(seq 2048))"
+expect 1 "uvctl: error: 'cmdline' must not contain control characters" -- create vml --kernel /k --cmdline "$(printf 'a\tb')"
+expect 1 "uvctl: error: no partition 'vml'" -- show vml
+expect 0 "" -- delete vmk
+expect 0 "" -- delete vmk2
 
 # Desired state: start, a refused delete, shutdown, destroy, delete.
 expect 0 "" -- start vm1

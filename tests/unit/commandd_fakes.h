@@ -13,7 +13,9 @@
  *       When a channel's back end closes and it holds a standby, it switches
  *       to that as the real one does: channel_promoted to ultravisord, logged
  *       as "promoted DEVICE EPOCH". SIGPWR or SIGUSR2: exit 0 (the guest powered off); SIGUSR1:
- *       exit 3. partitions/NAME/fake-mode "ignore-pwr": SIGPWR is ignored.
+ *       exit 3. partitions/NAME/fake-mode "ignore-pwr": SIGPWR is ignored;
+ *       "bad-kernel": as uvmm refusing its --kernel, one error line on
+ *       stderr and exit 2 before attaching.
  *   PROG --name X
  *       a fake iopartd: pid file iopartd-X.pid, hello to ultravisord, every
  *       adopt_channel answered ok and logged to fake-iopartd-X.log with a
@@ -247,6 +249,15 @@ static inline bool fake_uvmm_poll(int ctl, const char *name, struct fake_chans *
 	return !pfd[0].revents || !fake_uvmm_moved(ctl, name, fc);
 }
 
+/* The value of option opt in argv, or "". */
+static inline const char *fake_arg(int argc, char **argv, const char *opt)
+{
+	for (int i = 2; i + 1 < argc; i++)
+		if (!strcmp(argv[i], opt))
+			return argv[i + 1];
+	return "";
+}
+
 static inline int fake_uvmm(int argc, char **argv)
 {
 	const char *name = NULL, *sock = NULL;
@@ -275,6 +286,11 @@ static inline int fake_uvmm(int argc, char **argv)
 	snprintf(mode, sizeof(mode), "%s/partitions/%s/fake-mode", getenv("UV_RUNTIME_DIR"), name);
 	ignore_pwr = !uv_file_read(mode, 64, &buf, &len, mode, sizeof(mode)) &&
 		     strstr(buf, "ignore-pwr");
+	if (buf && strstr(buf, "bad-kernel")) {
+		fprintf(stderr, "uvmm: info: starting\nuvmm: error: kernel '%s': not a bzImage\n",
+			fake_arg(argc, argv, "--kernel"));
+		_exit(2);
+	}
 	free(buf);
 	fake_uvmm_chans(argc, argv, &fc);
 	/* The record says it is attached: a move from now on is pushed to it. */

@@ -59,7 +59,21 @@ START_TEST(test_def_parse)
 	ck_assert_int_eq(d.restart, CMD_RESTART_NEVER);
 	ck_assert(!d.run && !d.destroy);
 	ck_assert_int_eq(d.ndisks + d.nnets, 0);
+	ck_assert_ptr_null(d.kernel);
+	ck_assert_ptr_null(d.initrd);
+	ck_assert_ptr_null(d.cmdline);
 	cmd_def_fini(&d);
+	json_object_put(o);
+
+	/* Direct kernel boot. */
+	o = parse("{\"name\":\"k\",\"cpus\":1,\"memory_mib\":64,\"kernel\":\"/boot/vmlinuz\","
+		  "\"initrd\":\"/boot/initrd\",\"cmdline\":\"console=ttyS0 quiet\"}");
+	ck_assert_int_eq(cmd_def_parse(o, CMD_RESTART_NEVER, &d, err, sizeof(err)), 0);
+	ck_assert_str_eq(d.kernel, "/boot/vmlinuz");
+	ck_assert_str_eq(d.initrd, "/boot/initrd");
+	ck_assert_str_eq(d.cmdline, "console=ttyS0 quiet");
+	cmd_def_fini(&d);
+	ck_assert_ptr_null(d.kernel);
 	json_object_put(o);
 }
 END_TEST
@@ -88,6 +102,20 @@ START_TEST(test_def_refused)
 		    "net 0 has no tap");
 	def_refused("{\"name\":\"x\",\"cpus\":1,\"memory_mib\":16,\"restart\":\"sometimes\"}",
 		    "unknown restart policy 'sometimes'");
+	def_refused("{\"name\":\"x\",\"cpus\":1,\"memory_mib\":16,\"kernel\":\"vmlinuz\"}",
+		    "x: kernel is not an absolute path");
+	def_refused("{\"name\":\"x\",\"cpus\":1,\"memory_mib\":16,\"kernel\":7}",
+		    "x: kernel is not an absolute path");
+	def_refused("{\"name\":\"x\",\"cpus\":1,\"memory_mib\":16,\"kernel\":\"/k\","
+		    "\"initrd\":\"i\"}",
+		    "x: initrd is not an absolute path");
+	def_refused("{\"name\":\"x\",\"cpus\":1,\"memory_mib\":16,\"kernel\":\"/k\","
+		    "\"cmdline\":false}",
+		    "x: cmdline is not a string");
+	def_refused("{\"name\":\"x\",\"cpus\":1,\"memory_mib\":16,\"initrd\":\"/i\"}",
+		    "x: initrd without kernel");
+	def_refused("{\"name\":\"x\",\"cpus\":1,\"memory_mib\":16,\"cmdline\":\"quiet\"}",
+		    "x: cmdline without kernel");
 }
 END_TEST
 
@@ -195,10 +223,103 @@ START_TEST(test_uvmm_argv)
 	}
 	ck_assert_ptr_null(argv[i]);
 	ck_assert_int_lt(cmd_uvmm_argv(&a, argv, buf, 64), 0);
-	/* The most devices there can be still fit. */
+	/* An initrd or cmdline without a kernel is not passed (the firmware boots the disk). */
+	a.initrd = "/boot/initrd";
+	a.cmdline = "quiet";
+	ck_assert_int_eq(cmd_uvmm_argv(&a, argv, buf, sizeof(buf)), 0);
+	for (i = 0; want[i]; i++)
+		ck_assert_str_eq(argv[i], want[i]);
+	ck_assert_ptr_null(argv[i]);
+	/* The most devices there can be still fit, with a kernel, an initrd and a cmdline. */
+	a.kernel = "/boot/vmlinuz";
 	a.ndisks = CMD_DISKS_MAX;
 	a.nnets = CMD_NETS_MAX;
 	ck_assert_int_eq(cmd_uvmm_argv(&a, argv, buf, sizeof(buf)), 0);
+}
+END_TEST
+
+/* A kernel: --kernel, --initrd, --cmdline after --cpus, the devices as before. */
+START_TEST(test_uvmm_argv_kernel)
+{
+	struct cmd_uvmm_args a = {
+		.uvmm = "/b/vmm/uvmm",
+		.name = "k",
+		.uvd_sock = "/run/uv/ultravisord.sock",
+		.console = "/run/uv/partitions/k/console.sock",
+		.memfd = 5,
+		.memory_mib = 128,
+		.cpus = 1,
+		.kernel = "/boot/vmlinuz",
+		.initrd = "/boot/initrd.img",
+		.cmdline = "console=ttyS0 root=/dev/vda ro",
+		.ndisks = 1,
+		.fds = {7},
+	};
+	static const char *const want[] = {
+		"/b/vmm/uvmm",
+		"run",
+		"--partition",
+		"k",
+		"--ultravisord",
+		"/run/uv/ultravisord.sock",
+		"--memory-fd",
+		"5",
+		"--memory",
+		"128M",
+		"--cpus",
+		"1",
+		"--kernel",
+		"/boot/vmlinuz",
+		"--initrd",
+		"/boot/initrd.img",
+		"--cmdline",
+		"console=ttyS0 root=/dev/vda ro",
+		"--disk",
+		"vhost-user-fd=7,channel=0",
+		"--console",
+		"unix:/run/uv/partitions/k/console.sock",
+		NULL,
+	};
+	char *argv[CMD_ARGV_MAX], buf[1024];
+	unsigned i;
+
+	ck_assert_int_eq(cmd_uvmm_argv(&a, argv, buf, sizeof(buf)), 0);
+	for (i = 0; want[i]; i++) {
+		ck_assert_ptr_nonnull(argv[i]);
+		ck_assert_str_eq(argv[i], want[i]);
+	}
+	ck_assert_ptr_null(argv[i]);
+	/* A kernel alone: no --initrd, no --cmdline (uvmm's default). */
+	a.initrd = a.cmdline = NULL;
+	ck_assert_int_eq(cmd_uvmm_argv(&a, argv, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(argv[12], "--kernel");
+	ck_assert_str_eq(argv[14], "--disk");
+}
+END_TEST
+
+/* uvmm's log since it started: the first error line's text is the cause. */
+START_TEST(test_exit_cause)
+{
+	static const char log[] =
+		"uvmm: info: console on /run/x\n"
+		"uvmm: warning: something: error: not this one\n"
+		"uvmm: error: cannot open kernel '/boot/x': No such file or directory\n"
+		"uvmm: error: a later one\n";
+	static const char stamped[] = "1795702317.123456 uvmm: error: kernel '/k': not a bzImage";
+	char b[64];
+
+	ck_assert(cmd_exit_cause(log, strlen(log), b, sizeof(b)));
+	ck_assert_str_eq(b, "cannot open kernel '/boot/x': No such file or directory");
+	/* UV_LOG_TIME's stamp before the program; a last line without its newline. */
+	ck_assert(cmd_exit_cause(stamped, strlen(stamped), b, sizeof(b)));
+	ck_assert_str_eq(b, "kernel '/k': not a bzImage");
+	/* Cut to fit. */
+	ck_assert(cmd_exit_cause(log, strlen(log), b, 12));
+	ck_assert_str_eq(b, "cannot open");
+	/* None. */
+	ck_assert(!cmd_exit_cause(log, 60, b, sizeof(b)));
+	ck_assert(!cmd_exit_cause("", 0, b, sizeof(b)));
+	ck_assert(!cmd_exit_cause("uvmm: error: \n", 14, b, sizeof(b)));
 }
 END_TEST
 
@@ -283,6 +404,8 @@ int main(void)
 	tcase_add_test(tc, test_policy);
 	tcase_add_test(tc, test_export_spec);
 	tcase_add_test(tc, test_uvmm_argv);
+	tcase_add_test(tc, test_uvmm_argv_kernel);
+	tcase_add_test(tc, test_exit_cause);
 	tcase_add_test(tc, test_exit_decide);
 	tcase_add_test(tc, test_exit_describe);
 	tcase_add_test(tc, test_pick_iopartd);

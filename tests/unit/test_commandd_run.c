@@ -462,6 +462,129 @@ START_TEST(test_adopt_sigterm)
 }
 END_TEST
 
+/* partitions/NAME/fake-mode says what the fake uvmm does. */
+static void fake_mode(const char *name, const char *mode)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/partitions/%s", R.run, name);
+	mkdir(path, 0750);
+	snprintf(path, sizeof(path), "%s/partitions/%s/fake-mode", R.run, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s\n", mode);
+	fclose(f);
+}
+
+/* Waits up to ms for name's actual state and reason to be these. */
+static void wait_reason(const char *name, const char *state, const char *reason, unsigned ms)
+{
+	for (unsigned i = 0;; i += 20) {
+		json_object *a = rig_wait_actual(name, state, ms);
+		bool same = !strcmp(jstr(a, "reason"), reason);
+
+		if (same || i >= ms)
+			ck_assert_msg(same, "%s: reason '%s', wanted '%s'", name, jstr(a, "reason"),
+				      reason);
+		json_object_put(a);
+		if (same)
+			return;
+		rig_sleep_ms(20);
+	}
+}
+
+/*
+ * Direct kernel boot: --kernel, --initrd, --cmdline on uvmm's command line
+ * after --cpus; a kernel that cannot be read fails the start with the reason
+ * and no uvmm, held until the next start; a uvmm that refuses its kernel
+ * (status 2) has its error line in the reason.
+ */
+START_TEST(test_kernel_boot)
+{
+	char kernel[200], initrd[200], body[1024];
+	json_object *a, *rec;
+	pid_t pid;
+
+	rig_start_suite("1G", true);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", R.dir);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", R.dir);
+	close(open(kernel, O_WRONLY | O_CREAT, 0644));
+	close(open(initrd, O_WRONLY | O_CREAT, 0644));
+	snprintf(body, sizeof(body),
+		 ",\"disks\":[{\"path\":\"%s\"}],\"kernel\":\"%s\",\"initrd\":\"%s\","
+		 "\"cmdline\":\"console=ttyS0 root=/dev/vda\"",
+		 img[0], kernel, initrd);
+	pid = define_running("k1", body);
+	rec = rig_uvmm_record("k1", pid);
+	ck_assert_int_eq(json_object_array_length(jget(rec, "argv")), 22);
+	ck_assert_str_eq(arg(rec, 10), "--cpus");
+	ck_assert_str_eq(arg(rec, 12), "--kernel");
+	ck_assert_str_eq(arg(rec, 13), kernel);
+	ck_assert_str_eq(arg(rec, 14), "--initrd");
+	ck_assert_str_eq(arg(rec, 15), initrd);
+	ck_assert_str_eq(arg(rec, 16), "--cmdline");
+	ck_assert_str_eq(arg(rec, 17), "console=ttyS0 root=/dev/vda");
+	/* The disk's channel as with the firmware: the guest's virtio disk. */
+	ck_assert_str_eq(arg(rec, 18), "--disk");
+	check_channel_arg(rec, 19, 0);
+	ck_assert_str_eq(arg(rec, 20), "--console");
+	json_object_put(rec);
+	rig_action("k1", "destroy");
+	json_object_put(rig_wait_actual("k1", "stopped", 5000));
+
+	/* The kernel gone: failed with the reason, no uvmm, not tried again by itself. */
+	ck_assert_int_eq(unlink(kernel), 0);
+	rig_action("k1", "start");
+	snprintf(body, sizeof(body), "cannot read kernel %s: No such file or directory", kernel);
+	wait_reason("k1", "failed", body, 5000);
+	rig_sleep_ms(1500);
+	json_object_put(rig_wait_actual("k1", "failed", 10));
+	ck_assert_int_eq(rig_uvmm_count("k1"), 1);
+	/* An initrd that is a directory. */
+	close(open(kernel, O_WRONLY | O_CREAT, 0644));
+	ck_assert_int_eq(unlink(initrd), 0);
+	ck_assert_int_eq(mkdir(initrd, 0755), 0);
+	rig_action("k1", "start");
+	snprintf(body, sizeof(body), "initrd %s is not a regular file", initrd);
+	wait_reason("k1", "failed", body, 5000);
+	ck_assert_int_eq(rig_uvmm_count("k1"), 1);
+	/* Put back: the next start runs it. */
+	ck_assert_int_eq(rmdir(initrd), 0);
+	close(open(initrd, O_WRONLY | O_CREAT, 0644));
+	start_running("k1");
+	ck_assert_int_eq(rig_uvmm_count("k1"), 2);
+	rig_action("k1", "destroy");
+	json_object_put(rig_wait_actual("k1", "stopped", 5000));
+
+	/* uvmm refuses the kernel (exit 2): its own words in the reason (restart never). */
+	fake_mode("k2", "bad-kernel");
+	snprintf(body, sizeof(body), ",\"restart\":\"never\",\"kernel\":\"%s\"", kernel);
+	json_object_put(api(201, "POST", "/v1/partitions",
+			    "{\"name\":\"k2\",\"cpus\":1,\"memory_mib\":64%s}", body));
+	rig_action("k2", "start");
+	a = rig_wait_actual("k2", "crashed", 5000);
+	snprintf(body, sizeof(body),
+		 "uvmm exited with status 2 (kernel '%s': not a bzImage) (restart never)", kernel);
+	ck_assert_str_eq(jstr(a, "reason"), body);
+	json_object_put(a);
+	/* on-failure: the restart policy's count as for any failure, the words kept. */
+	json_object_put(api(200, "PUT", "/v1/policy", "{\"restart_max\":1}"));
+	fake_mode("k3", "bad-kernel");
+	snprintf(body, sizeof(body), ",\"kernel\":\"%s\"", kernel);
+	json_object_put(api(201, "POST", "/v1/partitions",
+			    "{\"name\":\"k3\",\"cpus\":1,\"memory_mib\":64%s}", body));
+	rig_action("k3", "start");
+	a = rig_wait_actual("k3", "failed", 10000);
+	snprintf(body, sizeof(body),
+		 "restart policy gave up after 1 restarts within 60 s: uvmm exited with status 2 "
+		 "(kernel '%s': not a bzImage)",
+		 kernel);
+	ck_assert_str_eq(jstr(a, "reason"), body);
+	json_object_put(a);
+}
+END_TEST
+
 START_TEST(test_usage)
 {
 	char *argv[] = {CMDD_BIN, "--iopartd", "a,A", NULL};
@@ -500,5 +623,5 @@ int main(int argc, char **argv)
 	return uv_check_run(uv_suite("commandd_run", setup, rig_teardown, 120,
 				     UV_TESTS(test_usage, test_start_shutdown, test_destroy_timeout,
 					      test_admission_pinning, test_restart_policies,
-					      test_adopt_sigterm)));
+					      test_adopt_sigterm, test_kernel_boot)));
 }

@@ -148,6 +148,93 @@ START_TEST(test_create_refused)
 }
 END_TEST
 
+/* kernel, initrd, cmdline: direct kernel boot, kept and given back; absent by default. */
+START_TEST(test_create_kernel)
+{
+	struct opsd_partition *p =
+		create("{\"name\":\"k\",\"disks\":[{\"path\":\"/srv/d.img\"}],"
+		       "\"kernel\":\"/boot/vmlinuz\",\"initrd\":\"/boot/initrd.img\","
+		       "\"cmdline\":\"console=ttyS0 root=/dev/vda1 ro\"}");
+	json_object *j, *v;
+
+	ck_assert_msg(p, "%s", err);
+	ck_assert_str_eq(p->kernel, "/boot/vmlinuz");
+	ck_assert_str_eq(p->initrd, "/boot/initrd.img");
+	ck_assert_str_eq(p->cmdline, "console=ttyS0 root=/dev/vda1 ro");
+	j = opsd_partition_to_json(p);
+	ck_assert(json_object_object_get_ex(j, "cmdline", &v));
+	ck_assert_str_eq(json_object_get_string(v), "console=ttyS0 root=/dev/vda1 ro");
+	json_object_put(j);
+	opsd_partition_free(p);
+	/* A kernel alone (no disk needed), and an empty cmdline (uvmm's default is not sent). */
+	p = create("{\"name\":\"k\",\"kernel\":\"/k\",\"cmdline\":\"\"}");
+	ck_assert_msg(p, "%s", err);
+	ck_assert_ptr_null(p->initrd);
+	ck_assert_str_eq(p->cmdline, "");
+	opsd_partition_free(p);
+	/* Without them: the firmware boots the disk, and the JSON says nothing of a kernel. */
+	p = create("{\"name\":\"f\",\"disks\":[{\"path\":\"/d\"}]}");
+	ck_assert_ptr_null(p->kernel);
+	ck_assert_ptr_null(p->cmdline);
+	j = opsd_partition_to_json(p);
+	ck_assert(!json_object_object_get_ex(j, "kernel", NULL));
+	ck_assert(!json_object_object_get_ex(j, "initrd", NULL));
+	ck_assert(!json_object_object_get_ex(j, "cmdline", NULL));
+	json_object_put(j);
+	opsd_partition_free(p);
+}
+END_TEST
+
+/* {"name":"x",MEMBER:"<fill repeated len times, after lead>"} */
+static const char *long_member(const char *member, const char *lead, char fill, size_t len)
+{
+	static char buf[8192];
+	size_t n = (size_t)snprintf(buf, sizeof(buf),
+				    "{\"name\":\"x\",\"kernel\":\"/k\",\"%s\":\"%s", member, lead);
+
+	ck_assert_uint_lt(n + len + 3, sizeof(buf));
+	memset(buf + n, fill, len);
+	strcpy(buf + n + len, "\"}");
+	return buf;
+}
+
+START_TEST(test_create_kernel_refused)
+{
+	struct opsd_partition *p;
+
+	/* Relative, empty, wrong JSON types. */
+	refused("{\"name\":\"x\",\"kernel\":\"vmlinuz\"}", "'kernel' must be an absolute path");
+	refused("{\"name\":\"x\",\"kernel\":\"\"}", "'kernel' must be an absolute path");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"initrd\":\"boot/initrd\"}",
+		"'initrd' must be an absolute path");
+	refused("{\"name\":\"x\",\"kernel\":5}", "'kernel' must be a string");
+	refused("{\"name\":\"x\",\"kernel\":null}", "'kernel' must be a string");
+	refused("{\"name\":\"x\",\"kernel\":[\"/k\"]}", "'kernel' must be a string");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"initrd\":true}", "'initrd' must be a string");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"cmdline\":[\"a\",\"b\"]}",
+		"'cmdline' must be a string");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\\u0000x\"}", "NUL");
+	refused("{\"name\":\"x\",\"kernel\":\"/k\",\"cmdline\":\"a\\nb\"}",
+		"'cmdline' must not contain control characters");
+	/* initrd and cmdline only with a kernel: the firmware boots the disk's own. */
+	refused("{\"name\":\"x\",\"initrd\":\"/i\"}", "'initrd' needs 'kernel'");
+	refused("{\"name\":\"x\",\"disks\":[{\"path\":\"/d\"}],\"cmdline\":\"quiet\"}",
+		"'cmdline' needs 'kernel'");
+	/* Length limits: 4095 bytes of path, 2047 of cmdline. */
+	p = create(long_member("initrd", "/", 'i', OPSD_BOOT_PATH_MAX - 1));
+	ck_assert_msg(p, "%s", err);
+	ck_assert_uint_eq(strlen(p->initrd), OPSD_BOOT_PATH_MAX);
+	opsd_partition_free(p);
+	refused(long_member("initrd", "/", 'i', OPSD_BOOT_PATH_MAX),
+		"'initrd' is longer than 4095 bytes");
+	p = create(long_member("cmdline", "", 'c', OPSD_CMDLINE_MAX));
+	ck_assert_msg(p, "%s", err);
+	opsd_partition_free(p);
+	refused(long_member("cmdline", "", 'c', OPSD_CMDLINE_MAX + 1),
+		"'cmdline' is longer than 2047 bytes");
+}
+END_TEST
+
 /* {"name":"x","MEMBER":[...]} with count items, item printf'ed with its index. */
 static const char *array_body(const char *member, const char *item, int count)
 {
@@ -182,8 +269,10 @@ END_TEST
 /* What is saved loads back the same, and the API form adds "actual". */
 START_TEST(test_file_round_trip)
 {
-	struct opsd_partition *p = create("{\"name\":\"r\",\"cpus\":3,\"disks\":[{\"path\":\"/x\","
-					  "\"format\":\"raw\"}],\"nets\":[{\"tap\":\"t\"}]}");
+	struct opsd_partition *p =
+		create("{\"name\":\"r\",\"cpus\":3,\"disks\":[{\"path\":\"/x\","
+		       "\"format\":\"raw\"}],\"nets\":[{\"tap\":\"t\"}],"
+		       "\"kernel\":\"/k\",\"initrd\":\"/i\",\"cmdline\":\"c=1\"}");
 	json_object *f, *f2, *api, *a;
 	struct opsd_partition *q;
 
@@ -198,6 +287,9 @@ START_TEST(test_file_round_trip)
 	ck_assert_int_eq(q->intent.desired, OPSD_DESIRED_RUNNING);
 	ck_assert_int_eq(q->intent.stop_mode, OPSD_STOP_DESTROY);
 	ck_assert_uint_eq(q->intent.generation, 42);
+	ck_assert_str_eq(q->kernel, "/k");
+	ck_assert_str_eq(q->initrd, "/i");
+	ck_assert_str_eq(q->cmdline, "c=1");
 	api = opsd_partition_to_json(q);
 	ck_assert(json_object_object_get_ex(api, "actual", &a));
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(a, "state")), "unknown");
@@ -313,9 +405,9 @@ END_TEST
 
 int main(void)
 {
-	return uv_check_run(
-		uv_suite("opsd_partition", NULL, NULL, 0,
-			 UV_TESTS(test_name, test_create_full, test_create_defaults,
-				  test_create_refused, test_create_limits, test_file_round_trip,
-				  test_actual, test_policy, test_json_strict)));
+	return uv_check_run(uv_suite(
+		"opsd_partition", NULL, NULL, 0,
+		UV_TESTS(test_name, test_create_full, test_create_defaults, test_create_refused,
+			 test_create_kernel, test_create_kernel_refused, test_create_limits,
+			 test_file_round_trip, test_actual, test_policy, test_json_strict)));
 }

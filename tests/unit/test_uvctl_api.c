@@ -31,6 +31,15 @@
 	"\"nets\":[{\"tap\":\"uvtap0\"}],\"restart\":\"on-failure\",\"desired\":\"running\","      \
 	"\"stop_mode\":\"shutdown\",\"generation\":7,"                                             \
 	"\"actual\":{\"state\":\"running\",\"pid\":4242,\"iopartd\":\"a\",\"reason\":\"\"}}"
+/* Booted directly: a kernel, an initrd, a cmdline. */
+#define PART_K1                                                                                    \
+	"{\"name\":\"k1\",\"cpus\":1,\"memory_mib\":128,\"hugepages\":false,"                      \
+	"\"disks\":[{\"path\":\"/srv/img/k1.raw\",\"readonly\":false}],\"nets\":[],"               \
+	"\"kernel\":\"/boot/vmlinuz-6.1\",\"initrd\":\"/boot/initrd.img-6.1\","                    \
+	"\"cmdline\":\"console=ttyS0 root=/dev/vda ro\",\"restart\":\"on-failure\","               \
+	"\"desired\":\"running\",\"stop_mode\":\"shutdown\",\"generation\":3,"                     \
+	"\"actual\":{\"state\":\"failed\",\"pid\":0,\"iopartd\":\"\",\"reason\":\"cannot read "    \
+	"kernel /boot/vmlinuz-6.1: No such file or directory\"}}"
 #define PART_DB                                                                                    \
 	"{\"name\":\"database-long-name\",\"cpus\":16,\"memory_mib\":65536,\"hugepages\":true,"    \
 	"\"disks\":[],\"nets\":[],\"restart\":\"never\",\"desired\":\"stopped\","                  \
@@ -124,7 +133,10 @@ static void stub_handle(struct evhttp_request *req, void *arg)
 		stub_reply(req, st.force_code, "<html>Internal Server Error</html>");
 	else if (!strcmp(st.method, "GET") && !strcmp(u, "/v1/partitions"))
 		stub_reply(req, 200,
-			   "{\"generation\":9,\"partitions\":[" PART_WEB1 "," PART_DB "]}");
+			   "{\"generation\":9,\"partitions\":[" PART_WEB1 "," PART_DB "," PART_K1
+			   "]}");
+	else if (!strcmp(st.method, "GET") && !strcmp(u, "/v1/partitions/k1"))
+		stub_reply(req, 200, PART_K1);
 	else if (!strcmp(st.method, "GET") && !strcmp(u, "/v1/partitions/web1"))
 		stub_reply(req, 200, PART_WEB1);
 	else if (!strcmp(st.method, "POST") && !strcmp(u, "/v1/partitions"))
@@ -259,7 +271,8 @@ START_TEST(list_table)
 	ck_assert_str_eq(err, "");
 	ck_assert_str_eq(out, "NAME                STATE    DESIRED  CPUS  MEMORY  IOPARTD\n"
 			      "web1                running  running  2     1G      a\n"
-			      "database-long-name  failed   stopped  16    64G     -\n");
+			      "database-long-name  failed   stopped  16    64G     -\n"
+			      "k1                  failed   running  1     128M    -\n");
 }
 END_TEST
 
@@ -270,7 +283,7 @@ START_TEST(list_json)
 	ck_assert_int_eq(run("list", "--json", NULL), UVCTL_OK);
 	o = json_tokener_parse(out);
 	ck_assert_ptr_nonnull(o);
-	ck_assert_int_eq(json_object_array_length(json_object_object_get(o, "partitions")), 2);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(o, "partitions")), 3);
 	json_object_put(o);
 	/* Pretty: one field per line, paths without escaped slashes. */
 	assert_has(out, "\n  \"generation\": 9,\n");
@@ -295,6 +308,28 @@ START_TEST(show_lines)
 			      "pid:        4242\n"
 			      "iopartd:    a\n"
 			      "generation: 7\n");
+}
+END_TEST
+
+/* A partition booted directly: its kernel, initrd and cmdline, and why it failed. */
+START_TEST(show_kernel)
+{
+	ck_assert_int_eq(run("show", "k1", NULL), UVCTL_OK);
+	ck_assert_str_eq(
+		out, "name:       k1\n"
+		     "state:      failed\n"
+		     "desired:    running\n"
+		     "stop mode:  shutdown\n"
+		     "cpus:       1\n"
+		     "memory:     128M\n"
+		     "hugepages:  no\n"
+		     "restart:    on-failure\n"
+		     "kernel:     /boot/vmlinuz-6.1\n"
+		     "initrd:     /boot/initrd.img-6.1\n"
+		     "cmdline:    console=ttyS0 root=/dev/vda ro\n"
+		     "disk 0:     /srv/img/k1.raw (format detected, read-write)\n"
+		     "reason:     cannot read kernel /boot/vmlinuz-6.1: No such file or directory\n"
+		     "generation: 3\n");
 }
 END_TEST
 
@@ -325,6 +360,20 @@ START_TEST(create_body)
 	ck_assert_int_eq(json_object_get_int(json_object_object_get(b, "memory_mib")), 1024);
 	json_object_put(b);
 	ck_assert_str_eq(out, "Partition web1 created (desired state: stopped)\n");
+	/* Direct kernel boot: the three fields as given. */
+	ck_assert_int_eq(run("create", "k1", "--disk", "/srv/img/k1.raw", "--kernel",
+			     "/boot/vmlinuz-6.1", "--initrd", "/boot/initrd.img-6.1", "--cmdline",
+			     "console=ttyS0 root=/dev/vda ro", NULL),
+			 UVCTL_OK);
+	b = json_tokener_parse(st.body);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "kernel")),
+			 "/boot/vmlinuz-6.1");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "initrd")),
+			 "/boot/initrd.img-6.1");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(b, "cmdline")),
+			 "console=ttyS0 root=/dev/vda ro");
+	json_object_put(b);
 	/* --json on a change prints opsd's answer. */
 	ck_assert_int_eq(run("--json", "create", "web1", "--disk", "/x", NULL), UVCTL_OK);
 	assert_has(out, "\"generation\": 7");
@@ -515,9 +564,10 @@ END_TEST
 
 int main(void)
 {
-	return uv_check_run(uv_suite(
-		"uvctl_api", setup, teardown, 0,
-		UV_TESTS(list_table, list_json, show_lines, unknown_partition, create_body,
-			 create_big_body, change_verbs, status_sections, status_without_commandd,
-			 status_json_and_odd, policy_verbs, bad_answers, unreachable)));
+	return uv_check_run(
+		uv_suite("uvctl_api", setup, teardown, 0,
+			 UV_TESTS(list_table, list_json, show_lines, show_kernel, unknown_partition,
+				  create_body, create_big_body, change_verbs, status_sections,
+				  status_without_commandd, status_json_and_odd, policy_verbs,
+				  bad_answers, unreachable)));
 }

@@ -159,6 +159,32 @@ START_TEST(create_minimal)
 }
 END_TEST
 
+/* --kernel, --initrd, --cmdline: sent as given, paths made absolute; a disk is optional. */
+START_TEST(create_kernel)
+{
+	char cwd[4096], want[4200];
+
+	ck_assert_int_eq(parse("create", "k1", "--disk", "/img/k1.raw", "--kernel", "/boot/vmlinuz",
+			       "--initrd", "initrd.img", "--cmdline", "console=ttyS0 quiet", NULL),
+			 0);
+	ck_assert_str_eq(body_str("kernel"), "/boot/vmlinuz");
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	snprintf(want, sizeof(want), "%s/initrd.img", cwd);
+	ck_assert_str_eq(body_str("initrd"), want);
+	ck_assert_str_eq(body_str("cmdline"), "console=ttyS0 quiet");
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(cmd.body, "disks")), 1);
+	/* No disk with a kernel; a cmdline that looks like an option is still its value. */
+	ck_assert_int_eq(parse("create", "k2", "--kernel", "/k", "--cmdline", "--x", NULL), 0);
+	ck_assert_int_eq(json_object_array_length(json_object_object_get(cmd.body, "disks")), 0);
+	ck_assert_str_eq(body_str("cmdline"), "--x");
+	ck_assert(!json_object_object_get_ex(cmd.body, "initrd", NULL));
+	/* Without a kernel nothing of it is sent. */
+	ck_assert_int_eq(parse("create", "f", "--disk", "/d", NULL), 0);
+	ck_assert(!json_object_object_get_ex(cmd.body, "kernel", NULL));
+	ck_assert(!json_object_object_get_ex(cmd.body, "cmdline", NULL));
+}
+END_TEST
+
 START_TEST(memory_sizes)
 {
 	static const struct {
@@ -244,6 +270,18 @@ START_TEST(usage_errors)
 		{{"console", "a/b", NULL}, "is not a partition name"},
 		{{"start", "--disk", "x", "a", NULL}, "unknown option '--disk'"},
 		{{"create", "a", NULL}, "at least one --disk"},
+		{{"create", "a", "--disk", "/x", "--initrd", "/i", NULL},
+		 "--initrd needs --kernel"},
+		{{"create", "a", "--disk", "/x", "--cmdline", "quiet", NULL},
+		 "--cmdline needs --kernel"},
+		{{"create", "a", "--initrd", "/i", NULL}, "at least one --disk"},
+		{{"create", "a", "--kernel", "", NULL}, "--kernel: no path"},
+		{{"create", "a", "--kernel", "/k", "--initrd", "", NULL}, "--initrd: no path"},
+		{{"create", "a", "--kernel", "/k", "--kernel", "/k2", NULL},
+		 "--kernel given twice"},
+		{{"create", "a", "--kernel", "/k", "--cmdline", "a", "--cmdline", "b", NULL},
+		 "--cmdline given twice"},
+		{{"create", "a", "--kernel", NULL}, "'--kernel' needs a value"},
 		{{"create", "a", "--disk", NULL}, "'--disk' needs a value"},
 		{{"create", "a", "--disk", ",readonly=on", NULL}, "no image path"},
 		{{"create", "a", "--disk", "/x,readonly=yes", NULL}, "'readonly=yes'"},
@@ -316,6 +354,6 @@ int main(void)
 {
 	return uv_check_run(uv_suite("uvctl_args", NULL, teardown, 0,
 				     UV_TESTS(read_verbs, change_verbs, create_full, create_minimal,
-					      memory_sizes, policy_set, help_version, usage_errors,
-					      value_types, mib_format)));
+					      create_kernel, memory_sizes, policy_set, help_version,
+					      usage_errors, value_types, mib_format)));
 }
