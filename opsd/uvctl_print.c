@@ -53,7 +53,8 @@ static const char *or_dash(const char *s)
 	return s[0] ? s : "-";
 }
 
-enum { COL_NAME, COL_STATE, COL_DESIRED, COL_CPUS, COL_MEMORY, COL_IOPARTD, NCOLS };
+/* STANDBY last: scripts that read the columns by number keep theirs. */
+enum { COL_NAME, COL_STATE, COL_DESIRED, COL_CPUS, COL_MEMORY, COL_IOPARTD, COL_STANDBY, NCOLS };
 #define CELL_LEN 80
 
 static void list_row(struct uvctl_table *t, json_object *p)
@@ -77,13 +78,16 @@ static void list_row(struct uvctl_table *t, json_object *p)
 	row[COL_IOPARTD] =
 		actual ? or_dash(uvctl_scalar(actual, "iopartd", cell[COL_IOPARTD], CELL_LEN))
 		       : "-";
+	row[COL_STANDBY] =
+		actual ? or_dash(uvctl_scalar(actual, "standby", cell[COL_STANDBY], CELL_LEN))
+		       : "-";
 	uvctl_table_add(t, row);
 }
 
 void uvctl_print_list(FILE *out, json_object *reply)
 {
-	static const char *const heads[NCOLS] = {"NAME", "STATE",  "DESIRED",
-						 "CPUS", "MEMORY", "IOPARTD"};
+	static const char *const heads[NCOLS] = {"NAME",   "STATE",   "DESIRED", "CPUS",
+						 "MEMORY", "IOPARTD", "STANDBY"};
 	json_object *parts = json_object_object_get(reply, "partitions");
 	struct uvctl_table t;
 

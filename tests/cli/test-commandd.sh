@@ -105,7 +105,7 @@ show_is vm1 "j['actual']['iopartd'] == 'a' and j['actual']['pid'] == $(cat "$T/u
 grep -Eq "^run --partition vm1 --ultravisord $UV_RUNTIME_DIR/ultravisord.sock --memory-fd [0-9]+ --memory 64M --cpus 1 --disk vhost-user-fd=[0-9]+,channel=0 --console unix:$UV_RUNTIME_DIR/partitions/vm1/console.sock$" \
 	"$T/uvmm.args" || fail "uvmm's arguments: $(cat "$T/uvmm.args")"
 "$UVCTL" list >"$T/out" || fail "list"
-grep -Eq "^vm1 +running +running +1 +64M +a$" "$T/out" || fail "list: $(cat "$T/out")"
+grep -Eq "^vm1 +running +running +1 +64M +a +-$" "$T/out" || fail "list: $(cat "$T/out")"
 grep -q "serving vhost-user-blk,path=$T/disk.img" "$UV_RUNTIME_DIR/log/iopartd-a.log" ||
 	fail "iopartd a does not serve the disk"
 # No standby: the stand-in uvmm never attaches to ultravisord to hold one (a

@@ -72,9 +72,9 @@ expect 1 "uvctl: error: .*cpus" -- create vm3 --disk "$T/disk.img" --cpus 999
 	--hugepages >/dev/null) || fail "create vm2 with a relative path"
 
 expect 0 "" -- list
-out_has "^NAME +STATE +DESIRED +CPUS +MEMORY +IOPARTD$"
-out_has "^vm1 +unknown +stopped +2 +512M +-$"
-out_has "^vm2 +unknown +stopped +1 +512M +-$"
+out_has "^NAME +STATE +DESIRED +CPUS +MEMORY +IOPARTD +STANDBY$"
+out_has "^vm1 +unknown +stopped +2 +512M +- +-$"
+out_has "^vm2 +unknown +stopped +1 +512M +- +-$"
 expect 0 "" -- --json list
 json_check "sorted(p['name'] for p in j['partitions']) == ['vm1', 'vm2']"
 expect 0 "" -- list --json

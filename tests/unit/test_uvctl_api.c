@@ -30,8 +30,9 @@
 	"\"disks\":[{\"path\":\"/srv/img/web1.qcow2\",\"format\":\"qcow2\",\"readonly\":false}],"  \
 	"\"nets\":[{\"tap\":\"uvtap0\"}],\"restart\":\"on-failure\",\"desired\":\"running\","      \
 	"\"stop_mode\":\"shutdown\",\"generation\":7,"                                             \
-	"\"actual\":{\"state\":\"running\",\"pid\":4242,\"iopartd\":\"a\",\"reason\":\"\"}}"
-/* Booted directly: a kernel, an initrd, a cmdline. */
+	"\"actual\":{\"state\":\"running\",\"pid\":4242,\"iopartd\":\"a\",\"standby\":\"b\","      \
+	"\"reason\":\"\"}}"
+/* Booted directly: a kernel, an initrd, a cmdline; an opsd of before standbys (no "standby"). */
 #define PART_K1                                                                                    \
 	"{\"name\":\"k1\",\"cpus\":1,\"memory_mib\":128,\"hugepages\":false,"                      \
 	"\"disks\":[{\"path\":\"/srv/img/k1.raw\",\"readonly\":false}],\"nets\":[],"               \
@@ -269,10 +270,11 @@ START_TEST(list_table)
 	ck_assert_str_eq(st.uri, "/v1/partitions");
 	ck_assert_str_eq(st.host, "localhost");
 	ck_assert_str_eq(err, "");
-	ck_assert_str_eq(out, "NAME                STATE    DESIRED  CPUS  MEMORY  IOPARTD\n"
-			      "web1                running  running  2     1G      a\n"
-			      "database-long-name  failed   stopped  16    64G     -\n"
-			      "k1                  failed   running  1     128M    -\n");
+	ck_assert_str_eq(out,
+			 "NAME                STATE    DESIRED  CPUS  MEMORY  IOPARTD  STANDBY\n"
+			 "web1                running  running  2     1G      a        b\n"
+			 "database-long-name  failed   stopped  16    64G     -        -\n"
+			 "k1                  failed   running  1     128M    -        -\n");
 }
 END_TEST
 
@@ -284,6 +286,14 @@ START_TEST(list_json)
 	o = json_tokener_parse(out);
 	ck_assert_ptr_nonnull(o);
 	ck_assert_int_eq(json_object_array_length(json_object_object_get(o, "partitions")), 3);
+	/* actual, standby included, as opsd sent it. */
+	ck_assert_str_eq(
+		json_object_get_string(json_object_object_get(
+			json_object_object_get(json_object_array_get_idx(
+						       json_object_object_get(o, "partitions"), 0),
+					       "actual"),
+			"standby")),
+		"b");
 	json_object_put(o);
 	/* Pretty: one field per line, paths without escaped slashes. */
 	assert_has(out, "\n  \"generation\": 9,\n");
@@ -307,6 +317,7 @@ START_TEST(show_lines)
 			      "net 0:      tap uvtap0\n"
 			      "pid:        4242\n"
 			      "iopartd:    a\n"
+			      "standby:    b\n"
 			      "generation: 7\n");
 }
 END_TEST
