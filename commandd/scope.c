@@ -310,7 +310,11 @@ static int scope_start(struct cmd_scoper *s, const struct cmd_scope_plan *p, boo
 			break;
 		what = "StartTransientUnit";
 		r = scope_call(s, p, job, &err);
-		if (r >= 0 || tries >= EXISTS_TRIES)
+		if (r >= 0) {
+			r = 0; /* a job to wait for (1 would say there is none) */
+			break;
+		}
+		if (tries >= EXISTS_TRIES)
 			break;
 		if (!sd_bus_error_has_name(&err, SD_E_UNIT_EXISTS)) {
 			if (sd_bus_is_open(s->bus) > 0 || tries)
