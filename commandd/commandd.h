@@ -100,6 +100,12 @@ enum cmd_exit_verdict {
 /* clean: exit status 0. times[0..n) are the earlier restarts' CLOCK_MONOTONIC seconds. */
 enum cmd_exit_verdict cmd_exit_decide(enum cmd_restart r, bool clean, const struct cmd_policy *pol,
 				      const int64_t *times, unsigned n, int64_t now);
+/*
+ * An exit that a restart cannot help: uvmm's status 2 (it refused its
+ * configuration: a kernel that is not one, a bad option), 5 and 6 (its
+ * firmware found nothing to boot on the disks, or the boot failed).
+ */
+bool cmd_exit_refused(bool known, int wstatus);
 /* "exited with status 3", "killed by signal 9"; known false: "ended (exit status unknown)". */
 void cmd_exit_describe(bool known, int wstatus, char *buf, size_t len);
 /*

@@ -298,6 +298,20 @@ enum cmd_exit_verdict cmd_exit_decide(enum cmd_restart r, bool clean, const stru
 	return recent >= pol->restart_max ? CMD_EXIT_GIVE_UP : CMD_EXIT_RESTART;
 }
 
+bool cmd_exit_refused(bool known, int wstatus)
+{
+	if (!known || !WIFEXITED(wstatus))
+		return false;
+	switch (WEXITSTATUS(wstatus)) {
+	case 2: /* docs/uvmm.md, exit statuses */
+	case 5:
+	case 6:
+		return true;
+	default:
+		return false;
+	}
+}
+
 void cmd_exit_describe(bool known, int wstatus, char *buf, size_t len)
 {
 	if (!known)

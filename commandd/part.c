@@ -296,12 +296,20 @@ static void part_count_restart(struct cmd_part *p, int64_t now)
 	p->restart_total++;
 }
 
-static void exit_unasked(struct cmd_part *p, bool clean, const char *desc)
+static void exit_unasked(struct cmd_part *p, bool clean, bool refused, const char *desc)
 {
 	const struct cmd_policy *pol = &p->cmd->policy;
 	int64_t now = cmd_now_ms() / 1000;
 	char why[CMD_REASON_MAX];
 
+	/* As systemd's RestartPreventExitStatus=: the same start would fail again. */
+	if (refused) {
+		snprintf(why, sizeof(why), "uvmm %s; not restarted: it would fail the same way",
+			 desc);
+		cmd_report(p, "failed", why);
+		cmd_hold_set(p, true);
+		return;
+	}
 	switch (cmd_exit_decide(p->def->restart, clean, pol, p->restarts, p->nrestarts, now)) {
 	case CMD_EXIT_RESTART:
 		part_count_restart(p, now);
@@ -347,6 +355,7 @@ static void exit_describe(struct cmd_part *p, bool known, int wstatus, char *des
 void cmd_part_exited(struct cmd_part *p, bool known, int wstatus)
 {
 	bool clean = known && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+	bool refused = cmd_exit_refused(known, wstatus);
 	bool starting = p->phase == CMD_STARTING;
 	char desc[192], why[CMD_REASON_MAX];
 
@@ -367,14 +376,14 @@ void cmd_part_exited(struct cmd_part *p, bool known, int wstatus)
 	if (starting) {
 		snprintf(why, sizeof(why), "%s", p->start_err[0] ? p->start_err : desc);
 		p->reserved = true;
-		return cmd_start_fail(p, why, CMD_FAIL_RETRY);
+		return cmd_start_fail(p, why, refused ? CMD_FAIL_DEFINITION : CMD_FAIL_RETRY);
 	}
 	p->phase = CMD_IDLE;
 	if (p->stop_asked) {
 		p->stop_asked = false;
 		cmd_report(p, "stopped", p->killed ? "killed" : "");
 	} else if (cmd_part_wanted(p)) {
-		exit_unasked(p, clean, desc);
+		exit_unasked(p, clean, refused, desc);
 	} else {
 		snprintf(why, sizeof(why), "uvmm %s", desc);
 		cmd_report(p, "stopped", why);

@@ -369,6 +369,12 @@ START_TEST(test_exit_describe)
 	ck_assert_str_eq(b, "killed by signal 9");
 	cmd_exit_describe(false, 0, b, sizeof(b));
 	ck_assert_str_eq(b, "ended (exit status unknown)");
+	/* What a restart cannot help: uvmm's statuses 2, 5 and 6 only. */
+	for (int st = 0; st < 256; st++)
+		ck_assert_int_eq(cmd_exit_refused(true, st << 8), st == 2 || st == 5 || st == 6);
+	ck_assert(!cmd_exit_refused(false, 2 << 8));
+	ck_assert(!cmd_exit_refused(true, SIGKILL));
+	ck_assert(!cmd_exit_refused(true, 2)); /* signal 2, not status 2 */
 }
 END_TEST
 
