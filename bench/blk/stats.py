@@ -99,6 +99,27 @@ def sample(vmm, be, vmdir):
     return s
 
 
+def resolve_vmm(pid):
+    """The VMM: pid, or its child once pid has become timeout(1).
+
+    pid may still be the script's subshell that is about to exec timeout(1),
+    so wait until it is either timeout (then take its child) or has a VM of
+    its own; without debugfs, fall back to pid after 30 s.
+    """
+    for _ in range(300):
+        comm = read(f"/proc/{pid}/comm").strip()
+        if not comm:
+            break
+        if comm == "timeout":
+            kid = child_of(pid)
+            if kid:
+                return kid
+        elif vm_dir(pid):
+            return pid
+        time.sleep(0.1)
+    return pid
+
+
 def descendants(pid):
     kids = [int(k) for k in read(f"/proc/{pid}/task/{pid}/children").split()]
     return kids + [d for k in kids for d in descendants(k)]
@@ -152,15 +173,7 @@ def main():
     if not (a.pid and a.log and a.runtime):
         ap.error("--pid, --log and --runtime are needed")
 
-    vmm = a.pid
-    for _ in range(100):
-        if read(f"/proc/{vmm}/comm").strip() != "timeout":
-            break
-        kid = child_of(vmm)
-        if kid:
-            vmm = kid
-            break
-        time.sleep(0.1)
+    vmm = resolve_vmm(a.pid)
     samples, vmdir, seen, pos = [], None, False, 0
     while os.path.exists(f"/proc/{vmm}") and not seen:
         vmdir = vmdir or vm_dir(vmm)
