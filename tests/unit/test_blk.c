@@ -20,12 +20,6 @@
 #define DATA_OFF    (1u << 20) /* data buffers start here in "guest RAM" */
 #define IMG_SECTORS 64
 
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-};
-
 static uint8_t *ram;
 static struct chan_mem mem;
 static struct virtq_driver drv;
@@ -100,7 +94,7 @@ static uint64_t data_gpa(unsigned slot)
 
 static int submit(unsigned slot, uint32_t type, uint64_t sector, uint32_t len)
 {
-	struct blk_hdr *h = gpa_ptr(hdr_gpa(slot));
+	struct virtio_blk_outhdr *h = gpa_ptr(hdr_gpa(slot));
 	struct virtq_buf b[3];
 	unsigned n = 0;
 
@@ -250,7 +244,7 @@ START_TEST(test_blk_short_header_status)
 	ck_assert_uint_eq(run_one(0, NULL), VIRTIO_BLK_S_IOERR);
 
 	/* A read with no room for the status byte beside the data: IOERR in its last byte. */
-	struct blk_hdr *h = gpa_ptr(hdr_gpa(0));
+	struct virtio_blk_outhdr *h = gpa_ptr(hdr_gpa(0));
 	h->type = htole32(VIRTIO_BLK_T_IN);
 	h->sector = 0;
 	*st = 0xff;
@@ -371,7 +365,7 @@ START_TEST(test_blk_direct_unaligned)
 
 	/* A misaligned buffer goes through a bounce buffer. */
 	memset(p, 0x77, 512);
-	struct blk_hdr *h = gpa_ptr(hdr_gpa(0));
+	struct virtio_blk_outhdr *h = gpa_ptr(hdr_gpa(0));
 	h->type = htole32(VIRTIO_BLK_T_OUT);
 	h->sector = htole64(5);
 	b[0] = (struct virtq_buf){hdr_gpa(0), 16, false};

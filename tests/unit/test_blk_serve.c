@@ -24,12 +24,6 @@
 #define DATA_OFF    (1u << 20)
 #define IMG_SECTORS 256
 
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-};
-
 static uint8_t *ram;
 static struct chan_mem mem;
 static struct virtq_driver drv;
@@ -131,7 +125,7 @@ static void serve_teardown(void)
 static void submit_read(unsigned i)
 {
 	uint64_t hdr = RAM_GPA + DATA_OFF - 0x20000 + (uint64_t)i * 32;
-	struct blk_hdr *h = gpa_ptr(hdr);
+	struct virtio_blk_outhdr *h = gpa_ptr(hdr);
 	struct virtq_buf b[3] = {
 		{hdr, 16, false},
 		{RAM_GPA + DATA_OFF + (uint64_t)i * 4096, 512, true},

@@ -25,12 +25,6 @@
 #define RAM_SIZE (1u << 20)
 #define QNUM	 64
 
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-};
-
 START_TEST(test_inproc_missing_image)
 {
 	struct iopart_export e;
@@ -111,7 +105,7 @@ static void rig_connect(struct rig *r, int fd)
 static uint8_t rig_req(struct rig *r, uint32_t type, uint64_t sector, uint32_t len)
 {
 	uint64_t hdr = RAM_GPA + 0x80000, st = hdr + 16, data = RAM_GPA + 0x90000, one = 1;
-	struct blk_hdr *h = gpa_ptr(r, hdr);
+	struct virtio_blk_outhdr *h = gpa_ptr(r, hdr);
 	struct virtq_buf b[3];
 	struct pollfd p = {.fd = r->call, .events = POLLIN};
 	uint32_t used;

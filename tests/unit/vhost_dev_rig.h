@@ -42,12 +42,6 @@
 #define SECTORS	  64
 #define MAX_SLOTS 16
 
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-};
-
 static struct event_base *base;
 static struct gmem mem;
 static struct bus pio, mmio;
@@ -201,7 +195,7 @@ static inline uint8_t *slot_data(unsigned s)
 static inline void slot_add(unsigned s, uint32_t type, uint64_t sector, uint8_t fill, bool kick)
 {
 	uint64_t h = HDR_GPA + s * 0x100, one = 1;
-	struct blk_hdr *hdr = gpa(h);
+	struct virtio_blk_outhdr *hdr = gpa(h);
 	struct virtq_buf b[3] = {
 		{h, 16, false},
 		{DATA_GPA + s * 512, 512, type == VIRTIO_BLK_T_IN},
