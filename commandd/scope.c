@@ -391,6 +391,28 @@ static void adopt_what(const struct scope_req *r, char *buf, size_t len)
 		snprintf(buf, len, "the monitor %d of uvmm %d", (int)r->mon, (int)r->uvmm);
 }
 
+/* The moved uvmm's KVM threads after it, from its old cgroup (text: its /proc/PID/cgroup then). */
+static void adopt_kthreads(const struct scope_req *r, const char *text, struct cmd_scope_text *t)
+{
+	char from[CMD_SCOPE_CGROUP_MAX], to[CMD_SCOPE_CGROUP_MAX], what[256];
+	struct cmd_scope_proc now;
+	int n;
+
+	if (cmd_scope_cgroup_parse(text, from, sizeof(from)))
+		return;
+	cmd_scope_proc_read(r->uvmm, r->uvmm_fd, false, &now, t);
+	if (!now.cgroup || cmd_scope_cgroup_parse(now.cgroup, to, sizeof(to)) ||
+	    !cmd_scope_cgroup_in(to, r->plan.unit))
+		return; /* gone, or not where systemd said: nothing to follow */
+	n = cmd_scope_kthreads_move(from, to, r->uvmm, what, sizeof(what));
+	if (n < 0)
+		pr_warn("partition %s: KVM's %s stays in %s: %s", r->plan.part, what, from,
+			strerror(-n));
+	else if (n > 0)
+		pr_info("partition %s: KVM's %s moved into %s too", r->plan.part, what,
+			r->plan.unit);
+}
+
 /* An adopted partition: what is not in its scope yet is moved there (scope_plan.c). */
 static void scope_adopt(struct cmd_scoper *s, struct scope_req *r)
 {
@@ -424,12 +446,15 @@ static void scope_adopt(struct cmd_scoper *s, struct scope_req *r)
 	/* Where the first of them is (the monitor's, when it moves: where the uvmm was born). */
 	cmd_scope_cgroup_parse(v[1] == CMD_SCOPE_MOVE ? mon.cgroup : uv.cgroup, from, sizeof(from));
 	adopt_what(r, what, sizeof(what));
-	if (scope_make(s, &r->plan, true, why, sizeof(why)) < 0)
+	if (scope_make(s, &r->plan, true, why, sizeof(why)) < 0) {
 		pr_warn("partition %s: %s not moved into %s: %s: it stays in %s", r->plan.part,
 			what, r->plan.unit, why, from);
-	else
-		pr_info("partition %s: %s moved from %s into %s (%.1f ms)", r->plan.part, what,
-			from, r->plan.unit, (double)(now_usec() - t0) / 1000.0);
+		goto out;
+	}
+	pr_info("partition %s: %s moved from %s into %s (%.1f ms)", r->plan.part, what, from,
+		r->plan.unit, (double)(now_usec() - t0) / 1000.0);
+	if (v[0] == CMD_SCOPE_MOVE)
+		adopt_kthreads(r, uv.cgroup, &t[1]); /* t[0] holds uv.cgroup */
 out:
 	free(t);
 }

@@ -131,5 +131,19 @@ int cmd_scope_adopt_plan(const char *name, const struct cmd_scope_proc *uvmm,
  */
 void cmd_scope_proc_read(pid_t pid, int pidfd, bool monitor, struct cmd_scope_proc *pr,
 			 struct cmd_scope_text *t);
+/*
+ * From /proc/PID/stat's text: a kernel thread KVM made for uvmm's VM
+ * ("kvm-...-UVMM", like kvm-nx-lpage-recovery-812), which Linux puts in the
+ * cgroup the uvmm had when it made the VM.
+ */
+bool cmd_scope_kvm_thread(const char *stat, pid_t uvmm);
+/*
+ * Moves uvmm's KVM threads from cgroup from into cgroup to (v2 paths, as
+ * /proc/PID/cgroup writes them) through /sys/fs/cgroup: systemd takes no
+ * kernel thread. The number moved, with their names in what ("NAME (pid
+ * N), ..."), or -errno when one could not be (what ends with its name);
+ * 0 without cgroup v2 at /sys/fs/cgroup.
+ */
+int cmd_scope_kthreads_move(const char *from, const char *to, pid_t uvmm, char *what, size_t len);
 
 #endif

@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "scope.h"
 
@@ -284,4 +287,89 @@ void cmd_scope_proc_read(pid_t pid, int pidfd, bool monitor, struct cmd_scope_pr
 	/* Read from the same process, not from one that took its pid since. */
 	if (!pidfd_running(pidfd))
 		pr->cgroup = pr->status = NULL;
+}
+
+/*
+ * KVM's kernel threads of a VM. Linux (6.1, Debian 12's) runs a VM's NX
+ * huge page recovery in a kernel thread "kvm-nx-lpage-recovery-PID" (PID:
+ * the process that made the VM) and puts it in that process's cgroup, so
+ * that its CPU time is the VM's. A uvmm moved into its scope leaves it in
+ * commandd.service's cgroup, and systemd takes no kernel thread (PIDs= and
+ * AttachProcessesToUnit refuse them: "is a kernel thread, refusing"), so it
+ * would stay there: accounted to commandd and a "left-over process" at
+ * every start of commandd. The kernel lets root move it (it has no
+ * PF_NO_SETAFFINITY), into the scope's cgroup, where a uvmm born in its
+ * scope has it. A uvmm born in its scope never needs this.
+ */
+#define PF_KTHREAD_FLAG 0x00200000u /* include/linux/sched.h's PF_KTHREAD */
+
+bool cmd_scope_kvm_thread(const char *stat, pid_t uvmm)
+{
+	const char *lp = strchr(stat, '('), *rp = strrchr(stat, ')');
+	char suffix[24];
+	unsigned flags = 0;
+	size_t n, sn;
+
+	if (!lp || !rp || rp < lp || sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) != 1 ||
+	    !(flags & PF_KTHREAD_FLAG))
+		return false;
+	n = (size_t)(rp - lp - 1);
+	sn = (size_t)snprintf(suffix, sizeof(suffix), "-%d", (int)uvmm);
+	return n > 4 + sn && !strncmp(lp + 1, "kvm-", 4) && !memcmp(lp + 1 + n - sn, suffix, sn);
+}
+
+/* Whether /sys/fs/cgroup is cgroup v2's: the paths of /proc/PID/cgroup's 0:: line are under it. */
+static bool cgroup2_mounted(void)
+{
+	struct statfs sf;
+
+	return !statfs("/sys/fs/cgroup", &sf) && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* One kernel thread into cgroup to: "NAME (pid N)" appended to what. */
+static int kthread_move(pid_t pid, const char *stat, const char *to, char *what, size_t len)
+{
+	const char *lp = strchr(stat, '('), *rp = strrchr(stat, ')');
+	size_t w = strlen(what);
+	char path[CMD_SCOPE_CGROUP_MAX + 32], num[16];
+	int fd, n, ret = 0;
+
+	snprintf(what + w, len - w, "%s%.*s (pid %d)", w ? ", " : "", (int)(rp - lp - 1), lp + 1,
+		 (int)pid);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cgroup.procs", to);
+	n = snprintf(num, sizeof(num), "%d", (int)pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, num, (size_t)n) != n)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int cmd_scope_kthreads_move(const char *from, const char *to, pid_t uvmm, char *what, size_t len)
+{
+	char path[CMD_SCOPE_CGROUP_MAX + 32], procs[4096], stat[512];
+	int moved = 0, ret;
+	FILE *f;
+
+	what[0] = 0;
+	if (!cgroup2_mounted())
+		return 0; /* cgroup v1 or hybrid: not these paths */
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cgroup.procs", from);
+	if (!(f = fopen(path, "re")))
+		return 0; /* nothing left there */
+	while (fgets(procs, sizeof(procs), f)) {
+		pid_t pid = (pid_t)atoi(procs);
+
+		if (pid <= 0 || !proc_text(pid, "stat", stat, sizeof(stat)) ||
+		    !cmd_scope_kvm_thread(stat, uvmm))
+			continue;
+		if ((ret = kthread_move(pid, stat, to, what, len)) < 0) {
+			fclose(f);
+			return ret;
+		}
+		moved++;
+	}
+	fclose(f);
+	return moved;
 }

@@ -410,6 +410,34 @@ START_TEST(test_scope_adopt_plan)
 }
 END_TEST
 
+/* KVM's kernel thread of a VM, from /proc/PID/stat (flags: the 9th field, PF_KTHREAD 0x200000). */
+START_TEST(test_scope_kvm_thread)
+{
+	/* As Linux 6.1 writes it: kernel threads' names whole, not cut at 15 bytes. */
+	const char *kt = "1046 (kvm-nx-lpage-recovery-1041) S 2 0 0 0 -1 2129984 0 0 0 0 0 3 0 0 "
+			 "20 0 1 0 2231 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 1 0 "
+			 "0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+	ck_assert(cmd_scope_kvm_thread(kt, 1041));
+	ck_assert(!cmd_scope_kvm_thread(kt, 104));
+	ck_assert(!cmd_scope_kvm_thread(kt, 11041));
+	ck_assert(!cmd_scope_kvm_thread(kt, 1046));
+	/* A process (no PF_KTHREAD) with such a name is not one. */
+	ck_assert(!cmd_scope_kvm_thread(
+		"1046 (kvm-nx-lpage-recovery-1041) S 1 1 1 0 -1 4194560 0\n", 1041));
+	/* Other kernel threads: not KVM's, or not of this VM, or no name between. */
+	ck_assert(!cmd_scope_kvm_thread("99 (kworker/0:1-1041) I 2 0 0 0 -1 69238880 0\n", 1041));
+	ck_assert(!cmd_scope_kvm_thread("99 (kvm-pit/1041) S 2 0 0 0 -1 2129984 0\n", 1041));
+	ck_assert(!cmd_scope_kvm_thread("99 (kvm--1041) S 2 0 0 0 -1 2129984 0\n", 1041));
+	ck_assert(cmd_scope_kvm_thread("99 (kvm-x-1041) S 2 0 0 0 -1 2129984 0\n", 1041));
+	/* A name with ") " in it: the last ')' ends it. */
+	ck_assert(cmd_scope_kvm_thread("99 (kvm-a) b-7) S 2 0 0 0 -1 2129984 0\n", 7));
+	ck_assert(!cmd_scope_kvm_thread("", 7));
+	ck_assert(!cmd_scope_kvm_thread("99 (kvm-a-7", 7));
+	ck_assert(!cmd_scope_kvm_thread("99 (kvm-a-7) S", 7));
+}
+END_TEST
+
 /* A child that ignores SIGPWR (as monitors do) when told, and waits to be killed. */
 static pid_t child_start(bool ign_pwr, int *pidfd)
 {
@@ -564,6 +592,6 @@ int main(void)
 		"commandd_scope", NULL, NULL, 30,
 		UV_TESTS(test_scope_mode, test_scope_unit_name, test_scope_plan, test_scope_no_bus,
 			 test_scope_free_queued, test_scope_cgroup_parse, test_scope_cgroup_in,
-			 test_scope_sigpwr, test_scope_adopt_plan, test_scope_proc_read,
-			 test_scope_adopt_no_bus)));
+			 test_scope_sigpwr, test_scope_adopt_plan, test_scope_kvm_thread,
+			 test_scope_proc_read, test_scope_adopt_no_bus)));
 }
