@@ -80,6 +80,7 @@ static void status_partition(struct cmd *c, json_object *o)
 	struct cmd_part *p = cmd_part_get(c, jstr(o, "name"), true);
 	const char *state = jstr(o, "state");
 	pid_t pid = jint(o, "pid");
+	bool known;
 	int st = 0;
 
 	if (!p || p->phase != CMD_IDLE || p->busy)
@@ -102,7 +103,9 @@ static void status_partition(struct cmd *c, json_object *o)
 		/* It ended while we were away: as if we had watched it. */
 		p->phase = CMD_RUNNING;
 		p->pid = pid;
-		return cmd_part_exited(p, cmd_exit_read(c, p->name, pid, &st) == 0, st);
+		/* Read first: the order of a call's arguments is not C's to promise. */
+		known = cmd_exit_read(c, p->name, pid, &st) == 0;
+		return cmd_part_exited(p, known, st);
 	}
 	if (pid != p->exited_pid || !pid)
 		pr_info("partition %s: %s in ultravisord with no uvmm: released", p->name, state);
@@ -179,8 +182,11 @@ void cmd_on_event(struct cmd *c, json_object *ev)
 		/* The monitor's pidfd tells, with the exit status; this is for when there is none.
 		 */
 		if (p && p->pid == jint(ev, "pid") && p->phase != CMD_STARTING && p->pid > 0 &&
-		    p->watch_fd < 0)
-			cmd_part_exited(p, cmd_exit_read(c, name, p->pid, &st) == 0, st);
+		    p->watch_fd < 0) {
+			bool known = cmd_exit_read(c, name, p->pid, &st) == 0;
+
+			cmd_part_exited(p, known, st);
+		}
 	}
 }
 

@@ -459,6 +459,20 @@ START_TEST(test_adopt_sigterm)
 	ck_assert_int_eq(access(path, F_OK), -1);
 	rig_sleep_ms(300);
 	ck_assert_int_eq(kill(p2, 0), 0);
+
+	/*
+	 * It fails (status 3) while no commandd runs: the next one judges the
+	 * monitor's record from ultravisord's status, a failure, and restarts it
+	 * (restart on-failure). Until 2026-11-26 the status read as 0 there (a
+	 * call's arguments read before the record was): "powered off", held.
+	 */
+	kill(p2, SIGUSR1);
+	for (int i = 0; i < 250 && !kill(p2, 0); i++)
+		rig_sleep_ms(20);
+	rig_start_cmdd(NULL);
+	running_anew("ad", p2);
+	snprintf(path, sizeof(path), "partition ad: uvmm %d exited with status 3", (int)p2);
+	ck_assert_msg(rig_count_lines("commandd.log", path) == 1, "no '%s' in commandd.log", path);
 }
 END_TEST
 
