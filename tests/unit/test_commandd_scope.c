@@ -441,15 +441,25 @@ END_TEST
 /* A child that ignores SIGPWR (as monitors do) when told, and waits to be killed. */
 static pid_t child_start(bool ign_pwr, int *pidfd)
 {
-	pid_t pid = fork();
+	int ready[2];
+	pid_t pid;
+	char b;
 
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		if (ign_pwr)
 			signal(SIGPWR, SIG_IGN);
+		/* Its dispositions are set: /proc shows them from now on. */
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
 		for (;;)
 			pause();
 	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	close(ready[0]);
 	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	ck_assert_int_ge(*pidfd, 0);
 	return pid;
@@ -479,7 +489,6 @@ START_TEST(test_scope_proc_read)
 
 	/* A child shares our cgroup; a monitor's status is read too. */
 	pid = child_start(true, &fd);
-	usleep(20000); /* its signal() */
 	cmd_scope_proc_read(pid, fd, true, &pr, &t);
 	ck_assert_int_eq(pr.pid, pid);
 	ck_assert(pr.monitor);
@@ -550,7 +559,6 @@ START_TEST(test_scope_adopt_no_bus)
 	uv = child_start(false, &ufd);
 	mon = child_start(true, &mfd);
 	old = child_start(false, &ofd);
-	usleep(20000);
 	ck_assert_int_eq(dup2(lfd, 2), 2);
 	s = cmd_scoper_new(&o);
 	ck_assert_ptr_nonnull(s);

@@ -366,10 +366,11 @@ static void log_text(char *buf, size_t len)
 	buf[n > 0 ? n : 0] = 0;
 }
 
-/* Until the log holds needle (15 s at most); its text in buf. */
+/* Until the log holds needle (30 s at most: the 2 s of retries, slow under load); its text in buf.
+ */
 static bool log_wait(const char *needle, char *buf, size_t len)
 {
-	for (int i = 0; i < 1500; i++) {
+	for (int i = 0; i < 3000; i++) {
 		log_text(buf, len);
 		if (strstr(buf, needle))
 			return true;
@@ -393,14 +394,24 @@ static int gate_wait(int fd, int ms)
 
 static pid_t child_start(int *pidfd)
 {
-	pid_t pid = fork();
+	int ready[2];
+	pid_t pid;
+	char b;
 
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		signal(SIGPWR, SIG_IGN);
+		/* Ignoring SIGPWR, as a monitor of ours does: /proc shows it from now on. */
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
 		for (;;)
 			pause();
 	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	close(ready[0]);
 	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	ck_assert_int_ge(*pidfd, 0);
 	return pid;
@@ -500,7 +511,6 @@ START_TEST(test_bus_adopt)
 	opts_init(&o);
 	uv = child_start(&ufd);
 	mon = child_start(&mfd);
-	usleep(20000);
 	log_capture();
 	s = cmd_scoper_new(&o);
 	ck_assert_ptr_nonnull(s);
