@@ -532,6 +532,177 @@ fi
 ((kvm)) && no_scope_warning "every start of this boot"
 check "no 'left-over process' from systemd in this boot" \
 	eval '! journalctl --no-pager -o cat -b | grep -q "left-over process"'
+# --- a guest without a scope, adopted into one --------------------------------
+# A uvmm started by a commandd without scopes (--scope off here; a commandd of
+# a version before scopes, or one whose scope could not be made, leaves the
+# same) runs in commandd.service's cgroup. KillMode=process keeps it through
+# a restart of commandd, and the next commandd (scopes on) moves it and its
+# monitor into uvmm-NAME.scope. A scope of that name that runs and is not
+# the guest's cannot take them (systemd 252 attaches processes only to a
+# delegated unit): a warning, the guest runs on where it is. Once that scope
+# has failed, commandd resets it and makes the guest's. The moved scope is
+# then stopped like the others: the power button. Last, why KillMode=process
+# stays: with KillMode=control-group a restart of commandd leaves a guest in
+# its scope alone but kills one that has none (SIGTERM, not the power button).
+# cmd_drop NAME [TEXT]: a drop-in of commandd.service (none without TEXT).
+cmd_drop() {
+	local d=/run/systemd/system/commandd.service.d
+	mkdir -p "$d"
+	if (($# > 1)); then printf '[Service]\n%s\n' "$2" >"$d/uvsd-$1.conf"; else rm -f "$d/uvsd-$1.conf"; fi
+	systemctl daemon-reload
+}
+# cmd_restart WHAT: systemctl restart commandd, a check.
+cmd_restart() {
+	local p
+	p=$(prop commandd.service MainPID)
+	if timeout 120 systemctl restart commandd.service && [[ $(prop commandd.service MainPID) != "$p" ]]; then
+		ok "systemctl restart commandd ($1)"
+	else
+		bad "systemctl restart commandd ($1)"
+	fi
+}
+# cmd_log CURSOR REGEX: commandd's journal since CURSOR has a line matching REGEX.
+cmd_log() { journal commandd.service --after-cursor="$1" | grep -E -- "$2"; }
+# kvm_thread_line CURSOR: commandd's word on the VM's KVM kernel thread.
+kvm_thread_line() { cmd_log "$1" "KVM's .* (moved into|stays in)"; }
+# same_running PID WHAT: the partition runs on with that uvmm, reported running.
+same_running() {
+	if pid_alive "$1" && wait_for 30 eval "[[ \$(field state) == running && \$(field pid) == $1 ]]"; then
+		ok "uvmm $1 runs on after $2, reported running"
+	else
+		bad "uvmm $1 runs on after $2 (alive: $(pid_alive "$1" && echo yes || echo no), state '$(field state)', pid '$(field pid)')"
+	fi
+}
+if ((kvm)); then
+	echo "UVSD-STEP a guest without a scope, adopted into one"
+	name=sd3
+	ccg=/system.slice/commandd.service
+	cmd_drop scope-off "ExecStart=
+ExecStart=$bin/commandd --uvmm $bin/uvmm --scope off"
+	pid=
+	# (A running commandd, after a failure above, starts again with it.)
+	timeout 60 systemctl stop commandd.service
+	if timeout 120 systemctl start ultravisor.target &&
+		uvctl create "$name" --disk /var/lib/ultravisor/pwrbtn.img,format=raw --memory 64M >/dev/null &&
+		uvctl start "$name" >/dev/null && wait_for 60 eval '[[ $(field state) == running ]]'; then
+		pid=$(field pid)
+		mon=$(parent "$pid")
+		[[ $(cg "$pid") == "$ccg" && $(cg "$mon") == "$ccg" && $(comm "$mon") == uvmon:* ]] &&
+			ok "commandd --scope off: uvmm $pid and its monitor $mon in $ccg" ||
+			bad "commandd --scope off: uvmm $pid and its monitor $mon in $ccg (uvmm in '$(cg "$pid")', monitor in '$(cg "$mon")')"
+	else
+		bad "partition $name running under commandd --scope off ('$(field state)')"
+	fi
+fi
+if [[ -n $pid ]]; then
+	# A foreign scope of the name, running: its sleep ignores SIGTERM, so a
+	# stop of it ends in SIGKILL after 1 s and leaves it failed.
+	systemd-run --quiet --scope --unit="uvmm-$name.scope" -p TimeoutStopSec=1 -- \
+		sh -c 'trap "" TERM; exec sleep 1000' </dev/null >/dev/null 2>&1 &
+	wait_for 15 eval '[[ $(prop "uvmm-$name.scope" ActiveState) == active ]]' ||
+		bad "a foreign uvmm-$name.scope runs ($(prop "uvmm-$name.scope" ActiveState))"
+	cmd_drop scope-off
+	c=$(cursor)
+	cmd_restart "scopes on, uvmm-$name.scope running and not the guest's"
+	same_running "$pid" "the restart (KillMode=process)"
+	if wait_for 30 eval 'cmd_log "$c" "uvmm $pid and its monitor $mon not moved into uvmm-$name.scope: " >/dev/null'; then
+		ok "a running foreign uvmm-$name.scope: a warning, the guest left where it is"
+		cmd_log "$c" "not moved into" | sed 's/^/UVSD-INFO /'
+		[[ $(cg "$pid") == "$ccg" ]] || bad "uvmm $pid left in $ccg (it is in '$(cg "$pid")')"
+	else
+		bad "a running foreign uvmm-$name.scope: commandd warns and leaves the guest"
+		journal commandd.service --after-cursor="$c" | tail -n 10 | sed 's/^/UVSD-LOG /'
+	fi
+	timeout 30 systemctl stop "uvmm-$name.scope"
+	[[ $(prop "uvmm-$name.scope" ActiveState) == failed ]] &&
+		ok "the foreign uvmm-$name.scope stopped by SIGKILL: failed (stale)" ||
+		bad "the foreign uvmm-$name.scope failed ($(prop "uvmm-$name.scope" ActiveState))"
+	c=$(cursor)
+	cmd_restart "scopes on, uvmm-$name.scope failed"
+	same_running "$pid" "the restart"
+	if wait_for 30 eval '[[ $(cg $pid) == /$slice/uvmm-$name.scope && $(cg $mon) == /$slice/uvmm-$name.scope ]]'; then
+		in_scope "$name" "$pid" "adopted by commandd with scopes"
+		scope_props "$name"
+		l=$(cmd_log "$c" "uvmm $pid and its monitor $mon moved from $ccg into uvmm-$name.scope")
+		[[ -n $l ]] && ok "commandd says so: ${l#*: }" || bad "commandd logs the move"
+		# KVM's kernel thread of the VM, which systemd does not move:
+		# commandd does, right after.
+		wait_for 10 kvm_thread_line "$c" >/dev/null
+		kvm_thread_line "$c" | sed 's/^/UVSD-INFO /'
+		procs=$(tr '\n' ' ' </sys/fs/cgroup/system.slice/commandd.service/cgroup.procs)
+		[[ $procs == "$(prop commandd.service MainPID) " ]] && ok "commandd.service's cgroup holds commandd only" ||
+			bad "commandd.service's cgroup holds commandd only: pids $procs"
+		w=$(journal commandd.service --after-cursor="$c" -p warning | grep -E 'not moved into|no scope')
+		[[ -z $w ]] && ok "the move: no warning" || bad "the move: warnings: $w"
+	else
+		bad "adopted by commandd with scopes: uvmm $pid in '$(cg "$pid")', monitor $mon in '$(cg "$mon")'"
+		journal commandd.service --after-cursor="$c" | tail -n 10 | sed 's/^/UVSD-LOG /'
+	fi
+	c=$(cursor)
+	cmd_restart "the guest moved"
+	same_running "$pid" "the restart"
+	no_leftover "a restart of commandd after the move" "$c"
+	# Its scope's stop is the power button, as for a scope made at a start.
+	off=$(logsize "$name")
+	t0=$(ms)
+	if timeout 90 systemctl stop "uvmm-$name.scope" && ! pid_alive "$pid" && ! pid_alive "$mon"; then
+		ok "systemctl stop uvmm-$name.scope (moved): uvmm $pid and monitor $mon gone after $(($(ms) - t0)) ms"
+	else
+		bad "systemctl stop uvmm-$name.scope (moved) ends uvmm $pid and monitor $mon"
+	fi
+	powered_off "$name" "$pid" "$off" "systemctl stop uvmm-$name.scope (moved)"
+	wait_for 30 eval '[[ $(field state) == stopped ]]' && ok "commandd reports $name stopped" ||
+		bad "commandd reports $name stopped (state '$(field state)')"
+fi
+if [[ -n $pid ]]; then
+	echo "UVSD-STEP KillMode=control-group: what KillMode=process is for"
+	cmd_drop killmode KillMode=control-group
+	pid=
+	if uvctl start "$name" >/dev/null && wait_for 60 eval '[[ $(field state) == running ]]'; then
+		pid=$(field pid)
+		cmd_restart "KillMode=control-group, the guest in its scope"
+		same_running "$pid" "a restart of commandd with KillMode=control-group (in its scope)"
+		uvctl destroy "$name" >/dev/null
+		wait_for 30 eval '[[ $(field state) == stopped ]]' || bad "uvctl destroy $name"
+	else
+		bad "uvctl start $name in a scope ('$(field state)')"
+	fi
+	cmd_drop scope-off "ExecStart=
+ExecStart=$bin/commandd --uvmm $bin/uvmm --scope off"
+	cmd_restart "--scope off, KillMode=control-group"
+	pid=
+	if uvctl start "$name" >/dev/null && wait_for 60 eval '[[ $(field state) == running ]]'; then
+		pid=$(field pid)
+		off=$(logsize "$name")
+		[[ $(cg "$pid") == "$ccg" ]] || bad "uvmm $pid in $ccg (in '$(cg "$pid")')"
+		c=$(cursor)
+		cmd_restart "KillMode=control-group, the guest in commandd's cgroup"
+		# What the uvmm said: SIGTERM, not the power button. (The
+		# next commandd also reads the monitor's record: logged below.)
+		wait_for 30 eval 'cmd_log "$c" "partition $name: uvmm $pid (exited|killed|ended)" >/dev/null'
+		l=$(cmd_log "$c" "partition $name: uvmm $pid (exited|killed|ended)" | head -n 1)
+		t=$(tail -c +"$((off + 1))" "$run/partitions/$name/uvmm.log")
+		if ! pid_alive "$pid" && grep -q 'terminated by SIGTERM' <<<"$t" && ! grep -q 'SIGPWR' <<<"$t"; then
+			ok "KillMode=control-group: a restart of commandd kills a guest in its cgroup (uvmm $pid: 'terminated by SIGTERM', no power button): KillMode=process stays"
+		else
+			bad "KillMode=control-group kills a guest in commandd's cgroup (alive: $(pid_alive "$pid" && echo yes || echo no))"
+			head -n 4 <<<"$t" | sed 's/^/UVSD-LOG uvmm.log: /'
+		fi
+		info "commandd after it: ${l#*: }"
+	else
+		bad "uvctl start $name under --scope off ('$(field state)')"
+	fi
+	cmd_drop killmode
+	cmd_drop scope-off
+	cmd_restart "as installed"
+	uvctl destroy "$name" >/dev/null
+	wait_for 30 eval '[[ $(field state) == stopped ]]' || bad "uvctl destroy $name (2)"
+	uvctl delete "$name" >/dev/null || bad "uvctl delete $name"
+	timeout 120 systemctl stop ultravisor.target && wait_for 60 all_inactive ||
+		bad "systemctl stop ultravisor.target (3)"
+	left=$(systemctl list-units --all --plain --no-legend 'uvmm-*.scope' | tr '\n' ' ')
+	[[ -z $left ]] && ok "no uvmm-*.scope left" || bad "scopes left: $left"
+fi
 # What a host's power-off does to a running guest: its scope stops after
 # commandd and before ultravisord and the iopartds: the guest gets the power
 # button and powers off while its disks are served. A unit of the test,
