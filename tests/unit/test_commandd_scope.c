@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "scope.h"
+#include "child_rig.h"
 #include "uvcheck.h"
 
 START_TEST(test_scope_mode)
@@ -437,40 +438,6 @@ START_TEST(test_scope_kvm_thread)
 	ck_assert(!cmd_scope_kvm_thread("99 (kvm-a-7) S", 7));
 }
 END_TEST
-
-/* A child that ignores SIGPWR (as monitors do) when told, and waits to be killed. */
-static pid_t child_start(bool ign_pwr, int *pidfd)
-{
-	int ready[2];
-	pid_t pid;
-	char b;
-
-	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (ign_pwr)
-			signal(SIGPWR, SIG_IGN);
-		/* Its dispositions are set: /proc shows them from now on. */
-		if (write(ready[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(ready[1]);
-	ck_assert_int_eq(read(ready[0], &b, 1), 1);
-	close(ready[0]);
-	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	ck_assert_int_ge(*pidfd, 0);
-	return pid;
-}
-
-static void child_end(pid_t pid, int pidfd)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	close(pidfd);
-}
 
 /* /proc read for real: the cgroup and status of a live process, nothing of a dead one. */
 START_TEST(test_scope_proc_read)

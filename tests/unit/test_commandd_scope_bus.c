@@ -29,6 +29,7 @@
 #include <systemd/sd-bus.h>
 
 #include "scope.h"
+#include "child_rig.h"
 #include "uvcheck.h"
 
 #define UNIT	  "uvmm-web1.scope"
@@ -392,38 +393,6 @@ static int gate_wait(int fd, int ms)
 	return n == 1 && b == 's' ? 1 : n == 0 ? 0 : -2;
 }
 
-static pid_t child_start(int *pidfd)
-{
-	int ready[2];
-	pid_t pid;
-	char b;
-
-	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		signal(SIGPWR, SIG_IGN);
-		/* Ignoring SIGPWR, as a monitor of ours does: /proc shows it from now on. */
-		if (write(ready[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(ready[1]);
-	ck_assert_int_eq(read(ready[0], &b, 1), 1);
-	close(ready[0]);
-	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	ck_assert_int_ge(*pidfd, 0);
-	return pid;
-}
-
-static void child_end(pid_t pid, int pidfd)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	close(pidfd);
-}
-
 /*
  * A new start: the monitor waits until the start job has ended, not only
  * until StartTransientUnit answered; what systemd was given.
@@ -509,8 +478,8 @@ START_TEST(test_bus_adopt)
 
 	fake_start();
 	opts_init(&o);
-	uv = child_start(&ufd);
-	mon = child_start(&mfd);
+	uv = child_start(true, &ufd);
+	mon = child_start(true, &mfd);
 	log_capture();
 	s = cmd_scoper_new(&o);
 	ck_assert_ptr_nonnull(s);
@@ -548,7 +517,7 @@ START_TEST(test_bus_adopt_failed_scope)
 	fk.loaded = true;
 	snprintf(fk.state, sizeof(fk.state), "failed");
 	opts_init(&o);
-	uv = child_start(&ufd);
+	uv = child_start(true, &ufd);
 	log_capture();
 	s = cmd_scoper_new(&o);
 	ck_assert_ptr_nonnull(s);
@@ -584,8 +553,8 @@ START_TEST(test_bus_adopt_running_scope)
 	fk.loaded = true;
 	snprintf(fk.state, sizeof(fk.state), "active");
 	opts_init(&o);
-	uv = child_start(&ufd);
-	mon = child_start(&mfd);
+	uv = child_start(true, &ufd);
+	mon = child_start(true, &mfd);
 	log_capture();
 	s = cmd_scoper_new(&o);
 	ck_assert_ptr_nonnull(s);

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef UV_TEST_CHILD_RIG_H
+#define UV_TEST_CHILD_RIG_H
+
+/* Stand-ins for a uvmm or its monitor: live processes whose /proc a test reads. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "uvcheck.h"
+
+/* A child that ignores SIGPWR (as monitors do) when told, and waits to be killed. */
+static inline pid_t child_start(bool ign_pwr, int *pidfd)
+{
+	int ready[2];
+	pid_t pid;
+	char b;
+
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (ign_pwr)
+			signal(SIGPWR, SIG_IGN);
+		/* Its dispositions are set: /proc shows them from now on. */
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	close(ready[0]);
+	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	ck_assert_int_ge(*pidfd, 0);
+	return pid;
+}
+
+/* pidfd may be -1 (already closed by the test). */
+static inline void child_end(pid_t pid, int pidfd)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+#endif
