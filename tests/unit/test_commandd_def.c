@@ -176,6 +176,18 @@ START_TEST(test_export_spec)
 }
 END_TEST
 
+/* argv is want, NULL-terminated as want is. */
+static void ck_argv_eq(char *const *argv, const char *const *want)
+{
+	unsigned i;
+
+	for (i = 0; want[i]; i++) {
+		ck_assert_ptr_nonnull(argv[i]);
+		ck_assert_str_eq(argv[i], want[i]);
+	}
+	ck_assert_ptr_null(argv[i]);
+}
+
 START_TEST(test_uvmm_argv)
 {
 	struct cmd_uvmm_args a = {
@@ -214,22 +226,15 @@ START_TEST(test_uvmm_argv)
 		NULL,
 	};
 	char *argv[CMD_ARGV_MAX], buf[1024];
-	unsigned i;
 
 	ck_assert_int_eq(cmd_uvmm_argv(&a, argv, buf, sizeof(buf)), 0);
-	for (i = 0; want[i]; i++) {
-		ck_assert_ptr_nonnull(argv[i]);
-		ck_assert_str_eq(argv[i], want[i]);
-	}
-	ck_assert_ptr_null(argv[i]);
+	ck_argv_eq(argv, want);
 	ck_assert_int_lt(cmd_uvmm_argv(&a, argv, buf, 64), 0);
 	/* An initrd or cmdline without a kernel is not passed (the firmware boots the disk). */
 	a.initrd = "/boot/initrd";
 	a.cmdline = "quiet";
 	ck_assert_int_eq(cmd_uvmm_argv(&a, argv, buf, sizeof(buf)), 0);
-	for (i = 0; want[i]; i++)
-		ck_assert_str_eq(argv[i], want[i]);
-	ck_assert_ptr_null(argv[i]);
+	ck_argv_eq(argv, want);
 	/* The most devices there can be still fit, with a kernel, an initrd and a cmdline. */
 	a.kernel = "/boot/vmlinuz";
 	a.ndisks = CMD_DISKS_MAX;
@@ -281,14 +286,9 @@ START_TEST(test_uvmm_argv_kernel)
 		NULL,
 	};
 	char *argv[CMD_ARGV_MAX], buf[1024];
-	unsigned i;
 
 	ck_assert_int_eq(cmd_uvmm_argv(&a, argv, buf, sizeof(buf)), 0);
-	for (i = 0; want[i]; i++) {
-		ck_assert_ptr_nonnull(argv[i]);
-		ck_assert_str_eq(argv[i], want[i]);
-	}
-	ck_assert_ptr_null(argv[i]);
+	ck_argv_eq(argv, want);
 	/* A kernel alone: no --initrd, no --cmdline (uvmm's default). */
 	a.initrd = a.cmdline = NULL;
 	ck_assert_int_eq(cmd_uvmm_argv(&a, argv, buf, sizeof(buf)), 0);
