@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "scope.h"
-#include "child_rig.h"
+#include "scope_rig.h"
 #include "uvcheck.h"
 
 START_TEST(test_scope_mode)
@@ -84,15 +84,6 @@ START_TEST(test_scope_unit_name)
 }
 END_TEST
 
-static void opts_init(struct cmd_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->shutdown_timeout_s = 60;
-	o->niop_names = 2;
-	strcpy(o->iop_names[0], "a");
-	strcpy(o->iop_names[1], "b");
-}
-
 START_TEST(test_scope_plan)
 {
 	struct cmd_scope_plan p;
@@ -138,19 +129,6 @@ START_TEST(test_scope_plan)
 	ck_assert_int_eq(cmd_scope_plan("", 7, &o, NULL, &p), -EINVAL);
 }
 END_TEST
-
-/* 1 when the gate got its byte, 0 on end of file, -1 when nothing came within ms. */
-static int gate_wait(int fd, int ms)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	char b = 0;
-	ssize_t n;
-
-	if (poll(&pfd, 1, ms) != 1)
-		return -1;
-	n = read(fd, &b, 1);
-	return n == 1 && b == 's' ? 1 : n == 0 ? 0 : -2;
-}
 
 /* No system bus (or no systemd): a warning, and the monitor goes on at once. */
 START_TEST(test_scope_no_bus)

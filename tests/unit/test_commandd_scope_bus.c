@@ -29,7 +29,7 @@
 #include <systemd/sd-bus.h>
 
 #include "scope.h"
-#include "child_rig.h"
+#include "scope_rig.h"
 #include "uvcheck.h"
 
 #define UNIT	  "uvmm-web1.scope"
@@ -321,15 +321,6 @@ static void fake_stop(void)
 	rmdir(fk.dir);
 }
 
-static void opts_init(struct cmd_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->shutdown_timeout_s = 60;
-	o->niop_names = 2;
-	strcpy(o->iop_names[0], "a");
-	strcpy(o->iop_names[1], "b");
-}
-
 /* stderr into a file of its own (O_APPEND), read through another descriptor. */
 static char logpath[64];
 static int err_saved = -1;
@@ -378,19 +369,6 @@ static bool log_wait(const char *needle, char *buf, size_t len)
 		usleep(10000);
 	}
 	return false;
-}
-
-/* 1: the gate got its byte; 0: end of file; -1: nothing within ms. */
-static int gate_wait(int fd, int ms)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	char b = 0;
-	ssize_t n;
-
-	if (poll(&pfd, 1, ms) != 1)
-		return -1;
-	n = read(fd, &b, 1);
-	return n == 1 && b == 's' ? 1 : n == 0 ? 0 : -2;
 }
 
 /*
