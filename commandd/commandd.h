@@ -340,7 +340,8 @@ void cmd_report_again(struct cmd_part *p);
 void cmd_report_check(struct cmd_part *p, uint64_t rep_done);
 void cmd_part_release(struct cmd_part *p);
 void cmd_part_adopt(struct cmd_part *p, pid_t pid);
-void cmd_part_exited(struct cmd_part *p, bool known, int wstatus);
+/* Its uvmm (p->pid) ended: judged by the exit status its monitor recorded. */
+void cmd_part_ended(struct cmd_part *p);
 /* Resources came free (a release, an iopartd up): blocked partitions may try again. */
 void cmd_resources_changed(struct cmd *c);
 void cmd_part_maybe_free(struct cmd_part *p);

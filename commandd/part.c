@@ -352,7 +352,7 @@ static void exit_describe(struct cmd_part *p, bool known, int wstatus, char *des
 	snprintf(desc + n, len - n, " (%s)", cause);
 }
 
-void cmd_part_exited(struct cmd_part *p, bool known, int wstatus)
+static void part_exited(struct cmd_part *p, bool known, int wstatus)
 {
 	bool clean = known && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
 	bool refused = cmd_exit_refused(known, wstatus);
@@ -395,18 +395,24 @@ void cmd_part_exited(struct cmd_part *p, bool known, int wstatus)
 	cmd_part_release(p);
 }
 
+void cmd_part_ended(struct cmd_part *p)
+{
+	int st = 0;
+	/* Read first: the order of a call's arguments is not C's to promise. */
+	bool known = cmd_exit_read(p->cmd, p->name, p->pid, &st) == 0;
+
+	part_exited(p, known, st);
+}
+
 void cmd_part_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cmd_part *p = arg;
-	int st = 0;
-	bool known;
 
 	(void)fd;
 	(void)what;
 	if (p->mon_pid > 0)
 		waitpid(p->mon_pid, NULL, WNOHANG); /* ours unless adopted; ECHILD is fine */
-	known = cmd_exit_read(p->cmd, p->name, p->pid, &st) == 0;
-	cmd_part_exited(p, known, st);
+	cmd_part_ended(p);
 }
 
 void cmd_part_adopt(struct cmd_part *p, pid_t pid)
@@ -422,10 +428,7 @@ void cmd_part_adopt(struct cmd_part *p, pid_t pid)
 	p->log_off = -1; /* its log's part is not known: no cause quoted from it */
 	if (p->pidfd < 0 || p->watch_fd < 0 || cmd_part_watch(p)) {
 		/* Gone between ultravisord's status and now. */
-		int st = 0;
-		bool known = cmd_exit_read(p->cmd, p->name, pid, &st) == 0;
-
-		cmd_part_exited(p, known, st);
+		cmd_part_ended(p);
 		return;
 	}
 	pr_info("partition %s: adopted running uvmm %d%s", p->name, (int)pid,

@@ -80,8 +80,6 @@ static void status_partition(struct cmd *c, json_object *o)
 	struct cmd_part *p = cmd_part_get(c, jstr(o, "name"), true);
 	const char *state = jstr(o, "state");
 	pid_t pid = jint(o, "pid");
-	bool known;
-	int st = 0;
 
 	if (!p || p->phase != CMD_IDLE || p->busy)
 		return;
@@ -103,9 +101,7 @@ static void status_partition(struct cmd *c, json_object *o)
 		/* It ended while we were away: as if we had watched it. */
 		p->phase = CMD_RUNNING;
 		p->pid = pid;
-		/* Read first: the order of a call's arguments is not C's to promise. */
-		known = cmd_exit_read(c, p->name, pid, &st) == 0;
-		return cmd_part_exited(p, known, st);
+		return cmd_part_ended(p);
 	}
 	if (pid != p->exited_pid || !pid)
 		pr_info("partition %s: %s in ultravisord with no uvmm: released", p->name, state);
@@ -167,7 +163,6 @@ void cmd_on_event(struct cmd *c, json_object *ev)
 {
 	const char *name = jstr(ev, "name"), *e = jstr(ev, "event");
 	struct cmd_part *p;
-	int st = 0;
 
 	if (!strcmp(e, "iopartd_up")) {
 		cmd_iop_up(c, name, jint(ev, "pid"));
@@ -182,11 +177,8 @@ void cmd_on_event(struct cmd *c, json_object *ev)
 		/* The monitor's pidfd tells, with the exit status; this is for when there is none.
 		 */
 		if (p && p->pid == jint(ev, "pid") && p->phase != CMD_STARTING && p->pid > 0 &&
-		    p->watch_fd < 0) {
-			bool known = cmd_exit_read(c, name, p->pid, &st) == 0;
-
-			cmd_part_exited(p, known, st);
-		}
+		    p->watch_fd < 0)
+			cmd_part_ended(p);
 	}
 }
 
