@@ -270,18 +270,11 @@ void cmd_iop_down(struct cmd *c, const char *name)
 static bool iop_process_lives(struct cmd *c, const struct cmd_iop *iop)
 {
 	const char *base = strrchr(c->opts.iopartd_bin, '/');
-	char path[64], buf[512] = "", *r;
-	FILE *f;
+	char buf[512], *r;
 
-	if (iop->pid <= 0 || kill(iop->pid, 0))
+	if (iop->pid <= 0 || kill(iop->pid, 0) ||
+	    !cmd_proc_text(iop->pid, "stat", buf, sizeof(buf)))
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)iop->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
 	/* "PID (COMM) S ...": a zombie or a dying process is no iopartd any more. */
 	r = strrchr(buf, ')');
 	if (!r || r[1] != ' ' || r[2] == 'Z' || r[2] == 'X' || !(r = strchr(buf, '(')))

@@ -254,25 +254,6 @@ static bool pidfd_running(int pidfd)
 	return pidfd < 0 || poll(&pfd, 1, 0) == 0;
 }
 
-/* /proc/PID/NAME into buf (NUL-terminated, cut to fit); NULL when it cannot be read. */
-static const char *proc_text(pid_t pid, const char *name, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return NULL;
-	buf[n] = 0;
-	return buf;
-}
-
 void cmd_scope_proc_read(pid_t pid, int pidfd, bool monitor, struct cmd_scope_proc *pr,
 			 struct cmd_scope_text *t)
 {
@@ -281,9 +262,9 @@ void cmd_scope_proc_read(pid_t pid, int pidfd, bool monitor, struct cmd_scope_pr
 	pr->monitor = monitor;
 	if (pid <= 0 || !pidfd_running(pidfd))
 		return;
-	pr->cgroup = proc_text(pid, "cgroup", t->cgroup, sizeof(t->cgroup));
+	pr->cgroup = cmd_proc_text(pid, "cgroup", t->cgroup, sizeof(t->cgroup));
 	if (monitor)
-		pr->status = proc_text(pid, "status", t->status, sizeof(t->status));
+		pr->status = cmd_proc_text(pid, "status", t->status, sizeof(t->status));
 	/* Read from the same process, not from one that took its pid since. */
 	if (!pidfd_running(pidfd))
 		pr->cgroup = pr->status = NULL;
@@ -361,7 +342,7 @@ int cmd_scope_kthreads_move(const char *from, const char *to, pid_t uvmm, char *
 	while (fgets(procs, sizeof(procs), f)) {
 		pid_t pid = (pid_t)atoi(procs);
 
-		if (pid <= 0 || !proc_text(pid, "stat", stat, sizeof(stat)) ||
+		if (pid <= 0 || !cmd_proc_text(pid, "stat", stat, sizeof(stat)) ||
 		    !cmd_scope_kvm_thread(stat, uvmm))
 			continue;
 		if ((ret = kthread_move(pid, stat, to, what, len)) < 0) {

@@ -478,26 +478,34 @@ bool cmd_exit_cause_read(struct cmd *c, const char *name, int64_t from, char *bu
 	return n > 0 && cmd_exit_cause(text, (size_t)n, buf, len);
 }
 
+const char *cmd_proc_text(pid_t pid, const char *name, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = 0;
+	return buf;
+}
+
 pid_t cmd_monitor_of(pid_t pid)
 {
-	char path[64], buf[512], *r;
+	char buf[512];
+	const char *r;
 	long ppid = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	r = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
+	r = cmd_proc_text(pid, "stat", buf, sizeof(buf)) ? strrchr(buf, ')') : NULL;
 	if (!r || sscanf(r + 1, " %*c %ld", &ppid) != 1 || ppid <= 1)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/comm", ppid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	r = fgets(buf, sizeof(buf), f);
-	fclose(f);
+	r = cmd_proc_text((pid_t)ppid, "comm", buf, sizeof(buf));
 	return r && !strncmp(buf, "uvmon:", 6) ? (pid_t)ppid : 0;
 }
 
