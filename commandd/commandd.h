@@ -218,6 +218,8 @@ struct cmd_part {
 	int watch_fd;	  /* the monitor when there is one, else the uvmm: its exit */
 	struct event *watch_ev;
 	bool adopted; /* found running at a (re)start of commandd */
+	/* Ended before opsd's wish was known: judged once it is (away: while we were). */
+	bool ended_early, ended_away;
 	struct event *stop_timer;
 	bool killed;
 	bool stop_asked; /* we stopped it: its exit is no failure */
@@ -340,8 +342,13 @@ void cmd_report_again(struct cmd_part *p);
 void cmd_report_check(struct cmd_part *p, uint64_t rep_done);
 void cmd_part_release(struct cmd_part *p);
 void cmd_part_adopt(struct cmd_part *p, pid_t pid);
-/* Its uvmm (p->pid) ended: judged by the exit status its monitor recorded. */
-void cmd_part_ended(struct cmd_part *p);
+/*
+ * Its uvmm (p->pid) ended: judged by the exit status its monitor recorded.
+ * away: it ended while no commandd watched (found so at a start).
+ */
+void cmd_part_ended(struct cmd_part *p, bool away);
+/* The exits cmd_part_ended put off until opsd's wish came: judged now. */
+void cmd_parts_judge_early(struct cmd *c);
 /* Resources came free (a release, an iopartd up): blocked partitions may try again. */
 void cmd_resources_changed(struct cmd *c);
 void cmd_part_maybe_free(struct cmd_part *p);
@@ -377,8 +384,13 @@ int cmd_spawn_uvmm(struct cmd *c, struct cmd_part *p, const struct cmd_uvmm_args
 int cmd_spawn_pid(int pid_fd, pid_t *pid);
 /* UV_GROUP's gid into c->gid, once: new partition directories get it. */
 void cmd_group_lookup(struct cmd *c);
-/* The exit the monitor recorded for pid: 0 and *wstatus, or -ENOENT. */
-int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus);
+/* The third word of a monitor's exit record when its scope was stopped. */
+#define CMD_EXIT_SCOPE_STOP "scope-stop"
+/*
+ * The exit the monitor recorded for pid: 0, *wstatus and *scope_stop (the
+ * monitor got its scope's SIGPWR: the host stopped the guest), or -ENOENT.
+ */
+int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus, bool *scope_stop);
 /* cmd_exit_cause() of name's uvmm.log from byte from on: false when none, or from < 0. */
 bool cmd_exit_cause_read(struct cmd *c, const char *name, int64_t from, char *buf, size_t len);
 /* Our monitor of the running uvmm pid (its parent), or 0 when it has none. */

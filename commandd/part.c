@@ -352,15 +352,8 @@ static void exit_describe(struct cmd_part *p, bool known, int wstatus, char *des
 	snprintf(desc + n, len - n, " (%s)", cause);
 }
 
-static void part_exited(struct cmd_part *p, bool known, int wstatus)
+static void part_unwatch(struct cmd_part *p)
 {
-	bool clean = known && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
-	bool refused = cmd_exit_refused(known, wstatus);
-	bool starting = p->phase == CMD_STARTING;
-	char desc[192], why[CMD_REASON_MAX];
-
-	exit_describe(p, known, wstatus, desc, sizeof(desc));
-	pr_info("partition %s: uvmm %d %s", p->name, (int)p->pid, desc);
 	if (p->watch_ev)
 		event_free(p->watch_ev);
 	p->watch_ev = NULL;
@@ -369,6 +362,24 @@ static void part_exited(struct cmd_part *p, bool known, int wstatus)
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	p->watch_fd = p->pidfd = -1;
+}
+
+/*
+ * host_stop: it ended while no commandd watched, and its monitor recorded a
+ * stop of its scope. That is the host's power-off (commandd stops first) or
+ * an operator's systemctl stop: not the guest's wish, so nothing is held and
+ * opsd's wish starts it again.
+ */
+static void part_exited(struct cmd_part *p, bool known, int wstatus, bool host_stop)
+{
+	bool clean = known && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+	bool refused = cmd_exit_refused(known, wstatus);
+	bool starting = p->phase == CMD_STARTING;
+	char desc[192], why[CMD_REASON_MAX];
+
+	exit_describe(p, known, wstatus, desc, sizeof(desc));
+	pr_info("partition %s: uvmm %d %s", p->name, (int)p->pid, desc);
+	part_unwatch(p);
 	evtimer_del(p->stop_timer);
 	p->exited_pid = p->pid;
 	p->pid = p->mon_pid = 0;
@@ -382,6 +393,12 @@ static void part_exited(struct cmd_part *p, bool known, int wstatus)
 	if (p->stop_asked) {
 		p->stop_asked = false;
 		cmd_report(p, "stopped", p->killed ? "killed" : "");
+	} else if (host_stop && !refused && cmd_part_wanted(p)) {
+		snprintf(why, sizeof(why),
+			 "uvmm %s: its scope was stopped while commandd was away (the host's "
+			 "shutdown); started again",
+			 desc);
+		cmd_report(p, "stopped", why);
 	} else if (cmd_part_wanted(p)) {
 		exit_unasked(p, clean, refused, desc);
 	} else {
@@ -395,13 +412,33 @@ static void part_exited(struct cmd_part *p, bool known, int wstatus)
 	cmd_part_release(p);
 }
 
-void cmd_part_ended(struct cmd_part *p)
+void cmd_part_ended(struct cmd_part *p, bool away)
 {
+	bool scope_stop = false, known;
 	int st = 0;
-	/* Read first: the order of a call's arguments is not C's to promise. */
-	bool known = cmd_exit_read(p->cmd, p->name, p->pid, &st) == 0;
 
-	part_exited(p, known, st);
+	/*
+	 * Its definition and the restart policy judge the exit: at a start of
+	 * commandd, ultravisord's status may come before opsd's answer.
+	 */
+	if (!p->cmd->have_desired) {
+		part_unwatch(p);
+		p->ended_early = true;
+		p->ended_away |= away;
+		return;
+	}
+	away |= p->ended_away;
+	p->ended_early = p->ended_away = false;
+	/* Read first: the order of a call's arguments is not C's to promise. */
+	known = cmd_exit_read(p->cmd, p->name, p->pid, &st, &scope_stop) == 0;
+	part_exited(p, known, st, away && scope_stop);
+}
+
+void cmd_parts_judge_early(struct cmd *c)
+{
+	for (struct cmd_part *p = c->parts; p; p = p->next)
+		if (p->ended_early)
+			cmd_part_ended(p, false);
 }
 
 void cmd_part_watch_cb(evutil_socket_t fd, short what, void *arg)
@@ -412,7 +449,7 @@ void cmd_part_watch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (p->mon_pid > 0)
 		waitpid(p->mon_pid, NULL, WNOHANG); /* ours unless adopted; ECHILD is fine */
-	cmd_part_ended(p);
+	cmd_part_ended(p, false);
 }
 
 void cmd_part_adopt(struct cmd_part *p, pid_t pid)
@@ -428,7 +465,7 @@ void cmd_part_adopt(struct cmd_part *p, pid_t pid)
 	p->log_off = -1; /* its log's part is not known: no cause quoted from it */
 	if (p->pidfd < 0 || p->watch_fd < 0 || cmd_part_watch(p)) {
 		/* Gone between ultravisord's status and now. */
-		cmd_part_ended(p);
+		cmd_part_ended(p, true);
 		return;
 	}
 	pr_info("partition %s: adopted running uvmm %d%s", p->name, (int)pid,

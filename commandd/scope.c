@@ -434,7 +434,7 @@ static void scope_adopt(struct cmd_scoper *s, struct scope_req *r)
 				 &r->plan, v))
 		goto out; /* cmd_scoper_adopt made this plan already */
 	if (v[1] == CMD_SCOPE_KEEP)
-		pr_info("partition %s: monitor %d does not ignore SIGPWR (a commandd without "
+		pr_info("partition %s: monitor %d would die of SIGPWR (a commandd without "
 			"scopes started it): it stays out of %s, so that a stop of the scope "
 			"leaves it to record the uvmm's exit",
 			r->plan.part, (int)r->mon, r->plan.unit);

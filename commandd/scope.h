@@ -93,8 +93,12 @@ void cmd_scoper_adopt(struct cmd_scoper *s, const char *name, pid_t uvmm, int pi
 int cmd_scope_cgroup_parse(const char *text, char *path, size_t len);
 /* Whether cgroup path is unit's own or below it (a component is the unit's name). */
 bool cmd_scope_cgroup_in(const char *path, const char *unit);
-/* From /proc/PID/status's text: 1 when SigIgn has SIGPWR, 0 when not, -EINVAL without SigIgn. */
-int cmd_scope_sigpwr_ignored(const char *status);
+/*
+ * From /proc/PID/status's text: 1 when SIGPWR is ignored or caught (SigIgn or
+ * SigCgt has it: a monitor that outlives its scope's SIGPWR), 0 when it is
+ * left at its default (it would kill), -EINVAL without both lines.
+ */
+int cmd_scope_sigpwr_kept(const char *status);
 
 /* An adopted process as /proc shows it. */
 struct cmd_scope_proc {
@@ -111,7 +115,7 @@ enum cmd_scope_move {
 	CMD_SCOPE_MOVE, /* outside its scope: moved in */
 	CMD_SCOPE_IN,	/* there already */
 	CMD_SCOPE_GONE, /* exited, or none */
-	CMD_SCOPE_KEEP, /* a monitor that does not ignore SIGPWR: left where it is */
+	CMD_SCOPE_KEEP, /* a monitor that SIGPWR would kill: left where it is */
 };
 enum cmd_scope_move cmd_scope_proc_verdict(const char *unit, const struct cmd_scope_proc *pr);
 /*

@@ -185,22 +185,33 @@ bool cmd_scope_cgroup_in(const char *path, const char *unit)
 	return false;
 }
 
-int cmd_scope_sigpwr_ignored(const char *status)
+/* Bit SIGPWR of the mask on the line that starts with key: 0/1, or -EINVAL. */
+static int status_sigpwr_bit(const char *status, const char *key)
 {
+	size_t kl = strlen(key);
 	const char *l = status;
 	unsigned long long mask;
 	char *end;
 
-	while (l && strncmp(l, "SigIgn:", 7))
+	while (l && strncmp(l, key, kl))
 		if ((l = strchr(l, '\n')))
 			l++;
 	if (!l)
 		return -EINVAL;
 	errno = 0;
-	mask = strtoull(l + 7, &end, 16);
-	if (errno || end == l + 7 || (*end && *end != '\n'))
+	mask = strtoull(l + kl, &end, 16);
+	if (errno || end == l + kl || (*end && *end != '\n'))
 		return -EINVAL;
 	return (mask >> (SIGPWR - 1)) & 1;
+}
+
+int cmd_scope_sigpwr_kept(const char *status)
+{
+	int ign = status_sigpwr_bit(status, "SigIgn:"), cgt = status_sigpwr_bit(status, "SigCgt:");
+
+	if (ign < 0 || cgt < 0)
+		return -EINVAL;
+	return ign || cgt;
 }
 
 enum cmd_scope_move cmd_scope_proc_verdict(const char *unit, const struct cmd_scope_proc *pr)
@@ -214,11 +225,11 @@ enum cmd_scope_move cmd_scope_proc_verdict(const char *unit, const struct cmd_sc
 	    cmd_scope_cgroup_in(path, unit))
 		return CMD_SCOPE_IN;
 	/*
-	 * Monitors of a commandd before scopes do not ignore SIGPWR: a stop of
-	 * the scope would end them with the guest's power button, and the exit
-	 * status with them. Left where it is, the monitor still records it.
+	 * Monitors of a commandd before scopes leave SIGPWR at its default: a
+	 * stop of the scope would end them with the guest's power button, and
+	 * the exit status with them. Left where it is, the monitor records it.
 	 */
-	if (pr->monitor && pr->status && cmd_scope_sigpwr_ignored(pr->status) == 0)
+	if (pr->monitor && pr->status && cmd_scope_sigpwr_kept(pr->status) == 0)
 		return CMD_SCOPE_KEEP;
 	return CMD_SCOPE_MOVE;
 }

@@ -199,9 +199,27 @@ static int uvmm_child(void *arg)
 	_exit(127);
 }
 
-/* "PID WSTATUS\n", written whole then renamed: never half a record. */
+/*
+ * Set when the monitor gets SIGPWR. commandd presses the power button by
+ * signalling the uvmm alone; only a stop of the whole scope (systemctl stop,
+ * the host's power-off) signals the monitor too. The flag is the monitor
+ * process's own: one per process, as a signal is.
+ */
+static volatile sig_atomic_t mon_scope_stop;
+
+static void monitor_on_sigpwr(int sig)
+{
+	(void)sig;
+	mon_scope_stop = 1;
+}
+
+/*
+ * "PID WSTATUS[ scope-stop]\n", written whole then renamed: never half a
+ * record. The third word tells commandd the host stopped the guest.
+ */
 static void monitor_record(const struct spawn_plan *sp, pid_t u, int st)
 {
+	static const char tag[] = " " CMD_EXIT_SCOPE_STOP;
 	char line[64];
 	size_t n;
 	int fd;
@@ -209,6 +227,10 @@ static void monitor_record(const struct spawn_plan *sp, pid_t u, int st)
 	n = put_int(line, u);
 	line[n++] = ' ';
 	n += put_int(line + n, st);
+	if (mon_scope_stop) {
+		memcpy(line + n, tag, sizeof(tag) - 1);
+		n += sizeof(tag) - 1;
+	}
 	line[n++] = '\n';
 	fd = open(sp->exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
@@ -255,7 +277,7 @@ static void monitor_gate(int fd)
 static __attribute__((noreturn)) void monitor(const struct spawn_plan *sp)
 {
 	int keep[CMD_DEV_MAX + 4], nkeep;
-	struct sigaction ign = {.sa_handler = SIG_IGN};
+	struct sigaction ign = {.sa_handler = SIG_IGN}, pwr = {.sa_handler = monitor_on_sigpwr};
 	int st = 0, fd;
 	char *stack;
 	pid_t u;
@@ -268,8 +290,11 @@ static __attribute__((noreturn)) void monitor(const struct spawn_plan *sp)
 	sigaction(SIGINT, &ign, NULL);
 	sigaction(SIGTERM, &ign, NULL);
 	sigaction(SIGPIPE, &ign, NULL);
-	/* Its scope's stop signals every process in it: the uvmm's power button, not ours. */
-	sigaction(SIGPWR, &ign, NULL);
+	/*
+	 * Its scope's stop signals every process in it: the uvmm's power
+	 * button, and for us only a note that the host stopped the guest.
+	 */
+	sigaction(SIGPWR, &pwr, NULL);
 	/* Nothing of commandd's stays open here (sockets, its pid file) but the uvmm's. */
 	memcpy(keep, sp->keep, sp->nkeep * sizeof(keep[0]));
 	nkeep = (int)sp->nkeep;
@@ -439,9 +464,9 @@ int cmd_spawn_pid(int pid_fd, pid_t *pid)
 	return n == sizeof(*pid) && *pid > 0 ? 0 : -ECHILD;
 }
 
-int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus)
+int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus, bool *scope_stop)
 {
-	char path[PATH_MAX], rel[PATH_MAX], err[256], *buf;
+	char path[PATH_MAX], rel[PATH_MAX], err[256], word[16] = "", *buf;
 	long fpid, st;
 	size_t len;
 
@@ -449,12 +474,14 @@ int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus)
 	if (uv_path_join(path, sizeof(path), c->runtime_dir, rel) ||
 	    uv_file_read(path, 64, &buf, &len, err, sizeof(err)))
 		return -ENOENT;
-	if (sscanf(buf, "%ld %ld", &fpid, &st) != 2 || fpid != pid) {
+	/* Records of monitors before the third word have two. */
+	if (sscanf(buf, "%ld %ld %15s", &fpid, &st, word) < 2 || fpid != pid) {
 		free(buf);
 		return -ENOENT;
 	}
 	free(buf);
 	*wstatus = (int)st;
+	*scope_stop = !strcmp(word, CMD_EXIT_SCOPE_STOP);
 	return 0;
 }
 

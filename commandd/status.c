@@ -101,7 +101,7 @@ static void status_partition(struct cmd *c, json_object *o)
 		/* It ended while we were away: as if we had watched it. */
 		p->phase = CMD_RUNNING;
 		p->pid = pid;
-		return cmd_part_ended(p);
+		return cmd_part_ended(p, true);
 	}
 	if (pid != p->exited_pid || !pid)
 		pr_info("partition %s: %s in ultravisord with no uvmm: released", p->name, state);
@@ -119,8 +119,8 @@ static void status_channels(struct cmd *c, json_object *a)
 		struct cmd_iop *iop = cmd_iop_get(c, jstr(o, "iopartd"), true);
 		struct cmd_chan *ch;
 
-		if (!p || (p->phase != CMD_RUNNING && p->phase != CMD_STOPPING) || dev < 0 ||
-		    dev >= CMD_DEV_MAX || !iop)
+		if (!p || (p->phase != CMD_RUNNING && p->phase != CMD_STOPPING) || p->ended_early ||
+		    dev < 0 || dev >= CMD_DEV_MAX || !iop)
 			continue;
 		while (p->nchans <= (unsigned)dev) {
 			ch = &p->chans[p->nchans];
@@ -150,7 +150,7 @@ void cmd_on_uvd_status(struct cmd *c, json_object *st)
 		status_partition(c, json_object_array_get_idx(a, i));
 	status_channels(c, jarr(st, "channels"));
 	for (struct cmd_part *p = c->parts; p; p = p->next)
-		if (p->phase == CMD_RUNNING && p->rep_sent)
+		if (p->phase == CMD_RUNNING && p->rep_sent && !p->ended_early)
 			cmd_report(p, "running", p->reason);
 	c->have_status = true;
 	cmd_iop_count(c);
@@ -178,7 +178,7 @@ void cmd_on_event(struct cmd *c, json_object *ev)
 		 */
 		if (p && p->pid == jint(ev, "pid") && p->phase != CMD_STARTING && p->pid > 0 &&
 		    p->watch_fd < 0)
-			cmd_part_ended(p);
+			cmd_part_ended(p, false);
 	}
 }
 
@@ -241,6 +241,7 @@ void cmd_on_desired(struct cmd *c, json_object *policy, json_object *list, bool 
 		pr_debug("desired state: generation %lld", (long long)gen);
 	c->generation = (uint64_t)gen;
 	c->have_desired = true;
+	cmd_parts_judge_early(c);
 	for (struct cmd_part *p = c->parts; p; p = p->next)
 		cmd_report_check(p, rep_done);
 	cmd_failover_pending(c);

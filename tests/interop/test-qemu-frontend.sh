@@ -30,18 +30,20 @@ NBOOT=0
 
 info() { printf '# %s\n' "$*"; }
 
+# dump WHAT FILE LINES
 dump() {
 	[[ -n $2 && -s $2 ]] || return 0
-	printf -- '----- %s: %s (last 200 lines) -----\n' "$1" "$2" >&2
-	tail -n 200 "$2" | tr -d '\r' >&2
+	printf -- '----- %s: %s (last %d lines) -----\n' "$1" "$2" "$3" >&2
+	tail -n "$3" "$2" | tr -d '\r' >&2
 	printf -- '----- end of %s -----\n' "$1" >&2
 }
 
 fail() {
 	printf 'FAIL: %s: %s\n' "$NAME" "$*" >&2
-	dump "guest console" "$CONSOLE"
-	dump "qemu stderr" "$QERR"
-	dump "iopartd log" "$IOP_LOG"
+	# The shortest and most telling first: CI shows only part of the output.
+	dump "qemu stderr" "$QERR" 40
+	dump "iopartd log" "$IOP_LOG" 60
+	dump "guest console" "$CONSOLE" 80
 	exit 1
 }
 

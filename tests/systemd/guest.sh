@@ -144,14 +144,14 @@ stop_order() {
 }
 # powered_off NAME PID LOGSIZE WHAT: the guest got the power button and
 # powered off: uvmm's log (past LOGSIZE bytes) says SIGPWR, and the monitor
-# recorded exit status 0 (a SIGKILL would be 9).
+# recorded exit status 0 (a SIGKILL would be 9) and that its scope was stopped.
 powered_off() {
 	local d=$run/partitions/$1 rec
 	rec=$(cat "$d/exit" 2>/dev/null)
-	if [[ $rec == "$2 0" ]] && tail -c +"$(($3 + 1))" "$d/uvmm.log" | grep -q 'SIGPWR: pressing the power button'; then
-		ok "$4: the guest got the power button and powered off (uvmm $2, exit status 0)"
+	if [[ $rec == "$2 0 scope-stop" ]] && tail -c +"$(($3 + 1))" "$d/uvmm.log" | grep -q 'SIGPWR: pressing the power button'; then
+		ok "$4: the guest got the power button and powered off (uvmm $2, exit status 0, a scope stop)"
 	else
-		bad "$4: the guest got the power button and powered off (exit record '$rec', not '$2 0')"
+		bad "$4: the guest got the power button and powered off (exit record '$rec', not '$2 0 scope-stop')"
 		tail -n 5 "$d/uvmm.log" | sed 's/^/UVSD-LOG /'
 	fi
 }

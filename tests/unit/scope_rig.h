@@ -41,8 +41,13 @@ static inline int gate_wait(int fd, int ms)
 	return n == 1 && b == 's' ? 1 : n == 0 ? 0 : -2;
 }
 
-/* A child that ignores SIGPWR (as monitors do) when told, and waits to be killed. */
-static inline pid_t child_start(bool ign_pwr, int *pidfd)
+static inline void child_on_sigpwr(int sig)
+{
+	(void)sig;
+}
+
+/* A child that catches SIGPWR (as monitors do) when told, and waits to be killed. */
+static inline pid_t child_start(bool monitor, int *pidfd)
 {
 	int ready[2];
 	pid_t pid;
@@ -52,8 +57,8 @@ static inline pid_t child_start(bool ign_pwr, int *pidfd)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		if (ign_pwr)
-			signal(SIGPWR, SIG_IGN);
+		if (monitor)
+			signal(SIGPWR, child_on_sigpwr);
 		/* Its dispositions are set: /proc shows them from now on. */
 		if (write(ready[1], "r", 1) != 1)
 			_exit(1);

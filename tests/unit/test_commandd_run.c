@@ -476,6 +476,106 @@ START_TEST(test_adopt_sigterm)
 }
 END_TEST
 
+/* name's monitor, as commandd's status says. */
+static pid_t monitor_of(const char *name)
+{
+	json_object *st = rig_ctl("commandd.sock", "status");
+	pid_t mon = (pid_t)jint(rig_find(st, "partitions", name), "monitor");
+
+	json_object_put(st);
+	ck_assert_int_gt(mon, 0);
+	return mon;
+}
+
+/* A stop of the scope, as systemd does it: SIGPWR to monitor and uvmm, then gone. */
+static void scope_stop(pid_t mon, pid_t uvmm)
+{
+	ck_assert_int_eq(kill(mon, SIGPWR), 0);
+	ck_assert_int_eq(kill(uvmm, SIGPWR), 0);
+	for (int i = 0; i < 250 && !kill(mon, 0); i++)
+		rig_sleep_ms(20);
+	ck_assert_int_ne(kill(mon, 0), 0);
+}
+
+/* The monitor's exit record of name. */
+static void exit_record(const char *name, char *buf, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/partitions/%s/exit", R.run, name);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, (int)len, f));
+	fclose(f);
+}
+
+/*
+ * A new commandd that hears from ultravisord before opsd answers (stopped
+ * for 0.7 s): the exits it finds wait for opsd's wish to be judged.
+ */
+static void cmdd_start_opsd_late(void)
+{
+	ck_assert_int_eq(kill(R.opsd, SIGSTOP), 0);
+	rig_start_cmdd(NULL);
+	rig_sleep_ms(700);
+	ck_assert_int_eq(kill(R.opsd, SIGCONT), 0);
+}
+
+/*
+ * A stop of the guest's scope (systemctl stop uvmm-NAME.scope, a host's
+ * power-off): the monitor records it. Seen by a running commandd, it is an
+ * operator's stop: stopped and held, as a power-off by the guest. Found by a
+ * commandd that was away (a power-off stops commandd first): not the
+ * guest's wish, so it is started again. A guest that powered off by itself
+ * while commandd was away stays held.
+ */
+START_TEST(test_scope_stop)
+{
+	char rec[64], want[128];
+	json_object *a;
+	pid_t p1, p2, p3, mon;
+
+	rig_start_suite("1G", false);
+	p1 = define_running("h1", "");
+	scope_stop(monitor_of("h1"), p1);
+	a = rig_wait_actual("h1", "stopped", 5000);
+	ck_assert_str_eq(jstr(a, "reason"), "uvmm exited with status 0: the guest powered off");
+	json_object_put(a);
+	exit_record("h1", rec, sizeof(rec));
+	snprintf(want, sizeof(want), "%d 0 scope-stop\n", (int)p1);
+	ck_assert_str_eq(rec, want);
+	rig_sleep_ms(1000);
+	ck_assert_int_eq(rig_uvmm_count("h1"), 1);
+
+	/* Stopped while commandd was away: started again, nothing held. */
+	rig_action("h1", "start");
+	p2 = running_anew("h1", p1);
+	mon = monitor_of("h1");
+	ck_assert_int_eq(rig_stop(&R.cmdd), 0);
+	scope_stop(mon, p2);
+	cmdd_start_opsd_late();
+	p3 = running_anew("h1", p2);
+	ck_assert_int_eq(rig_uvmm_count("h1"), 3);
+	snprintf(want, sizeof(want),
+		 "uvmm exited with status 0: its scope was stopped while "
+		 "commandd was away (the host's shutdown); started again");
+	ck_assert_msg(rig_count_lines("commandd.log", want) == 1, "no '%s' in commandd.log", want);
+
+	/* The guest's own power-off while commandd was away: held. */
+	ck_assert_int_eq(rig_stop(&R.cmdd), 0);
+	ck_assert_int_eq(kill(p3, SIGUSR2), 0);
+	for (int i = 0; i < 250 && !kill(p3, 0); i++)
+		rig_sleep_ms(20);
+	cmdd_start_opsd_late();
+	rig_sleep_ms(1500);
+	a = rig_wait_actual("h1", "stopped", 10);
+	ck_assert_str_eq(jstr(a, "reason"), "uvmm exited with status 0: the guest powered off");
+	json_object_put(a);
+	ck_assert_int_eq(rig_uvmm_count("h1"), 3);
+}
+END_TEST
+
 /* partitions/NAME/fake-mode says what the fake uvmm does. */
 static void fake_mode(const char *name, const char *mode)
 {
@@ -639,8 +739,9 @@ END_TEST
 int main(int argc, char **argv)
 {
 	rig_dispatch(argc, argv);
-	return uv_check_run(uv_suite("commandd_run", setup, rig_teardown, 120,
-				     UV_TESTS(test_usage, test_start_shutdown, test_destroy_timeout,
-					      test_admission_pinning, test_restart_policies,
-					      test_adopt_sigterm, test_kernel_boot)));
+	return uv_check_run(
+		uv_suite("commandd_run", setup, rig_teardown, 120,
+			 UV_TESTS(test_usage, test_start_shutdown, test_destroy_timeout,
+				  test_admission_pinning, test_restart_policies, test_adopt_sigterm,
+				  test_scope_stop, test_kernel_boot)));
 }

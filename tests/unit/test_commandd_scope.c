@@ -250,40 +250,50 @@ START_TEST(test_scope_cgroup_in)
 }
 END_TEST
 
-/* SigIgn of /proc/PID/status: a monitor of ours ignores SIGPWR, an old one does not. */
+/*
+ * SigIgn and SigCgt of /proc/PID/status: a monitor of ours catches SIGPWR
+ * (one of stop 13 and before ignored it), an old one leaves it at default.
+ */
 START_TEST(test_scope_sigpwr)
 {
-	struct sigaction ign = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL};
+	struct sigaction ign = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL},
+			 cgt = {.sa_handler = child_on_sigpwr};
 	struct cmd_scope_text t;
 	struct cmd_scope_proc pr;
 
-	/* HUP INT PIPE TERM PWR, what the monitor ignores; then without PWR. */
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored("Name:\tuvmon:web1\nSigIgn:\t0000000020005003\n"
-						  "SigCgt:\t0000000000000000\n"),
+	/* HUP INT PIPE TERM ignored and PWR caught, as the monitor does. */
+	ck_assert_int_eq(cmd_scope_sigpwr_kept("Name:\tuvmon:web1\nSigIgn:\t0000000000005003\n"
+					       "SigCgt:\t0000000020000000\n"),
 			 1);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored("SigIgn:\t0000000000005003\n"), 0);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored("SigIgn:\t0000000020000000"), 1);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored("Name:\tx\nSigCgt:\t0000000020000000\n"),
-			 -EINVAL);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored("XSigIgn:\t0000000020000000\n"), -EINVAL);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored("SigIgn:\tzz\n"), -EINVAL);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored(""), -EINVAL);
+	/* PWR ignored too (the monitors of before) and left at default (older). */
+	ck_assert_int_eq(cmd_scope_sigpwr_kept("SigIgn:\t0000000020005003\nSigCgt:\t0\n"), 1);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept("SigIgn:\t0000000000005003\nSigCgt:\t0\n"), 0);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept("SigCgt:\t0000000000000000\nSigIgn:\t20000000"), 1);
+	/* Without both lines, or with a bad mask: nothing said. */
+	ck_assert_int_eq(cmd_scope_sigpwr_kept("Name:\tx\nSigCgt:\t0000000020000000\n"), -EINVAL);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept("SigIgn:\t0000000020000000\n"), -EINVAL);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept("XSigIgn:\t0\nSigCgt:\t0\n"), -EINVAL);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept("SigIgn:\tzz\nSigCgt:\t0\n"), -EINVAL);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept(""), -EINVAL);
 
 	/* The kernel's own text, of this process. */
-	sigaction(SIGPWR, &ign, NULL);
+	sigaction(SIGPWR, &cgt, NULL);
 	cmd_scope_proc_read(getpid(), -1, true, &pr, &t);
 	ck_assert_ptr_nonnull(pr.status);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored(pr.status), 1);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept(pr.status), 1);
+	sigaction(SIGPWR, &ign, NULL);
+	cmd_scope_proc_read(getpid(), -1, true, &pr, &t);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept(pr.status), 1);
 	sigaction(SIGPWR, &dfl, NULL);
 	cmd_scope_proc_read(getpid(), -1, true, &pr, &t);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored(pr.status), 0);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept(pr.status), 0);
 }
 END_TEST
 
 #define CG_CMDD	 "0::/system.slice/commandd.service\n"
 #define CG_SCOPE "0::/ultravisor.slice/uvmm-web1.scope\n"
-#define ST_NEW	 "Name:\tuvmon:web1\nSigIgn:\t0000000020005003\n"
-#define ST_OLD	 "Name:\tuvmon:web1\nSigIgn:\t0000000000005003\n"
+#define ST_NEW	 "Name:\tuvmon:web1\nSigIgn:\t0000000000005003\nSigCgt:\t0000000020000000\n"
+#define ST_OLD	 "Name:\tuvmon:web1\nSigIgn:\t0000000000005003\nSigCgt:\t0000000000000000\n"
 
 static struct cmd_scope_proc proc(pid_t pid, bool monitor, const char *cg, const char *st)
 {
@@ -440,7 +450,7 @@ START_TEST(test_scope_proc_read)
 	ck_assert_ptr_nonnull(pr.cgroup);
 	ck_assert_str_eq(pr.cgroup, me.cgroup);
 	ck_assert_ptr_nonnull(pr.status);
-	ck_assert_int_eq(cmd_scope_sigpwr_ignored(pr.status), 1);
+	ck_assert_int_eq(cmd_scope_sigpwr_kept(pr.status), 1);
 	ck_assert_int_eq(cmd_scope_proc_verdict("uvmm-web1.scope", &pr), CMD_SCOPE_MOVE);
 
 	/* Dead and reaped: gone, whatever may have its pid by now. */
@@ -483,7 +493,7 @@ static bool log_wait(const char *path, const char *needle, char *buf, size_t len
 /*
  * An adoption with no system bus: a warning naming what was not moved and
  * where it stays, and nothing else happens (the processes run on). A monitor
- * that does not ignore SIGPWR is left out, and said so.
+ * that SIGPWR would kill is left out, and said so.
  */
 START_TEST(test_scope_adopt_no_bus)
 {
@@ -522,7 +532,7 @@ START_TEST(test_scope_adopt_no_bus)
 	snprintf(want, sizeof(want),
 		 "partition web2: uvmm %d not moved into uvmm-web2.scope: ", (int)uv);
 	ck_assert_msg(log_wait(log, want, buf, sizeof(buf)), "no '%s' in: %s", want, buf);
-	snprintf(want, sizeof(want), "partition web2: monitor %d does not ignore SIGPWR", (int)old);
+	snprintf(want, sizeof(want), "partition web2: monitor %d would die of SIGPWR", (int)old);
 	ck_assert_msg(strstr(buf, want), "no '%s' in: %s", want, buf);
 
 	/* The processes were left alone. */
