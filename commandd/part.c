@@ -394,8 +394,9 @@ static void part_exited(struct cmd_part *p, bool known, int wstatus, bool host_s
 		p->stop_asked = false;
 		cmd_report(p, "stopped", p->killed ? "killed" : "");
 	} else if (host_stop && !refused && cmd_part_wanted(p)) {
+		/* desc is short here (a status or signal): the bound is the compiler's. */
 		snprintf(why, sizeof(why),
-			 "uvmm %s: its scope was stopped while commandd was away (the host's "
+			 "uvmm %.160s: its scope was stopped while commandd was away (the host's "
 			 "shutdown); started again",
 			 desc);
 		cmd_report(p, "stopped", why);
