@@ -13,6 +13,7 @@
 #include "dev.h"
 #include "inproc.h"
 #include "log.h"
+#include "thread.h"
 
 struct iopart_thread {
 	struct event_base *base;
@@ -130,7 +131,7 @@ int iopart_thread_start(struct iopart_thread **out, const struct iopart_export *
 	/* Signals are the main thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&t->tid, NULL, inproc_main, t);
+	ret = -uv_thread_create(&t->tid, inproc_main, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot start the I/O thread: %s", strerror(-ret));

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "rtc.h"
+#include "thread.h"
 
 enum {
 	RTC_SECONDS = 0x00,
@@ -354,7 +355,7 @@ struct rtc *rtc_create(struct irq_line irq)
 	r->irq = irq;
 	r->cmos[RTC_REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz rate */
 	r->cmos[RTC_REG_B] = RTC_B_24H;
-	if (pthread_create(&r->ticker, NULL, rtc_ticker, r))
+	if (uv_thread_create(&r->ticker, rtc_ticker, r))
 		goto err_cond;
 	return r;
 

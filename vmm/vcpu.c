@@ -11,6 +11,7 @@
 #include "cpuid.h"
 #include "layout.h"
 #include "log.h"
+#include "thread.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -347,7 +348,7 @@ int vcpu_start(struct vcpu *v)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, &old);
-	err = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	err = uv_thread_create(&v->thread, vcpu_thread, v);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		return -err;
