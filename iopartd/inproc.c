@@ -153,6 +153,6 @@ void iopart_thread_stop(struct iopart_thread *t)
 		return;
 	while (write(t->stop_pipe[1], &c, 1) < 0 && errno == EINTR)
 		;
-	pthread_join(t->tid, NULL);
+	uv_thread_join(t->tid, NULL);
 	inproc_free(t);
 }

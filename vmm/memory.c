@@ -27,15 +27,53 @@ unsigned gmem_layout(uint64_t size, struct gmem_region regions[GMEM_MAX_REGIONS]
 	return 2;
 }
 
-int gmem_create(struct gmem *m, uint64_t size, bool hugepages, int fd)
+/*
+ * A mapping of size bytes at a 2 MiB-aligned address. KVM maps guest RAM
+ * with 2 MiB nested pages only where the host address and the guest address
+ * agree modulo 2 MiB and a huge page backs it: unaligned, every 2 MiB of
+ * the guest straddles two host ones and each 4 KiB page costs a fault.
+ */
+static void *gmem_map(uint64_t size, int flags, int fd)
 {
-	int err;
+	size_t span = size + GMEM_HUGE_PAGE;
+	uint8_t *area, *at, *end;
 
-	memset(m, 0, sizeof(*m));
+	area = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		return MAP_FAILED;
+	at = (uint8_t *)(((uintptr_t)area + GMEM_HUGE_PAGE - 1) & ~(uintptr_t)(GMEM_HUGE_PAGE - 1));
+	end = at + size;
+	if (mmap(at, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		int err = errno;
+
+		munmap(area, span);
+		errno = err;
+		return MAP_FAILED;
+	}
+	if (at > area)
+		munmap(area, (size_t)(at - area));
+	if (area + span > end)
+		munmap(end, (size_t)(area + span - end));
+	return at;
+}
+
+/*
+ * Private anonymous memory: nothing else maps it. THP backs it in 2 MiB
+ * pages where the host allows (enabled=always or madvise), and each of
+ * those is one nested-page fault instead of 512.
+ */
+static int gmem_anon(struct gmem *m, uint64_t size)
+{
+	m->host = gmem_map(size, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+	return m->host == MAP_FAILED ? -errno : 0;
+}
+
+static int gmem_memfd(struct gmem *m, uint64_t size, bool hugepages, int fd)
+{
 	/*
-	 * A memfd rather than anonymous memory: back ends map the same pages.
-	 * Sealed against resizing, which back ends insist on (chan_mem.h).
-	 * ultravisord makes it so when it hands us one: it is used as it is.
+	 * Back ends map the same pages. Sealed against resizing, which back
+	 * ends insist on (chan_mem.h). ultravisord makes it so when it hands
+	 * us one: it is used as it is.
 	 */
 	m->fd = fd >= 0 ? fd : chan_memfd_create("uvmm-guest-ram", size, hugepages);
 	if (m->fd < 0)
@@ -45,27 +83,42 @@ int gmem_create(struct gmem *m, uint64_t size, bool hugepages, int fd)
 	 * Huge pages are reserved at mmap time, so a host short of them fails
 	 * here (ENOMEM) rather than with SIGBUS when the guest touches them.
 	 */
-	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), m->fd, 0);
+	m->host = gmem_map(size, MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), m->fd);
 	if (m->host == MAP_FAILED) {
-		err = -errno;
-		goto err_close;
+		int err = -errno;
+
+		close(m->fd);
+		m->fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+int gmem_create(struct gmem *m, uint64_t size, unsigned flags, int fd)
+{
+	bool memfd = fd >= 0 || (flags & (GMEM_SHARED | GMEM_HUGETLB));
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	err = memfd ? gmem_memfd(m, size, flags & GMEM_HUGETLB, fd) : gmem_anon(m, size);
+	if (err) {
+		m->host = NULL;
+		return err;
 	}
 	/* Guest memory has no business in a core dump of the VMM. */
 	madvise(m->host, size, MADV_DONTDUMP);
+	/* A memfd takes it only with shmem_enabled=advise (or always): docs/uvmm.md. */
+	if (!(flags & GMEM_HUGETLB))
+		madvise(m->host, size, MADV_HUGEPAGE);
 	m->size = size;
 	m->nr_regions = gmem_layout(size, m->regions);
 	return 0;
-
-err_close:
-	close(m->fd);
-	m->fd = -1;
-	return err;
 }
 
 void gmem_destroy(struct gmem *m)
 {
-	if (m->host && m->host != MAP_FAILED)
+	if (m->host)
 		munmap(m->host, m->size);
 	if (m->fd >= 0)
 		close(m->fd);

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 /*
- * Guest RAM is one memfd, mapped once. It is cut into at most two
- * guest-physical regions: below the PCI hole and from 4 GiB up. The memfd
- * can be handed to another process (a vhost-user back end) which maps the
- * same pages.
+ * Guest RAM is mapped once and cut into at most two guest-physical
+ * regions: below the PCI hole and from 4 GiB up. It is a memfd when a
+ * vhost-user back end (in another process or in-process) must map the same
+ * pages, else private anonymous memory.
  */
 #define GMEM_MAX_REGIONS 2
 
@@ -21,7 +21,7 @@ struct gmem_region {
 };
 
 struct gmem {
-	int fd;
+	int fd; /* -1: anonymous memory, nothing to share */
 	uint8_t *host;
 	uint64_t size;
 	unsigned nr_regions;
@@ -36,12 +36,15 @@ struct gmem {
 unsigned gmem_layout(uint64_t size, struct gmem_region regions[GMEM_MAX_REGIONS]);
 #define GMEM_HUGE_PAGE (2ULL << 20)
 
+#define GMEM_SHARED  1U /* a memfd, to hand to back ends */
+#define GMEM_HUGETLB 2U /* a memfd of the default huge page size (2 MiB on x86) */
+
 /*
- * hugepages: back RAM with the default huge page size (2 MiB on x86).
+ * flags: GMEM_*; neither: private anonymous memory (m->fd is -1).
  * fd >= 0: RAM is that memfd (already size bytes and sealed), which m takes
- * over, even on failure; else a new one.
+ * over, even on failure.
  */
-int gmem_create(struct gmem *m, uint64_t size, bool hugepages, int fd);
+int gmem_create(struct gmem *m, uint64_t size, unsigned flags, int fd);
 void gmem_destroy(struct gmem *m);
 /* Registers the regions as KVM memory slots. */
 int gmem_register(const struct gmem *m, int vm_fd);

@@ -376,7 +376,7 @@ void rtc_destroy(struct rtc *r)
 	r->stop = true;
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
-	pthread_join(r->ticker, NULL);
+	uv_thread_join(r->ticker, NULL);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
 	free(r);

@@ -367,7 +367,7 @@ void vcpu_kick(struct vcpu *v)
 void vcpu_join(struct vcpu *v)
 {
 	if (v->started)
-		pthread_join(v->thread, NULL);
+		uv_thread_join(v->thread, NULL);
 	v->started = false;
 }
 

@@ -198,7 +198,9 @@ static int vm_setup_memory(struct vm *vm, const struct vm_options *o, char err[V
 {
 	uint64_t size = o->memory;
 	bool hugepages = o->hugepages;
-	int ret = gmem_create(&vm->mem, size, hugepages, o->memory_fd);
+	/* Every virtio device's back end maps guest RAM, in-process ones too. */
+	unsigned flags = (hugepages ? GMEM_HUGETLB : 0) | (o->nr_devices ? GMEM_SHARED : 0);
+	int ret = gmem_create(&vm->mem, size, flags, o->memory_fd);
 
 	if (!ret)
 		ret = gmem_register(&vm->mem, vm->vm_fd);

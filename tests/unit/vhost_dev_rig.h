@@ -100,7 +100,7 @@ static inline void vdev_rig_setup(const char *name)
 	ck_assert_int_ge(img_fd, 0);
 	ck_assert_int_eq(ftruncate(img_fd, SECTORS * 512), 0);
 	ck_assert_int_eq(iopart_export_parse_disk(img, &disk_exp, err, sizeof(err)), 0);
-	ck_assert_int_eq(gmem_create(&mem, RAM_SIZE, false, -1), 0);
+	ck_assert_int_eq(gmem_create(&mem, RAM_SIZE, GMEM_SHARED, -1), 0);
 	bus_init(&pio);
 	bus_init(&mmio);
 	ck_assert_int_eq(pci_bus_init(&pb, &w, &pio, &mmio), 0);
