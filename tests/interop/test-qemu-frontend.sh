@@ -96,21 +96,40 @@ iopartd_stop() {
 	((rc == 0)) || fail "iopartd exited $rc on SIGTERM"
 }
 
+# qemu_aborted_early: QEMU died of SIGABRT before the guest probed a virtio
+# device, and said nothing of vhost: its own failure, not the interop's.
+qemu_aborted_early() {
+	! grep -qsi 'vhost' "$QERR" && ! grep -qs 'virtio_blk\|\[vda\]\|virtio_rng\|hwrng' "$CONSOLE"
+}
+
 # qemu_boot KCMDLINE QEMU-ARGS...: boots the guest, console to $CONSOLE.
 qemu_boot() {
-	local append=$1 rc=0 t0=$SECONDS
+	local append=$1 rc=0 t0=$SECONDS try
 	shift
 	NBOOT=$((NBOOT + 1))
 	CONSOLE=$T/boot-$NBOOT.console
 	QERR=$T/boot-$NBOOT.qemu-err
-	info "boot $NBOOT: $append; $*"
-	timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" -accel tcg -m 512 -nic none \
-		-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
-		-kernel "$KERNEL" -initrd "$INITRAMFS" \
-		-append "console=ttyS0 panic=-1 $append" \
-		-display none -serial "file:$CONSOLE" -monitor none -no-reboot \
-		"$@" </dev/null >"$QERR" 2>&1 || rc=$?
-	info "boot $NBOOT: qemu exit $rc after $((SECONDS - t0)) s"
+	for try in 1 2; do
+		info "boot $NBOOT: $append; $*"
+		rc=0
+		timeout -k 10 "$BOOT_TIMEOUT" "$QEMU" -accel tcg -m 512 -nic none \
+			-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
+			-kernel "$KERNEL" -initrd "$INITRAMFS" \
+			-append "console=ttyS0 panic=-1 $append" \
+			-display none -serial "file:$CONSOLE" -monitor none -no-reboot \
+			"$@" </dev/null >"$QERR" 2>&1 || rc=$?
+		info "boot $NBOOT: qemu exit $rc after $((SECONDS - t0)) s"
+		# Once in CI (2026-11-26), QEMU 10.0's TCG aborted 4 s into a boot,
+		# in the guest's early memory set-up: never seen here in 14 runs.
+		# Such a boot is shown whole and run once more; a second abort, or
+		# one that mentions vhost or comes after the probe, fails the test.
+		((rc == 134 && try == 1)) && qemu_aborted_early || break
+		info "boot $NBOOT: QEMU aborted on its own (no vhost message, device not probed yet); its stderr:"
+		sed 's/^/# qemu: /' "$QERR"
+		mv "$QERR" "$QERR.abort"
+		[[ ! -e $CONSOLE ]] || mv "$CONSOLE" "$CONSOLE.abort"
+		t0=$SECONDS
+	done
 	((rc != 124 && rc != 137)) || fail "boot $NBOOT: timed out after $BOOT_TIMEOUT s"
 	((rc == 0)) || fail "boot $NBOOT: qemu exit status $rc"
 	# QEMU says so on stderr when the back end refused a vhost-user request;
