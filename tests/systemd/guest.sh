@@ -156,6 +156,19 @@ powered_off() {
 	fi
 }
 logsize() { stat -c %s "$run/partitions/$1/uvmm.log" 2>/dev/null || echo 0; }
+# scope_stop NAME PID MON WHAT: systemctl stop uvmm-NAME.scope ends the
+# uvmm PID and its monitor MON, and the guest got the power button.
+scope_stop() {
+	local off t0
+	off=$(logsize "$1")
+	t0=$(ms)
+	if timeout 90 systemctl stop "uvmm-$1.scope" && ! pid_alive "$2" && ! pid_alive "$3"; then
+		ok "$4: uvmm $2 and monitor $3 gone after $(($(ms) - t0)) ms"
+	else
+		bad "$4 ends uvmm $2 and monitor $3"
+	fi
+	powered_off "$1" "$2" "$off" "$4"
+}
 # no_scope_warning WHAT: commandd made every scope (a failure is a warning
 # naming the scope, and the uvmm starting in commandd's cgroup).
 no_scope_warning() {
@@ -459,14 +472,7 @@ if [[ -n $uvmm_pid ]]; then
 	echo "UVSD-STEP systemctl stop uvmm-$name.scope"
 	pid=$uvmm_pid
 	mon=$(parent "$pid")
-	off=$(logsize "$name")
-	t0=$(ms)
-	if timeout 90 systemctl stop "uvmm-$name.scope" && ! pid_alive "$pid" && ! pid_alive "$mon"; then
-		ok "systemctl stop uvmm-$name.scope: uvmm $pid and monitor $mon gone after $(($(ms) - t0)) ms"
-	else
-		bad "systemctl stop uvmm-$name.scope ends uvmm $pid and monitor $mon"
-	fi
-	powered_off "$name" "$pid" "$off" "systemctl stop uvmm-$name.scope"
+	scope_stop "$name" "$pid" "$mon" "systemctl stop uvmm-$name.scope"
 	if wait_for 30 eval '[[ $(field state) == stopped ]]'; then
 		ok "commandd reports $name stopped ($(uvctl --json show "$name" | sed -n 's/^ *"reason": "\(.*\)",\{0,1\}$/\1/p' | tail -n 1))"
 	else
@@ -643,14 +649,7 @@ if [[ -n $pid ]]; then
 	same_running "$pid" "the restart"
 	no_leftover "a restart of commandd after the move" "$c"
 	# Its scope's stop is the power button, as for a scope made at a start.
-	off=$(logsize "$name")
-	t0=$(ms)
-	if timeout 90 systemctl stop "uvmm-$name.scope" && ! pid_alive "$pid" && ! pid_alive "$mon"; then
-		ok "systemctl stop uvmm-$name.scope (moved): uvmm $pid and monitor $mon gone after $(($(ms) - t0)) ms"
-	else
-		bad "systemctl stop uvmm-$name.scope (moved) ends uvmm $pid and monitor $mon"
-	fi
-	powered_off "$name" "$pid" "$off" "systemctl stop uvmm-$name.scope (moved)"
+	scope_stop "$name" "$pid" "$mon" "systemctl stop uvmm-$name.scope (moved)"
 	wait_for 30 eval '[[ $(field state) == stopped ]]' && ok "commandd reports $name stopped" ||
 		bad "commandd reports $name stopped (state '$(field state)')"
 fi
