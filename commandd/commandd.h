@@ -393,9 +393,9 @@ void cmd_group_lookup(struct cmd *c);
 int cmd_exit_read(struct cmd *c, const char *name, pid_t pid, int *wstatus, bool *scope_stop);
 /* cmd_exit_cause() of name's uvmm.log from byte from on: false when none, or from < 0. */
 bool cmd_exit_cause_read(struct cmd *c, const char *name, int64_t from, char *buf, size_t len);
-/* Our monitor of the running uvmm pid (its parent), or 0 when it has none. */
 /* /proc/PID/NAME into buf (NUL-terminated, cut to fit); NULL when it cannot be read. */
 const char *cmd_proc_text(pid_t pid, const char *name, char *buf, size_t len);
+/* Our monitor of the running uvmm pid (its parent), or 0 when it has none. */
 pid_t cmd_monitor_of(pid_t pid);
 int cmd_spawn_iopartd(struct cmd *c, const char *name, pid_t *pid, char *err, size_t errlen);
 /* The path of a sibling program: BINDIR/../SUBDIR/NAME in a build tree, else from PATH. */
